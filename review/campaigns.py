@@ -1,0 +1,129 @@
+"""Campaigns: a template version times an audience, grouped into variants.
+
+Recipients who share the values of every field the template's slots may see share one
+variant, so the model fills it once and a reviewer reviews it once. Recipients without
+personalization consent all share one variant made of the human-written fallbacks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from . import audit
+from .auth import require_role
+from .brands import policy_for
+from .errors import NotFound, WorkflowError
+from .models import Audience, Campaign, CampaignRecipient, Recipient, Role, TemplateVersion, User, Variant
+from .template_versions import get_version, version_spec
+from .templates import TemplateSpec
+
+NO_CONSENT_KEY = "no-consent"
+
+
+@dataclass(frozen=True)
+class VariantPlan:
+    key: str
+    label: str
+    inputs: dict[str, str]
+    personalized: bool
+    recipient_ids: list[int]
+
+
+def variant_key(inputs: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(inputs, sort_keys=True, ensure_ascii=False).encode()).hexdigest()[:16]
+
+
+def plan_variants(spec: TemplateSpec, recipients: list[Recipient]) -> list[VariantPlan]:
+    """Group recipients; refuse if any lacks a field the template needs."""
+    slot_fields = spec.slot_fields()
+    needed = sorted(set(slot_fields) | set(spec.merge_fields))
+    missing: dict[str, list[str]] = defaultdict(list)
+    groups: dict[str, list[Recipient]] = defaultdict(list)
+    no_consent: list[Recipient] = []
+    for r in recipients:
+        for f in needed:
+            # A merge field is printed for everyone; a slot field only matters with consent.
+            if not str(r.data.get(f, "")).strip() and (f in spec.merge_fields or r.consent):
+                missing[f].append(r.external_id)
+        if r.consent:
+            groups[json.dumps({f: r.data.get(f, "") for f in slot_fields}, sort_keys=True, ensure_ascii=False)].append(r)
+        else:
+            no_consent.append(r)
+    if missing:
+        f, ids = sorted(missing.items())[0]
+        more = f" (and {len(ids) - 5} more)" if len(ids) > 5 else ""
+        raise WorkflowError(f"{len(ids)} recipient(s) have no value for '{f}', which the template uses: ids {', '.join(ids[:5])}{more}")
+    plans = []
+    for raw, members in sorted(groups.items()):
+        inputs = json.loads(raw)
+        label = ", ".join(f"{k}={v}" for k, v in inputs.items()) or "everyone with consent"
+        plans.append(VariantPlan(variant_key(inputs), label, inputs, True, [m.id for m in members]))  # type: ignore[misc]
+    if no_consent:
+        plans.append(VariantPlan(NO_CONSENT_KEY, "no personalization consent (fallbacks)", {}, False, [m.id for m in no_consent]))  # type: ignore[misc]
+    return plans
+
+
+def preview_variants(session: Session, template_version_id: int, audience_id: int) -> list[VariantPlan]:
+    tv = get_version(session, template_version_id)
+    spec, _ = version_spec(session, tv)
+    recipients = session.exec(select(Recipient).where(Recipient.audience_id == audience_id).order_by(col(Recipient.id))).all()
+    if not recipients:
+        raise WorkflowError(f"audience {audience_id} has no recipients")
+    return plan_variants(spec, list(recipients))
+
+
+def create_campaign(session: Session, actor: User, *, name: str, template_version_id: int, audience_id: int) -> Campaign:
+    require_role(actor, Role.MARKETER, Role.ADMIN)
+    name = name.strip()
+    if not name:
+        raise WorkflowError("a campaign needs a name")
+    if session.exec(select(Campaign).where(Campaign.name == name)).first():
+        raise WorkflowError(f"a campaign named '{name}' already exists")
+    if session.get(Audience, audience_id) is None:
+        raise NotFound(f"audience {audience_id} not found")
+    tv = get_version(session, template_version_id)
+    spec, brand = version_spec(session, tv)
+    policy = policy_for(brand)
+    for f in set(spec.slot_fields()) | set(spec.merge_fields):
+        if f in policy.sensitive_fields or f not in policy.allowed_fields:
+            # The brand policy may have tightened since the template was saved.
+            raise WorkflowError(f"the template uses '{f}', which brand '{brand.slug}' no longer allows; save a new template version")
+    plans = preview_variants(session, template_version_id, audience_id)
+    camp = Campaign(name=name, brand_id=brand.id, template_version_id=tv.id, audience_id=audience_id, channel=spec.channel, created_by=actor.id)  # type: ignore[arg-type]
+    session.add(camp)
+    session.flush()
+    links = []
+    for p in plans:
+        v = Variant(campaign_id=camp.id, key=p.key, label=p.label, inputs=p.inputs, personalized=p.personalized, recipient_count=len(p.recipient_ids), sample_recipient_id=p.recipient_ids[0])  # type: ignore[arg-type]
+        session.add(v)
+        session.flush()
+        links.extend({"campaign_id": camp.id, "recipient_id": rid, "variant_id": v.id} for rid in p.recipient_ids)
+    session.bulk_insert_mappings(CampaignRecipient.__mapper__, links)  # type: ignore[attr-defined]
+    audit.append(session, actor=actor.username, action="campaign_created", entity="campaign", entity_id=camp.id, after={"name": name, "template_version_id": tv.id, "audience_id": audience_id, "variants": len(plans), "recipients": len(links)})
+    return camp
+
+
+def get_campaign(session: Session, campaign_id: int) -> Campaign:
+    camp = session.get(Campaign, campaign_id)
+    if camp is None:
+        raise NotFound(f"campaign {campaign_id} not found")
+    return camp
+
+
+def list_campaigns(session: Session) -> list[Campaign]:
+    return list(session.exec(select(Campaign).order_by(col(Campaign.created_at).desc())).all())
+
+
+def campaign_variants(session: Session, campaign_id: int) -> list[Variant]:
+    return list(session.exec(select(Variant).where(Variant.campaign_id == campaign_id).order_by(col(Variant.id))).all())
+
+
+def campaign_template(session: Session, camp: Campaign) -> tuple[TemplateSpec, TemplateVersion]:
+    tv = get_version(session, camp.template_version_id)
+    spec, _ = version_spec(session, tv)
+    return spec, tv

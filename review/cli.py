@@ -1,0 +1,244 @@
+"""`python -m review …`: the command line for operators and content pipelines.
+
+Every failure exits non-zero with a one-line reason; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from sqlmodel import Session, col, select
+
+from .errors import AuditChainBroken, CountersignError
+
+
+def _engine():  # type: ignore[no-untyped-def]
+    from .db import make_engine, migrate
+
+    engine = make_engine()
+    migrate(engine)
+    return engine
+
+
+def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    def wrapper(*a: Any, **kw: Any) -> Any:
+        try:
+            return fn(*a, **kw)
+        except CountersignError as e:
+            raise click.ClickException(str(e)) from None
+
+    return wrapper
+
+
+def _login(session: Session, username: str, password: str):  # type: ignore[no-untyped-def]
+    from .auth import authenticate
+
+    return authenticate(session, username, password)
+
+
+as_user = click.option("--as", "username", required=True, help="Acting user's username.")
+password_opt = click.option("--password", envvar="COUNTERSIGN_PASSWORD", prompt=True, hide_input=True, help="Acting user's password (or env COUNTERSIGN_PASSWORD).")
+
+
+@click.group()
+def cli() -> None:
+    """Countersign: human-approved, restrained AI personalization."""
+
+
+@cli.command("init-db")
+@friendly
+def init_db() -> None:
+    """Create or upgrade the database schema."""
+    from .db import make_engine, migrate
+
+    ran = migrate(make_engine())
+    click.echo(f"applied {len(ran)} migration(s): {', '.join(ran) or 'none pending'}")
+
+
+@cli.command("seed-demo")
+@click.option("--no-generate", is_flag=True, help="Skip running the model (users, templates, audience, campaign only).")
+@friendly
+def seed_demo_cmd(no_generate: bool) -> None:
+    """Seed the demo brand, users, templates, audience and a campaign in review."""
+    from .demo import seed_demo
+
+    seed_demo(_engine(), generate=not no_generate, log=click.echo)
+
+
+@cli.command("save-template")
+@click.argument("brand")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@as_user
+@password_opt
+@friendly
+def save_template_cmd(brand: str, file: Path, username: str, password: str) -> None:
+    """Validate FILE and save it as a new version of its template."""
+    from .db import session_scope
+    from .template_versions import save_template
+
+    with session_scope(_engine()) as s:
+        tv = save_template(s, _login(s, username, password), brand_slug=brand, source=file.read_text(encoding="utf-8-sig"), filename=str(file))
+        click.echo(f"template version {tv.id} (v{tv.version}) saved")
+
+
+@cli.command("import-audience")
+@click.argument("name")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@as_user
+@password_opt
+@friendly
+def import_audience_cmd(name: str, file: Path, username: str, password: str) -> None:
+    """Import a recipients CSV (id, fields…, personalization_consent)."""
+    from .audiences import import_audience
+    from .db import session_scope
+
+    with session_scope(_engine()) as s:
+        aud = import_audience(s, _login(s, username, password), name=name, data=file.read_bytes(), source=str(file))
+        click.echo(f"audience {aud.id}: {aud.row_count} recipients, {aud.consent_count} with personalization consent")
+
+
+@cli.command("create-campaign")
+@click.argument("name")
+@click.option("--template-version", "template_version_id", type=int, required=True)
+@click.option("--audience", "audience_id", type=int, required=True)
+@as_user
+@password_opt
+@friendly
+def create_campaign_cmd(name: str, template_version_id: int, audience_id: int, username: str, password: str) -> None:
+    """Create a campaign and group its recipients into variants."""
+    from .campaigns import campaign_variants, create_campaign
+    from .db import session_scope
+
+    with session_scope(_engine()) as s:
+        camp = create_campaign(s, _login(s, username, password), name=name, template_version_id=template_version_id, audience_id=audience_id)
+        click.echo(f"campaign {camp.id}: {len(campaign_variants(s, camp.id))} variants")  # type: ignore[arg-type]
+
+
+@cli.command("generate")
+@click.argument("campaign_id", type=int)
+@click.option("--model", "model_path", default=None, help="Local model directory or GGUF file (default: the bundled SmolLM2).")
+@as_user
+@password_opt
+@friendly
+def generate_cmd(campaign_id: int, model_path: str | None, username: str, password: str) -> None:
+    """Fill and check every variant of a campaign (resumes an interrupted run)."""
+    from .db import session_scope
+    from .filling import load_filler
+    from .generation import generate_campaign
+
+    engine = _engine()
+    with session_scope(engine) as s:
+        user = _login(s, username, password)
+    filler = load_filler(model_path)
+
+    def show(p):  # type: ignore[no-untyped-def]
+        eta = f", ETA {p.eta_seconds:.0f}s" if p.eta_seconds is not None else ""
+        click.echo(f"\r{p.done}/{p.total} variants{eta}", nl=False, err=True)
+
+    result = generate_campaign(engine, user, campaign_id, filler, on_progress=show)
+    click.echo("", err=True)
+    click.echo(f"generation {result.status}: {result.done}/{result.total} variants")
+
+
+@cli.command("submit")
+@click.argument("campaign_id", type=int)
+@as_user
+@password_opt
+@friendly
+def submit_cmd(campaign_id: int, username: str, password: str) -> None:
+    """Submit every checked draft of a campaign that has no error-level finding."""
+    from .db import session_scope
+    from .models import Draft, Status
+    from .workflow import submit_for_review
+
+    with session_scope(_engine()) as s:
+        user = _login(s, username, password)
+        drafts = s.exec(select(Draft).where(Draft.campaign_id == campaign_id, col(Draft.status).in_([Status.CHECKED, Status.NEEDS_CHANGES]))).all()
+        ok = [submit_for_review(s, user, d.id) for d in drafts if d.error_count == 0]  # type: ignore[arg-type]
+        click.echo(f"submitted {len(ok)} draft(s); {len(drafts) - len(ok)} held back by error-level findings")
+
+
+@cli.command("list-queue")
+@click.option("--status", default="in_review", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text")
+@friendly
+def list_queue_cmd(status: str, fmt: str) -> None:
+    """List drafts in a status, riskiest first."""
+    from .queue import QueueFilter, review_queue
+
+    with Session(_engine()) as s:
+        page = review_queue(s, QueueFilter(statuses=(status,)), page_size=10_000)
+    if fmt == "json":
+        click.echo(json.dumps([r.__dict__ for r in page.rows], default=str, indent=2))
+        return
+    for r in page.rows:
+        click.echo(f"#{r.draft_id}\t{r.status}\t{r.campaign}\t{r.variant}\terrors={r.errors} warnings={r.warnings} fallbacks={r.fallbacks}\trecipients={r.recipients}")
+    click.echo(f"{page.total} draft(s)")
+
+
+@cli.command("export")
+@click.argument("campaign_id", type=int)
+@click.option("--dir", "export_dir", type=click.Path(file_okay=False, path_type=Path), default=None)
+@as_user
+@password_opt
+@friendly
+def export_cmd(campaign_id: int, export_dir: Path | None, username: str, password: str) -> None:
+    """Publish an approved campaign as JSONL + CSV."""
+    from .db import session_scope
+    from .export import publish
+
+    with session_scope(_engine()) as s:
+        exp = publish(s, _login(s, username, password), campaign_id, export_dir)
+        click.echo(f"exported {exp.row_count} messages to {exp.jsonl_path} and {exp.csv_path}")
+
+
+@cli.command("verify-audit")
+@friendly
+def verify_audit_cmd() -> None:
+    """Verify the audit trail's hash chain; report the first broken link."""
+    from .audit import verify_chain
+
+    with Session(_engine()) as s:
+        report = verify_chain(s)
+    if not report.ok:
+        raise AuditChainBroken(str(report))
+    click.echo(str(report))
+
+
+@cli.command("regenerate")
+@click.argument("draft_id", type=int)
+@click.option("--verify", is_flag=True, required=True, help="Reproduce the draft from its recorded model, seed and settings.")
+@click.option("--model", "model_path", default=None)
+@friendly
+def regenerate_cmd(draft_id: int, verify: bool, model_path: str | None) -> None:
+    """Reproduce a stored draft and report whether it matches."""
+    from .filling import load_filler
+    from .generation import regenerate_verify
+
+    with Session(_engine()) as s:
+        report = regenerate_verify(s, draft_id, load_filler(model_path))
+    click.echo(str(report))
+    if not report.matches:
+        sys.exit(1)
+
+
+def _register_check() -> None:
+    try:
+        from .guidelines.cli import check_command
+    except ImportError:  # pragma: no cover - the engine ships with the package
+        return
+    cli.add_command(check_command, "check")
+
+
+_register_check()
+
+
+def main() -> None:
+    cli(prog_name="python -m review")

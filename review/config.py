@@ -1,0 +1,32 @@
+"""Configuration from environment variables, with defaults that make the demo work."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    model_path: str | None
+    export_dir: Path
+    guidelines_dir: Path
+    templates_dir: Path
+    session_timeout_minutes: int
+
+
+def settings() -> Settings:
+    """Read the environment each call, so tests can override with monkeypatch."""
+    data_dir = Path(os.environ.get("COUNTERSIGN_DATA_DIR", ROOT / "data"))
+    return Settings(
+        database_url=os.environ.get("COUNTERSIGN_DATABASE_URL", f"sqlite:///{data_dir / 'countersign.db'}"),
+        model_path=os.environ.get("COUNTERSIGN_MODEL_PATH") or None,
+        export_dir=Path(os.environ.get("COUNTERSIGN_EXPORT_DIR", data_dir / "exports")),
+        guidelines_dir=Path(os.environ.get("COUNTERSIGN_GUIDELINES_DIR", ROOT / "brand_guidelines")),
+        templates_dir=Path(os.environ.get("COUNTERSIGN_TEMPLATES_DIR", ROOT / "templates")),
+        session_timeout_minutes=int(os.environ.get("COUNTERSIGN_SESSION_TIMEOUT_MINUTES", "30")),
+    )

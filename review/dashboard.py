@@ -1,0 +1,143 @@
+"""Queries for the app's dashboard and role-checked read services the UI needs.
+
+Pure SQL/SQLModel, no Streamlit. Each function re-checks the actor's role, like every
+service: a page being hidden from a role is not a permission.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from . import audit
+from .auth import require_role
+from .errors import WorkflowError
+from .models import Approval, AuditEvent, Draft, Role, Status, User
+from .queue import QueueFilter, QueuePage, review_queue
+from .workflow import SIGNATURE_MEANINGS, approve, get_draft
+
+DECISIONS = {"draft_approved": "approved", "draft_rejected": "rejected", "draft_needs_changes": "changes requested"}
+_QUEUE_ACTIONS = ("draft_in_review", "draft_approved", "draft_rejected", "draft_needs_changes", "draft_checked", "draft_withdrawn", "draft_published")
+
+
+def _utc(ts: datetime) -> datetime:
+    return ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+
+
+# ----------------------------------------------------------------- reviewer queue
+
+
+def queue_page(session: Session, actor: User, flt: QueueFilter, *, page: int = 1, page_size: int = 50) -> QueuePage:
+    """The review queue, for reviewers and admins."""
+    require_role(actor, Role.REVIEWER, Role.ADMIN)
+    return review_queue(session, flt, page=page, page_size=page_size)
+
+
+def drafts_without_findings(session: Session, draft_ids: list[int]) -> list[int]:
+    """Of these drafts, the ones in review with no finding at all (not even a suggestion)."""
+    if not draft_ids:
+        return []
+    rows = session.exec(select(Draft.id, Draft.findings).where(col(Draft.id).in_(draft_ids), Draft.status == Status.IN_REVIEW)).all()
+    return sorted(int(i) for i, f in rows if not f)  # type: ignore[arg-type]
+
+
+def approve_clean(session: Session, actor: User, draft_id: int, *, password: str, meaning: str) -> Approval:
+    """Bulk approval, one draft at a time: refuses any draft that has findings, then signs it
+    exactly like a single approval (its own signature, manifest and audit event)."""
+    draft = get_draft(session, draft_id)
+    if draft.findings:
+        raise WorkflowError(f"draft {draft_id} has {len(draft.findings)} finding(s); open it and approve it on its own")
+    if meaning not in SIGNATURE_MEANINGS:
+        raise WorkflowError(f"choose what the signature means: {'; '.join(SIGNATURE_MEANINGS)}")
+    return approve(session, actor, draft_id, password=password, meaning=meaning, acknowledged=[], expected_content_hash=draft.content_hash)
+
+
+# ----------------------------------------------------------------- audit trail
+
+
+def audit_search(
+    session: Session, actor: User, *, text: str = "", action: str = "", entity: str = "", entity_id: str = "", limit: int = 50, offset: int = 0
+) -> tuple[list[AuditEvent], int]:
+    require_role(actor, Role.REVIEWER, Role.ADMIN)
+    return audit.search_events(session, text=text, action=action, entity=entity, entity_id=entity_id, limit=limit, offset=offset)
+
+
+def audit_verify(session: Session, actor: User) -> audit.ChainReport:
+    require_role(actor, Role.REVIEWER, Role.ADMIN)
+    return audit.verify_chain(session)
+
+
+def audit_actions(session: Session, actor: User) -> list[str]:
+    require_role(actor, Role.REVIEWER, Role.ADMIN)
+    return [a for a in session.exec(select(AuditEvent.action).distinct().order_by(col(AuditEvent.action))).all()]
+
+
+# ----------------------------------------------------------------- dashboard
+
+
+@dataclass(frozen=True)
+class DashboardData:
+    queue_size: list[dict[str, Any]]  # {ts, in_review}
+    decisions: list[dict[str, Any]]  # {day, decision, count}
+    decision_rates: dict[str, float]  # decision -> share of all decisions
+    time_to_decision: list[dict[str, Any]]  # {draft_id, decision, hours}
+    findings_by_rule: list[dict[str, Any]]  # {rule, level, count}
+    status_counts: dict[str, int]
+
+
+def dashboard(session: Session, actor: User) -> DashboardData:
+    """Queue size over time, decision rates, time to decision, most frequent findings."""
+    require_role(actor, *Role.ALL)
+    events = session.exec(
+        select(AuditEvent.ts, AuditEvent.action, AuditEvent.entity_id, AuditEvent.before)
+        .where(AuditEvent.entity == "draft", col(AuditEvent.action).in_(_QUEUE_ACTIONS))
+        .order_by(col(AuditEvent.seq))
+    ).all()
+    size = 0
+    series: list[dict[str, Any]] = []
+    entered: dict[str, datetime] = {}
+    ttd: list[dict[str, Any]] = []
+    per_day: Counter[tuple[str, str]] = Counter()
+    totals: Counter[str] = Counter()
+    for ts, action, entity_id, before in events:
+        ts = _utc(ts)
+        was_in_review = (before or {}).get("status") == Status.IN_REVIEW
+        if action == "draft_in_review":
+            size += 1
+            entered[entity_id] = ts
+        elif was_in_review:
+            size -= 1
+        else:
+            continue
+        series.append({"ts": ts, "in_review": size})
+        if action in DECISIONS:
+            decision = DECISIONS[action]
+            per_day[(ts.date().isoformat(), decision)] += 1
+            totals[decision] += 1
+            if entity_id in entered:
+                ttd.append({"draft_id": int(entity_id), "decision": decision, "hours": round((ts - entered[entity_id]).total_seconds() / 3600, 3)})
+    # Keep the chart light: at most ~500 points, always including the latest.
+    if len(series) > 500:
+        step = len(series) / 500
+        series = [series[int(i * step)] for i in range(500)] + [series[-1]]
+    n = sum(totals.values())
+    counter: Counter[tuple[str, str]] = Counter()
+    statuses: Counter[str] = Counter()
+    for status, findings in session.exec(select(Draft.status, Draft.findings)).all():
+        statuses[status] += 1
+        if status in (Status.REJECTED, Status.WITHDRAWN):
+            continue
+        for f in findings or []:
+            counter[(f.get("rule", "?"), f.get("level", "?"))] += 1
+    return DashboardData(
+        queue_size=series,
+        decisions=[{"day": d, "decision": k, "count": c} for (d, k), c in sorted(per_day.items())],
+        decision_rates={k: v / n for k, v in totals.items()} if n else {},
+        time_to_decision=ttd,
+        findings_by_rule=[{"rule": r, "level": lv, "count": c} for (r, lv), c in counter.most_common(15)],
+        status_counts=dict(statuses),
+    )

@@ -1,0 +1,121 @@
+"""Engine factory and migrations.
+
+Migrations are a short ordered list of named functions. Each runs once, inside a
+transaction, and is recorded in `schema_migrations`, so an upgrade never re-runs one and
+never loses data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import event, inspect, text
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import StaticPool
+from sqlmodel import Session, SQLModel, create_engine
+
+from . import models  # noqa: F401  (registers the tables)
+from .config import settings
+
+
+def make_engine(url: str | None = None) -> Engine:
+    url = url or settings().database_url
+    if url.startswith("sqlite"):
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            engine = create_engine(url, connect_args={"check_same_thread": False}, poolclass=StaticPool)
+        else:
+            path = url.split("///", 1)[-1]
+            if path:
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            cur = dbapi_conn.cursor()
+            # WAL lets the Streamlit app read while a generation job writes; busy_timeout
+            # makes a writer wait for the lock instead of failing at once.
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+# ------------------------------------------------------------------------- migrations
+
+INITIAL_TABLES = [
+    "user",
+    "brand",
+    "template",
+    "templateversion",
+    "audience",
+    "recipient",
+    "campaign",
+    "variant",
+    "campaignrecipient",
+    "draft",
+    "draftrevision",
+    "approval",
+    "comment",
+    "auditevent",
+    "audithead",
+    "export",
+    "generationjob",
+    "fillcache",
+]
+
+
+def m001_initial(conn: Connection) -> None:
+    tables = [SQLModel.metadata.tables[name] for name in INITIAL_TABLES]
+    SQLModel.metadata.create_all(conn, tables=tables)
+
+
+def m002_review_indexes(conn: Connection) -> None:
+    # The review queue sorts and filters by these; without them a 10k-draft queue scans.
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_draft_queue ON draft (status, error_count, warning_count, updated_at)"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_approval_draft_valid ON approval (draft_id, valid)"))
+
+
+MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
+    ("m001_initial", m001_initial),
+    ("m002_review_indexes", m002_review_indexes),
+]
+
+
+def applied_migrations(engine: Engine) -> list[str]:
+    if not inspect(engine).has_table("schema_migrations"):
+        return []
+    with engine.connect() as conn:
+        return [r[0] for r in conn.execute(text("SELECT name FROM schema_migrations ORDER BY name"))]
+
+
+def migrate(engine: Engine) -> list[str]:
+    """Apply pending migrations in order; return the names applied."""
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS schema_migrations (name VARCHAR(200) PRIMARY KEY, applied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP)"))
+    done = set(applied_migrations(engine))
+    ran: list[str] = []
+    for name, fn in MIGRATIONS:
+        if name in done:
+            continue
+        with engine.begin() as conn:
+            fn(conn)
+            conn.execute(text("INSERT INTO schema_migrations (name) VALUES (:n)"), {"n": name})
+        ran.append(name)
+    return ran
+
+
+@contextmanager
+def session_scope(engine: Engine) -> Iterator[Session]:
+    """One unit of work: commit on success, roll back on any error."""
+    with Session(engine, expire_on_commit=False) as session:
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise

@@ -1,0 +1,106 @@
+"""The demo: brands, users, templates, a 200-row audience and a campaign waiting for review."""
+
+from __future__ import annotations
+
+import csv
+import io
+import random
+from collections.abc import Callable
+from pathlib import Path
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, select
+
+from .audiences import import_audience
+from .auth import create_user
+from .brands import brand_dirs, sync_brands
+from .campaigns import create_campaign
+from .config import settings
+from .db import migrate
+from .filling import SlotFiller
+from .generation import generate_campaign
+from .models import Audience, Campaign, Draft, Role, Status, TemplateVersion, User
+from .template_versions import save_template
+from .workflow import submit_for_review
+
+# Printed in the README. Demo only: change them before any real use.
+DEMO_USERS = [
+    ("admin", "Ada Admin", Role.ADMIN, "admin-demo-pass"),
+    ("maria", "Maria Marketer", Role.MARKETER, "maria-demo-pass"),
+    ("rita", "Rita Reviewer", Role.REVIEWER, "rita-demo-pass"),
+    ("rob", "Rob Reviewer", Role.REVIEWER, "rob-demo-pass"),
+]
+DEMO_AUDIENCE = "Harbor Mutual customers (demo)"
+DEMO_CAMPAIGN = "Renewal reminders — demo"
+DEMO_BRAND = "harbor-mutual"
+
+FIRST = ["Maria", "James", "Aisha", "Tom", "Zoë", "José", "Priya", "Liam", "Chloé", "Noah", "Fatima", "Oliver", "Mei", "Seán", "Olga", "Kwame", "Emma", "Jack", "Sofia", "Arjun"]
+LAST = ["Smith", "Jones", "Khan", "Williams", "O'Brien", "García", "Patel", "Brown", "Nowak", "Taylor", "Evans", "Chen", "Murphy", "Okafor", "Wilson"]
+CITIES = ["Bristol", "Leeds", "Glasgow", "Cardiff"]
+POLICIES = ["home", "motor", "travel"]
+CHANNELS = ["email", "sms", "post"]
+HEALTH = ["", "", "", "asthma", "diabetes", "pregnancy"]
+DEBT = ["", "", "", "arrears", "debt management plan"]
+
+
+def demo_audience_csv(rows: int = 200, seed: int = 7) -> str:
+    """A deterministic audience. It carries sensitive columns on purpose: they must never
+    reach the model or a message."""
+    rng = random.Random(seed)
+    out = io.StringIO()
+    w = csv.writer(out, lineterminator="\n")
+    w.writerow(["id", "first_name", "last_name", "email", "city", "policy_type", "tenure_years", "preferred_channel", "health_condition", "debt_status", "personalization_consent"])
+    for i in range(1, rows + 1):
+        first, last = rng.choice(FIRST), rng.choice(LAST)
+        email = f"{first}.{last}{i}@example.com".lower().replace("'", "").replace(" ", "")
+        w.writerow([
+            f"C{i:05d}", first, last, email, rng.choice(CITIES), rng.choice(POLICIES), str(rng.randint(1, 5)),
+            rng.choice(CHANNELS), rng.choice(HEALTH), rng.choice(DEBT), "yes" if rng.random() < 0.8 else "no",
+        ])
+    return out.getvalue()
+
+
+def seed_demo(engine: Engine, *, filler: SlotFiller | None = None, generate: bool = True, log: Callable[[str], None] = print) -> dict[str, int]:
+    """Idempotent: running it twice changes nothing the second time."""
+    migrate(engine)
+    with Session(engine, expire_on_commit=False) as s:
+        sync_brands(s)
+        users = {u.username: u for u in s.exec(select(User)).all()}
+        admin = users.get("admin")
+        for username, full, role, pw in DEMO_USERS:
+            if username not in users:
+                users[username] = create_user(s, admin if username != "admin" else None, username=username, full_name=full, role=role, password=pw)
+                admin = admin or users[username]
+        s.commit()
+        maria = users["maria"]
+        root = settings().templates_dir
+        versions: dict[str, TemplateVersion] = {}
+        for bdir in brand_dirs(settings().guidelines_dir):
+            for path in sorted((root / bdir.name).glob("*.j2")) if (root / bdir.name).is_dir() else []:
+                versions[path.stem] = save_template(s, maria, brand_slug=bdir.name, source=path.read_text(encoding="utf-8"), filename=str(Path("templates") / bdir.name / path.name))
+        s.commit()
+        aud = s.exec(select(Audience).where(Audience.name == DEMO_AUDIENCE)).first()
+        if aud is None:
+            aud = import_audience(s, maria, name=DEMO_AUDIENCE, data=demo_audience_csv(), source="demo audience")
+            s.commit()
+        camp = s.exec(select(Campaign).where(Campaign.name == DEMO_CAMPAIGN)).first()
+        if camp is None:
+            camp = create_campaign(s, maria, name=DEMO_CAMPAIGN, template_version_id=versions["renewal-reminder"].id, audience_id=aud.id)  # type: ignore[arg-type]
+            s.commit()
+        log(f"demo: {len(users)} users, {len(versions)} templates, audience {aud.row_count} rows, campaign #{camp.id}")
+    if generate:
+        if filler is None:
+            from .filling import load_filler
+
+            log("demo: loading the local model…")
+            filler = load_filler(settings().model_path)
+        result = generate_campaign(engine, maria, camp.id, filler, on_progress=lambda p: log(f"demo: generated {p.done}/{p.total} variants"))  # type: ignore[arg-type]
+        log(f"demo: generation {result.status}, {result.done}/{result.total} variants")
+        with Session(engine, expire_on_commit=False) as s:
+            for d in s.exec(select(Draft).where(Draft.campaign_id == camp.id, Draft.status == Status.CHECKED, Draft.error_count == 0)).all():
+                submit_for_review(s, maria, d.id)  # type: ignore[arg-type]
+            s.commit()
+    with Session(engine) as s:
+        in_review = len(s.exec(select(Draft).where(Draft.status == Status.IN_REVIEW)).all())
+    log(f"demo: {in_review} drafts waiting for review")
+    return {"users": len(users), "templates": len(versions), "campaign_id": camp.id, "in_review": in_review}  # type: ignore[dict-item]

@@ -1,0 +1,71 @@
+"""Every error the domain raises. The UI and CLI turn them into one-line messages."""
+
+from __future__ import annotations
+
+
+class CountersignError(Exception):
+    """Base class: anything the user can be told about in plain words."""
+
+
+class ConfigError(CountersignError):
+    """A setting (environment variable, brand file) is missing or invalid."""
+
+
+class NotFound(CountersignError):
+    """The thing asked for does not exist."""
+
+
+class PermissionDenied(CountersignError):
+    """The acting user's role or relation to the object forbids the action."""
+
+
+class AuthenticationError(CountersignError):
+    """Wrong username or password, or an inactive account."""
+
+
+class InvalidTransition(CountersignError):
+    """A draft cannot move from its current status to the requested one."""
+
+
+class WorkflowError(CountersignError):
+    """A workflow rule refused the action (missing comment, unacknowledged warning, ...)."""
+
+
+class TemplateError(CountersignError):
+    """A template is invalid. `line` is 1-based within the template file when known."""
+
+    def __init__(self, message: str, *, line: int | None = None, source: str | None = None):
+        self.line = line
+        self.source = source
+        where = f"{source or 'template'}"
+        if line is not None:
+            where += f", line {line}"
+        super().__init__(f"{where}: {message}")
+        self.reason = message
+
+
+class AudienceImportError(CountersignError):
+    """A CSV could not be imported; `problems` lists (line, reason) for every bad row."""
+
+    def __init__(self, problems: list[tuple[int, str]], source: str = "CSV"):
+        self.problems = problems
+        self.source = source
+        shown = "; ".join(f"line {ln}: {why}" for ln, why in problems[:5])
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        super().__init__(f"{source}: {len(problems)} bad row(s), nothing imported: {shown}{more}")
+
+
+class ExportRefused(CountersignError):
+    """Publishing was refused because a draft is not fully approved or changed since."""
+
+
+class AuditChainBroken(CountersignError):
+    """The audit trail's hash chain does not verify."""
+
+
+class ModelLoadError(CountersignError):
+    """The local model could not be found or loaded."""
+
+
+class GenerationCancelled(CountersignError):
+    """A generation job was cancelled before it finished."""

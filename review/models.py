@@ -1,0 +1,259 @@
+"""Database tables (SQLModel). Defined here, never in a Streamlit script, so reruns are safe."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import JSON, Column, Text, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _json(**kw: Any) -> Any:
+    return Field(default_factory=kw.pop("factory", dict), sa_column=Column(JSON, nullable=False))
+
+
+class Role:
+    MARKETER = "marketer"
+    REVIEWER = "reviewer"
+    ADMIN = "admin"
+    ALL = (MARKETER, REVIEWER, ADMIN)
+
+
+class Status:
+    """Draft statuses. Only `review.workflow.transition` changes them."""
+
+    CHECKED = "checked"
+    IN_REVIEW = "in_review"
+    NEEDS_CHANGES = "needs_changes"
+    APPROVED = "approved"
+    PUBLISHED = "published"
+    REJECTED = "rejected"
+    WITHDRAWN = "withdrawn"
+    ALL = (CHECKED, IN_REVIEW, NEEDS_CHANGES, APPROVED, PUBLISHED, REJECTED, WITHDRAWN)
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(index=True, unique=True)
+    full_name: str
+    role: str
+    password_hash: str
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Brand(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    slug: str = Field(index=True, unique=True)
+    name: str
+    industry: str = ""
+    approvals_required: int = 1
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Template(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("brand_id", "name"),)
+    id: int | None = Field(default=None, primary_key=True)
+    brand_id: int = Field(foreign_key="brand.id", index=True)
+    name: str
+    created_by: int = Field(foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class TemplateVersion(SQLModel, table=True):
+    """An immutable version of a template: drafts point at the version they were made from."""
+
+    __table_args__ = (UniqueConstraint("template_id", "version"),)
+    id: int | None = Field(default=None, primary_key=True)
+    template_id: int = Field(foreign_key="template.id", index=True)
+    version: int
+    source: str = Field(sa_column=Column(Text, nullable=False))
+    content_hash: str
+    created_by: int = Field(foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Audience(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    fields: list[str] = _json(factory=list)
+    row_count: int = 0
+    consent_count: int = 0
+    source_sha256: str = ""
+    created_by: int = Field(foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Recipient(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("audience_id", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    audience_id: int = Field(foreign_key="audience.id", index=True)
+    external_id: str
+    data: dict[str, str] = _json()
+    consent: bool = False
+
+
+class Campaign(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(index=True, unique=True)
+    brand_id: int = Field(foreign_key="brand.id", index=True)
+    template_version_id: int = Field(foreign_key="templateversion.id")
+    audience_id: int = Field(foreign_key="audience.id")
+    channel: str = "email"
+    created_by: int = Field(foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Variant(SQLModel, table=True):
+    """Recipients who share the values every slot may see; the model fills each variant once."""
+
+    __table_args__ = (UniqueConstraint("campaign_id", "key"),)
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    key: str
+    label: str = ""
+    inputs: dict[str, str] = _json()
+    personalized: bool = True
+    recipient_count: int = 0
+    sample_recipient_id: int = Field(foreign_key="recipient.id")
+
+
+class CampaignRecipient(SQLModel, table=True):
+    campaign_id: int = Field(foreign_key="campaign.id", primary_key=True)
+    recipient_id: int = Field(foreign_key="recipient.id", primary_key=True)
+    variant_id: int = Field(foreign_key="variant.id", index=True)
+
+
+class Draft(SQLModel, table=True):
+    """One per variant: the slot texts a reviewer signs."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    variant_id: int = Field(foreign_key="variant.id", unique=True)
+    status: str = Field(default=Status.CHECKED, index=True)
+    revision: int = 1
+    slots: dict[str, str] = _json()
+    # per slot: {"source": model|fallback|edited|no_consent, "prompt_fingerprint": ..., "seed": ..., "candidates": n}
+    slot_meta: dict[str, Any] = _json()
+    findings: list[dict[str, Any]] = _json(factory=list)
+    error_count: int = 0
+    warning_count: int = 0
+    fallback_count: int = 0
+    content_hash: str = ""
+    model_fingerprint: str = ""
+    seed: int = 0
+    settings: dict[str, Any] = _json()
+    prompt_fingerprint: str = ""
+    author_id: int = Field(foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class DraftRevision(SQLModel, table=True):
+    """Every content a draft has had, for history and diffs."""
+
+    __table_args__ = (UniqueConstraint("draft_id", "revision"),)
+    id: int | None = Field(default=None, primary_key=True)
+    draft_id: int = Field(foreign_key="draft.id", index=True)
+    revision: int
+    slots: dict[str, str] = _json()
+    findings: list[dict[str, Any]] = _json(factory=list)
+    content_hash: str
+    edited_by: int = Field(foreign_key="user.id")
+    note: str = ""
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Approval(SQLModel, table=True):
+    """An electronic signature over a manifest. Voided (not deleted) when the draft changes."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    draft_id: int = Field(foreign_key="draft.id", index=True)
+    revision: int
+    reviewer_id: int = Field(foreign_key="user.id")
+    full_name: str
+    meaning: str
+    signed_at: datetime = Field(default_factory=utcnow)
+    manifest: dict[str, Any] = _json()
+    manifest_hash: str
+    acknowledged: list[str] = _json(factory=list)
+    valid: bool = True
+    voided_at: datetime | None = None
+    void_reason: str = ""
+
+
+class Comment(SQLModel, table=True):
+    """A reviewer's decision comment or a note on a draft."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    draft_id: int = Field(foreign_key="draft.id", index=True)
+    user_id: int = Field(foreign_key="user.id")
+    kind: str  # request_changes | reject | withdraw | note
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    revision: int = 1
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only, hash-chained: each row's hash covers its content and the previous hash."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(index=True, unique=True)
+    ts: datetime = Field(default_factory=utcnow)
+    actor: str
+    action: str = Field(index=True)
+    entity: str
+    entity_id: str = Field(index=True)
+    before: dict[str, Any] = _json()
+    after: dict[str, Any] = _json()
+    prev_hash: str
+    hash: str
+
+
+class AuditHead(SQLModel, table=True):
+    """One row: the chain's tip, locked while appending so concurrent writers never fork it."""
+
+    id: int = Field(default=1, primary_key=True)
+    seq: int = 0
+    hash: str = ""
+
+
+class Export(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    created_by: int = Field(foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    jsonl_path: str
+    csv_path: str
+    row_count: int
+    sha256: str
+
+
+class GenerationJob(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(foreign_key="campaign.id", index=True)
+    status: str = "queued"  # queued | running | done | cancelled | failed
+    total: int = 0
+    done: int = 0
+    cancel_requested: bool = False
+    error: str = ""
+    settings: dict[str, Any] = _json()
+    created_by: int = Field(foreign_key="user.id")
+    started_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+class FillCache(SQLModel, table=True):
+    """Slot fills keyed by (model, template version, slot, input values, settings)."""
+
+    key: str = Field(primary_key=True)
+    text: str = Field(sa_column=Column(Text, nullable=False))
+    source: str
+    meta: dict[str, Any] = _json()
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,79 @@
+"""The review queue: pending drafts, riskiest and oldest first, one page at a time.
+
+Only the rows shown are read: the query sorts and limits in the database, so the page
+stays fast with tens of thousands of drafts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, func, select
+
+from .models import Approval, Brand, Campaign, Draft, Status, Variant
+
+
+@dataclass(frozen=True)
+class QueueFilter:
+    statuses: tuple[str, ...] = (Status.IN_REVIEW,)
+    brand_id: int | None = None
+    campaign_id: int | None = None
+
+
+@dataclass(frozen=True)
+class QueueRow:
+    draft_id: int
+    status: str
+    brand: str
+    campaign: str
+    campaign_id: int
+    variant: str
+    recipients: int
+    errors: int
+    warnings: int
+    fallbacks: int
+    approvals: int
+    approvals_required: int
+    revision: int
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class QueuePage:
+    rows: list[QueueRow]
+    total: int
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.total // self.page_size))
+
+
+def review_queue(session: Session, flt: QueueFilter = QueueFilter(), *, page: int = 1, page_size: int = 50) -> QueuePage:
+    conds = [col(Draft.status).in_(flt.statuses)] if flt.statuses else []
+    if flt.campaign_id is not None:
+        conds.append(col(Draft.campaign_id) == flt.campaign_id)
+    if flt.brand_id is not None:
+        conds.append(col(Campaign.brand_id) == flt.brand_id)
+    total = session.exec(select(func.count()).select_from(Draft).join(Campaign, col(Campaign.id) == col(Draft.campaign_id)).where(*conds)).one()
+    approvals = (
+        select(func.count())
+        .where(col(Approval.draft_id) == col(Draft.id), col(Approval.valid).is_(True), col(Approval.revision) == col(Draft.revision))
+        .correlate(Draft)
+        .scalar_subquery()
+    )
+    q = (
+        select(Draft.id, Draft.status, Brand.name, Campaign.name, Campaign.id, Variant.label, Variant.recipient_count, Draft.error_count, Draft.warning_count, Draft.fallback_count, approvals, Brand.approvals_required, Draft.revision, Draft.updated_at)
+        .join(Campaign, col(Campaign.id) == col(Draft.campaign_id))
+        .join(Brand, col(Brand.id) == col(Campaign.brand_id))
+        .join(Variant, col(Variant.id) == col(Draft.variant_id))
+        .where(*conds)
+        # Riskiest first (errors, warnings, model fallbacks), then the longest waiting.
+        .order_by(col(Draft.error_count).desc(), col(Draft.warning_count).desc(), col(Draft.fallback_count).desc(), col(Draft.updated_at).asc(), col(Draft.id).asc())
+        .offset((max(page, 1) - 1) * page_size)
+        .limit(page_size)
+    )
+    rows = [QueueRow(*r) for r in session.exec(q).all()]  # type: ignore[call-overload]
+    return QueuePage(rows, int(total), max(page, 1), page_size)

@@ -1,0 +1,92 @@
+"""Template service: save a template as a new immutable version after validating it."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, col, func, select
+
+from . import audit
+from .auth import require_role
+from .brands import policy_for
+from .errors import NotFound, TemplateError
+from .models import Brand, Role, Template, TemplateVersion, User
+from .templates import TemplateSpec, parse_template
+
+
+def save_template(session: Session, actor: User, *, brand_slug: str, source: str, filename: str = "template") -> TemplateVersion:
+    """Validate and store `source` as the next version of the template it names.
+
+    A new version never alters drafts made from an old one: drafts point at their version.
+    Saving identical source again returns the existing latest version.
+    """
+    require_role(actor, Role.MARKETER, Role.ADMIN)
+    brand = session.exec(select(Brand).where(Brand.slug == brand_slug)).first()
+    if brand is None:
+        raise NotFound(f"brand '{brand_slug}' not found")
+    spec = parse_template(source, policy_for(brand), name=filename)
+    tmpl = session.exec(select(Template).where(Template.brand_id == brand.id, Template.name == spec.name)).first()
+    if tmpl is None:
+        tmpl = Template(brand_id=brand.id, name=spec.name, created_by=actor.id)  # type: ignore[arg-type]
+        session.add(tmpl)
+        session.flush()
+        audit.append(session, actor=actor.username, action="template_created", entity="template", entity_id=tmpl.id, after={"brand": brand_slug, "name": spec.name})
+    latest = latest_version(session, tmpl.id)  # type: ignore[arg-type]
+    if latest is not None and latest.content_hash == spec.content_hash:
+        return latest
+    version = TemplateVersion(
+        template_id=tmpl.id,  # type: ignore[arg-type]
+        version=(latest.version + 1) if latest else 1,
+        source=source,
+        content_hash=spec.content_hash,
+        created_by=actor.id,  # type: ignore[arg-type]
+    )
+    session.add(version)
+    session.flush()
+    audit.append(
+        session,
+        actor=actor.username,
+        action="template_version_saved",
+        entity="template_version",
+        entity_id=version.id,
+        before={"version": latest.version, "hash": latest.content_hash} if latest else None,
+        after={"template": spec.name, "version": version.version, "hash": version.content_hash, "slots": list(spec.slots)},
+    )
+    return version
+
+
+def latest_version(session: Session, template_id: int) -> TemplateVersion | None:
+    return session.exec(
+        select(TemplateVersion).where(TemplateVersion.template_id == template_id).order_by(col(TemplateVersion.version).desc())
+    ).first()
+
+
+def get_version(session: Session, version_id: int) -> TemplateVersion:
+    tv = session.get(TemplateVersion, version_id)
+    if tv is None:
+        raise NotFound(f"template version {version_id} not found")
+    return tv
+
+
+def version_spec(session: Session, tv: TemplateVersion) -> tuple[TemplateSpec, Brand]:
+    """The parsed spec of a stored version (parsed without the budget: it was valid when saved)."""
+    tmpl = session.get(Template, tv.template_id)
+    if tmpl is None:
+        raise NotFound(f"template {tv.template_id} not found")
+    brand = session.get(Brand, tmpl.brand_id)
+    assert brand is not None
+    try:
+        return parse_template(tv.source, name=tmpl.name), brand
+    except TemplateError as e:  # pragma: no cover - stored versions were validated
+        raise TemplateError(f"stored version {tv.id} no longer parses: {e}") from e
+
+
+def list_templates(session: Session) -> list[tuple[Template, Brand, TemplateVersion]]:
+    """Every template with its brand and latest version."""
+    sub = select(TemplateVersion.template_id, func.max(TemplateVersion.version).label("v")).group_by(col(TemplateVersion.template_id)).subquery()
+    rows = session.exec(
+        select(Template, Brand, TemplateVersion)
+        .join(Brand, col(Brand.id) == col(Template.brand_id))
+        .join(sub, sub.c.template_id == col(Template.id))
+        .join(TemplateVersion, (col(TemplateVersion.template_id) == col(Template.id)) & (col(TemplateVersion.version) == sub.c.v))
+        .order_by(col(Brand.slug), col(Template.name))
+    ).all()
+    return [tuple(r) for r in rows]  # type: ignore[misc]

@@ -1,0 +1,391 @@
+"""Templates: YAML front matter declaring slots, then a Jinja2 body of fixed copy.
+
+A template file looks like::
+
+    ---
+    name: Renewal reminder
+    channel: email
+    subject: "Your policy renewal, {{ recipient.first_name }}"
+    slots:
+      opening:
+        instruction: Write one warm sentence thanking the customer for their loyalty.
+        inputs: [first_name, tenure_years]
+        max_words: 25
+        examples: ["Thank you for five years with us, Ana."]
+        fallback: Thank you for being with us.
+    ---
+    Dear {{ recipient.first_name }},
+
+    {{ slots.opening }}
+
+    Fixed, brand-owned copy ...
+
+Rendering uses Jinja2's sandbox with strict undefined, so a template can neither reach
+Python internals nor silently print an empty field. Slot texts are passed as data, so
+text a model produced is never evaluated as template code.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import yaml
+from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import SandboxedEnvironment
+
+from .brands import BrandPolicy
+from .errors import TemplateError
+
+SLOT_KEYS = {"instruction", "inputs", "max_words", "examples", "fallback"}
+TOP_KEYS = {"name", "channel", "subject", "description", "slots"}
+CHANNELS = ("email", "sms", "push", "letter")
+# Top-level names a body may use. Anything else is a typo or an attempt to reach data we
+# did not intend to expose.
+BODY_NAMES = {"recipient", "slots", "brand"}
+
+_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+
+@dataclass(frozen=True)
+class SlotSpec:
+    """One personalizable part of a template."""
+
+    name: str
+    instruction: str
+    inputs: tuple[str, ...]
+    max_words: int
+    examples: tuple[str, ...]
+    fallback: str
+
+
+@dataclass(frozen=True)
+class TemplateSpec:
+    """A parsed, validated template."""
+
+    name: str
+    channel: str
+    subject: str
+    body: str
+    slots: dict[str, SlotSpec]
+    slot_order: tuple[str, ...]  # slots in order of first use in the body
+    merge_fields: tuple[str, ...]  # recipient fields used directly by the body or subject
+    description: str = ""
+    body_line_offset: int = 0  # body line 1 is file line body_line_offset + 1
+    source: str = field(default="", repr=False)
+
+    @property
+    def content_hash(self) -> str:
+        return hashlib.sha256(self.source.encode("utf-8")).hexdigest()
+
+    def slot_fields(self) -> tuple[str, ...]:
+        """All recipient fields any slot may see, sorted: the keys variants are grouped by."""
+        return tuple(sorted({f for s in self.slots.values() for f in s.inputs}))
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "channel": self.channel,
+            "subject": self.subject,
+            "description": self.description,
+            "slots": {k: asdict(v) for k, v in self.slots.items()},
+            "slot_order": list(self.slot_order),
+            "merge_fields": list(self.merge_fields),
+        }
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """A message rendered for one recipient, with its fixed copy kept apart from slot text."""
+
+    subject: str
+    body: str
+    fixed_segments: tuple[str, ...]
+    slot_sequence: tuple[str, ...]
+
+
+# ---------------------------------------------------------------------------- parsing
+
+
+def _split_front_matter(source: str, name: str) -> tuple[str, str, int]:
+    text = source.lstrip("\ufeff").replace("\r\n", "\n")
+    lines = text.split("\n")
+    if not lines or lines[0].strip() != "---":
+        raise TemplateError(
+            "the file must start with a '---' line opening the YAML front matter", line=1, source=name
+        )
+    for i in range(1, len(lines)):
+        if lines[i].strip() == "---":
+            return "\n".join(lines[1:i]), "\n".join(lines[i + 1 :]), i + 1
+    raise TemplateError("the YAML front matter is never closed by a '---' line", line=1, source=name)
+
+
+def _key_lines(front: str) -> dict[tuple[str, ...], int]:
+    """Map each key path in the front matter to its 1-based line (within the front matter)."""
+    out: dict[tuple[str, ...], int] = {}
+
+    def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                key = str(k.value)
+                out[path + (key,)] = k.start_mark.line + 1
+                walk(v, path + (key,))
+
+    try:
+        root = yaml.compose(front)
+    except yaml.YAMLError:
+        return out
+    if root is not None:
+        walk(root, ())
+    return out
+
+
+def _as_str_list(value: Any) -> list[str] | None:
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, (str, int, float)) for v in value):
+        return [str(v) for v in value]
+    return None
+
+
+def _referenced(ast: nodes.Template) -> tuple[dict[str, int], dict[str, int], dict[str, int]]:
+    """Return (slots used, recipient fields used, other top-level names) -> first line."""
+    slots: dict[str, int] = {}
+    fields: dict[str, int] = {}
+    others: dict[str, int] = {}
+    attr_names: set[int] = set()
+    for node in ast.find_all((nodes.Getattr, nodes.Getitem)):
+        target = node.node
+        if not isinstance(target, nodes.Name):
+            continue
+        if isinstance(node, nodes.Getattr):
+            key: str | None = node.attr
+        else:
+            key = node.arg.value if isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str) else None
+        if key is None:
+            raise TemplateError(
+                f"'{target.name}[...]' must use a literal field name", line=node.lineno
+            )
+        attr_names.add(id(target))
+        bucket = {"slots": slots, "recipient": fields}.get(target.name)
+        if bucket is not None:
+            bucket.setdefault(key, node.lineno)
+    local: set[str] = set()
+    for node in ast.find_all((nodes.For, nodes.Assign, nodes.Macro)):
+        for n in node.find_all(nodes.Name):
+            if n.ctx in ("store", "param"):
+                local.add(n.name)
+    for n in ast.find_all(nodes.Name):
+        if n.ctx != "load" or n.name in local:
+            continue
+        if n.name not in BODY_NAMES:
+            others.setdefault(n.name, n.lineno)
+        elif n.name in ("slots", "recipient") and id(n) not in attr_names:
+            others.setdefault(f"{n.name} (used whole)", n.lineno)
+    return slots, fields, others
+
+
+def parse_template(source: str, policy: BrandPolicy | None = None, *, name: str = "template") -> TemplateSpec:
+    """Parse and validate a template. Raises TemplateError naming the line of the problem.
+
+    With a brand policy, also enforce the personalization budget and allowed fields.
+    """
+    if not isinstance(source, str) or not source.strip():
+        raise TemplateError("the template is empty", source=name)
+    front, body, body_offset = _split_front_matter(source, name)
+    try:
+        meta = yaml.safe_load(front) or {}
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        line = mark.line + 2 if mark is not None else 1
+        raise TemplateError(f"front matter is not valid YAML: {getattr(e, 'problem', e)}", line=line, source=name) from None
+    if not isinstance(meta, dict):
+        raise TemplateError("front matter must be a mapping of keys", line=2, source=name)
+    lines = _key_lines(front)
+
+    def line_of(*path: str) -> int:
+        for i in range(len(path), 0, -1):
+            if path[:i] in lines:
+                return lines[path[:i]] + 1  # +1: the opening '---'
+        return 2
+
+    def fail(msg: str, *path: str) -> TemplateError:
+        return TemplateError(msg, line=line_of(*path), source=name)
+
+    unknown = sorted(set(meta) - TOP_KEYS)
+    if unknown:
+        raise fail(f"unknown front matter key '{unknown[0]}' (allowed: {', '.join(sorted(TOP_KEYS))})", unknown[0])
+    tname = meta.get("name")
+    if not isinstance(tname, str) or not tname.strip():
+        raise fail("'name' is required and must be text", "name")
+    channel = meta.get("channel", "email")
+    if channel not in CHANNELS:
+        raise fail(f"'channel' must be one of {', '.join(CHANNELS)}, not {channel!r}", "channel")
+    subject = meta.get("subject", "")
+    if not isinstance(subject, str):
+        raise fail("'subject' must be text", "subject")
+    raw_slots = meta.get("slots") or {}
+    if not isinstance(raw_slots, dict):
+        raise fail("'slots' must be a mapping of slot name to its declaration", "slots")
+
+    slots: dict[str, SlotSpec] = {}
+    for sname, decl in raw_slots.items():
+        sname = str(sname)
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", sname):
+            raise fail(f"slot name '{sname}' must be lower_snake_case", "slots", sname)
+        if not isinstance(decl, dict):
+            raise fail(f"slot '{sname}' must be a mapping with instruction, inputs, max_words, examples, fallback", "slots", sname)
+        extra = sorted(set(decl) - SLOT_KEYS)
+        if extra:
+            raise fail(f"slot '{sname}': unknown key '{extra[0]}'", "slots", sname, extra[0])
+        for req in ("instruction", "max_words", "fallback"):
+            if req not in decl:
+                raise fail(f"slot '{sname}': '{req}' is required", "slots", sname)
+        instruction = decl["instruction"]
+        if not isinstance(instruction, str) or not instruction.strip():
+            raise fail(f"slot '{sname}': 'instruction' must be text", "slots", sname, "instruction")
+        max_words = decl["max_words"]
+        if isinstance(max_words, bool) or not isinstance(max_words, int) or not 1 <= max_words <= 200:
+            raise fail(f"slot '{sname}': 'max_words' must be a whole number from 1 to 200", "slots", sname, "max_words")
+        inputs = _as_str_list(decl.get("inputs"))
+        if inputs is None:
+            raise fail(f"slot '{sname}': 'inputs' must be a list of recipient field names", "slots", sname, "inputs")
+        examples = _as_str_list(decl.get("examples"))
+        if examples is None:
+            raise fail(f"slot '{sname}': 'examples' must be a list of texts", "slots", sname, "examples")
+        fallback = decl["fallback"]
+        if not isinstance(fallback, str) or not fallback.strip():
+            raise fail(f"slot '{sname}': 'fallback' must be human-written text", "slots", sname, "fallback")
+        if len(fallback.split()) > max_words:
+            raise fail(f"slot '{sname}': the fallback has more than max_words ({max_words}) words", "slots", sname, "fallback")
+        slots[sname] = SlotSpec(
+            name=sname,
+            instruction=instruction.strip(),
+            inputs=tuple(inputs),
+            max_words=max_words,
+            examples=tuple(e.strip() for e in examples),
+            fallback=fallback.strip(),
+        )
+
+    def parse_jinja(text: str, offset: int, what: str) -> nodes.Template:
+        try:
+            return _ENV.parse(text)
+        except TemplateSyntaxError as e:
+            raise TemplateError(f"{what}: {e.message}", line=(e.lineno or 1) + offset, source=name) from None
+
+    body_ast = parse_jinja(body, body_offset, "template syntax error")
+    subject_ast = parse_jinja(subject, line_of("subject") - 1, "subject syntax error")
+    try:
+        used_slots, used_fields, others = _referenced(body_ast)
+        s_slots, s_fields, s_others = _referenced(subject_ast)
+    except TemplateError as e:
+        raise TemplateError(e.reason, line=(e.line or 1) + body_offset, source=name) from None
+    if others:
+        nm, ln = next(iter(sorted(others.items(), key=lambda kv: kv[1])))
+        raise TemplateError(
+            f"unknown name '{nm}': the body may use recipient.<field>, slots.<slot> and brand.<key>",
+            line=ln + body_offset,
+            source=name,
+        )
+    if s_slots or s_others:
+        raise fail("the subject may use recipient fields but not slots or other names", "subject")
+    for sname, ln in used_slots.items():
+        if sname not in slots:
+            raise TemplateError(f"slot '{sname}' is used but not declared in the front matter", line=ln + body_offset, source=name)
+    for sname in slots:
+        if sname not in used_slots:
+            raise fail(f"slot '{sname}' is declared but never used in the body", "slots", sname)
+
+    merge_fields = dict(used_fields)
+    for f, ln in s_fields.items():
+        merge_fields.setdefault(f, ln)
+    if policy is not None:
+        if len(slots) > policy.max_slots:
+            raise fail(
+                f"{len(slots)} slots declared but brand '{policy.name}' allows at most {policy.max_slots}",
+                "slots",
+            )
+        for sname, spec in slots.items():
+            for f in spec.inputs:
+                _check_field(policy, f, TemplateError, line=line_of("slots", sname, "inputs"), name=name, where=f"slot '{sname}'")
+        for f, ln in used_fields.items():
+            _check_field(policy, f, TemplateError, line=ln + body_offset, name=name, where="the body")
+        for f in s_fields:
+            _check_field(policy, f, TemplateError, line=line_of("subject"), name=name, where="the subject")
+
+    ordered = sorted(used_slots.items(), key=lambda kv: kv[1])
+    return TemplateSpec(
+        name=tname.strip(),
+        channel=channel,
+        subject=subject,
+        body=body,
+        slots=slots,
+        slot_order=tuple(k for k, _ in ordered),
+        merge_fields=tuple(sorted(merge_fields)),
+        description=str(meta.get("description") or ""),
+        body_line_offset=body_offset,
+        source=source,
+    )
+
+
+def _check_field(policy: BrandPolicy, f: str, exc: type[TemplateError], *, line: int, name: str, where: str) -> None:
+    if f in policy.sensitive_fields:
+        raise exc(f"{where} uses '{f}', a sensitive field that is never personalized on", line=line, source=name)
+    if f not in policy.allowed_fields:
+        raise exc(
+            f"{where} uses '{f}', which is not in brand '{policy.name}' allowed_fields "
+            f"({', '.join(policy.allowed_fields)})",
+            line=line,
+            source=name,
+        )
+
+
+# -------------------------------------------------------------------------- rendering
+
+_SENTINEL = "\x00SLOT{}\x00"
+
+
+def render(spec: TemplateSpec, recipient: Mapping[str, Any], slots: Mapping[str, str], brand: Mapping[str, Any] | None = None) -> Rendered:
+    """Render subject and body for one recipient. Missing fields raise TemplateError."""
+    order = list(spec.slots)
+    marked = {k: _SENTINEL.format(i) for i, k in enumerate(order)}
+    ctx_brand = dict(brand or {})
+    try:
+        subject = _ENV.from_string(spec.subject).render(recipient=dict(recipient), slots={}, brand=ctx_brand)
+        skeleton = _ENV.from_string(spec.body).render(recipient=dict(recipient), slots=marked, brand=ctx_brand)
+    except UndefinedError as e:
+        raise TemplateError(f"cannot render: {e.message}", source=spec.name) from None
+    except SecurityError as e:
+        raise TemplateError(f"refused by the sandbox: {e}", source=spec.name) from None
+    missing = [k for k in order if k not in slots]
+    if missing:
+        raise TemplateError(f"no text for slot '{missing[0]}'", source=spec.name)
+    pieces = re.split("\x00SLOT(\\d+)\x00", skeleton)
+    fixed = tuple(pieces[0::2])
+    sequence = tuple(order[int(i)] for i in pieces[1::2])
+    body_parts: list[str] = []
+    for i, seg in enumerate(fixed):
+        body_parts.append(seg)
+        if i < len(sequence):
+            body_parts.append(slots[sequence[i]])
+    return Rendered(subject=subject.strip(), body="".join(body_parts), fixed_segments=fixed, slot_sequence=sequence)
+
+
+def spec_from_dict(source: str, policy: BrandPolicy | None = None) -> TemplateSpec:
+    """Re-parse a stored template version (source is the single source of truth)."""
+    return parse_template(source, policy)
+
+
+def canonical_json(data: Any) -> str:
+    return json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+
+
+def sha256_json(data: Any) -> str:
+    return hashlib.sha256(canonical_json(data).encode("utf-8")).hexdigest()

@@ -1,0 +1,325 @@
+"""The approval workflow: the one place a draft's status changes.
+
+Each service function starts with its guards (role, relation to the draft, status), then
+makes the change, then writes the audit event — all in the caller's transaction, so either
+everything happens or nothing does. No model, rule or task ever approves on its own.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from . import audit
+from .auth import check_password, require_role
+from .checks import apply_findings, check_slots, warning_ids
+from .errors import AuthenticationError, InvalidTransition, NotFound, PermissionDenied, WorkflowError
+from .models import Approval, Brand, Campaign, Comment, Draft, DraftRevision, Role, Status, User, Variant, utcnow
+from .template_versions import get_version, version_spec
+from .templates import sha256_json
+
+S = Status
+TRANSITIONS: dict[str, frozenset[str]] = {
+    S.CHECKED: frozenset({S.IN_REVIEW}),
+    S.IN_REVIEW: frozenset({S.APPROVED, S.NEEDS_CHANGES, S.REJECTED, S.CHECKED}),
+    S.NEEDS_CHANGES: frozenset({S.IN_REVIEW}),
+    S.APPROVED: frozenset({S.PUBLISHED, S.WITHDRAWN, S.IN_REVIEW, S.CHECKED}),
+    S.PUBLISHED: frozenset({S.WITHDRAWN}),
+    S.REJECTED: frozenset(),
+    S.WITHDRAWN: frozenset(),
+}
+EDITABLE = frozenset({S.CHECKED, S.NEEDS_CHANGES, S.IN_REVIEW, S.APPROVED})
+SIGNATURE_MEANINGS = (
+    "Approved for use",
+    "Reviewed and approved: medical/legal/regulatory",
+    "Approved: compliance review complete",
+)
+
+
+def transition(session: Session, draft: Draft, to: str, actor: User, *, reason: str = "", extra: dict[str, Any] | None = None) -> Draft:
+    """Move a draft to `to`. Every status change in the system goes through here."""
+    allowed = TRANSITIONS.get(draft.status, frozenset())
+    if to not in allowed:
+        raise InvalidTransition(f"draft {draft.id} is {draft.status}; it cannot become {to} (allowed: {', '.join(sorted(allowed)) or 'none, it is final'})")
+    before = draft.status
+    draft.status = to
+    draft.updated_at = utcnow()
+    session.add(draft)
+    audit.append(session, actor=actor.username, action=f"draft_{to}", entity="draft", entity_id=draft.id, before={"status": before, "revision": draft.revision}, after={"status": to, "revision": draft.revision, "reason": reason, **(extra or {})})
+    return draft
+
+
+# ------------------------------------------------------------------------- helpers
+
+
+def get_draft(session: Session, draft_id: int) -> Draft:
+    draft = session.get(Draft, draft_id)
+    if draft is None:
+        raise NotFound(f"draft {draft_id} not found")
+    return draft
+
+
+def _brand_of(session: Session, draft: Draft) -> Brand:
+    camp = session.get(Campaign, draft.campaign_id)
+    assert camp is not None
+    brand = session.get(Brand, camp.brand_id)
+    assert brand is not None
+    return brand
+
+
+def content_hash(template_hash: str, slots: dict[str, str]) -> str:
+    """What a signature covers about the message: the template version and the exact slot texts."""
+    return sha256_json({"template": template_hash, "slots": slots})
+
+
+def draft_content_hash(session: Session, draft: Draft) -> str:
+    camp = session.get(Campaign, draft.campaign_id)
+    assert camp is not None
+    return content_hash(get_version(session, camp.template_version_id).content_hash, draft.slots)
+
+
+def authors(session: Session, draft: Draft) -> set[int]:
+    """Everyone who wrote this draft's content: its author and anyone who edited it."""
+    editors = session.exec(select(DraftRevision.edited_by).where(DraftRevision.draft_id == draft.id)).all()
+    return {draft.author_id, *editors}
+
+
+def valid_approvals(session: Session, draft: Draft) -> list[Approval]:
+    return list(
+        session.exec(
+            select(Approval).where(Approval.draft_id == draft.id, Approval.valid == True, Approval.revision == draft.revision).order_by(col(Approval.signed_at))  # noqa: E712
+        ).all()
+    )
+
+
+def manifest(session: Session, draft: Draft) -> dict[str, Any]:
+    """Exactly what a reviewer signs: enough for an examiner to see and regenerate it."""
+    camp = session.get(Campaign, draft.campaign_id)
+    variant = session.get(Variant, draft.variant_id)
+    assert camp is not None and variant is not None
+    tv = get_version(session, camp.template_version_id)
+    return {
+        "draft_id": draft.id,
+        "revision": draft.revision,
+        "campaign_id": camp.id,
+        "campaign": camp.name,
+        "variant_key": variant.key,
+        "variant_inputs": variant.inputs,
+        "template_version_id": tv.id,
+        "template_hash": tv.content_hash,
+        "slots": draft.slots,
+        "content_hash": draft.content_hash,
+        "check_report": draft.findings,
+        "model_fingerprint": draft.model_fingerprint,
+        "seed": draft.seed,
+        "settings": draft.settings,
+        "prompt_fingerprint": draft.prompt_fingerprint,
+        "slot_meta": draft.slot_meta,
+    }
+
+
+@dataclass(frozen=True)
+class Action:
+    name: str
+    label: str
+    needs_comment: bool = False
+    needs_signature: bool = False
+
+
+def get_actions(session: Session, draft: Draft, user: User) -> list[Action]:
+    """What this user may do to this draft now. The UI shows these; the services re-check."""
+    acts: list[Action] = []
+    if not user.active:
+        return acts
+    is_author = user.id in authors(session, draft)
+    if user.role == Role.MARKETER:
+        if draft.status in EDITABLE:
+            acts.append(Action("edit", "Edit slot text"))
+        if draft.status in (S.CHECKED, S.NEEDS_CHANGES) and draft.error_count == 0:
+            acts.append(Action("submit", "Submit for review"))
+    if user.role == Role.REVIEWER and draft.status == S.IN_REVIEW and not is_author:
+        signed = any(a.reviewer_id == user.id for a in valid_approvals(session, draft))
+        if not signed:
+            acts.append(Action("approve", "Approve (sign)", needs_signature=True))
+        acts.append(Action("request_changes", "Request changes", needs_comment=True))
+        acts.append(Action("reject", "Reject", needs_comment=True))
+    if user.role in (Role.REVIEWER, Role.ADMIN) and draft.status in (S.APPROVED, S.PUBLISHED):
+        acts.append(Action("withdraw", "Withdraw (recall)", needs_comment=True))
+    return acts
+
+
+# ------------------------------------------------------------------------- services
+
+
+def submit_for_review(session: Session, actor: User, draft_id: int) -> Draft:
+    require_role(actor, Role.MARKETER, Role.ADMIN)
+    draft = get_draft(session, draft_id)
+    if draft.status not in (S.CHECKED, S.NEEDS_CHANGES):
+        raise InvalidTransition(f"draft {draft.id} is {draft.status}; only checked or needs-changes drafts can be submitted")
+    if draft.error_count:
+        raise WorkflowError(f"draft {draft.id} has {draft.error_count} error-level finding(s); fix them before submitting for review")
+    return transition(session, draft, S.IN_REVIEW, actor, reason="submitted for review")
+
+
+def _require_comment(comment: str, what: str) -> str:
+    comment = (comment or "").strip()
+    if len(comment) < 3:
+        raise WorkflowError(f"{what} needs a comment saying why")
+    return comment
+
+
+def _decision_guard(session: Session, actor: User, draft: Draft) -> None:
+    require_role(actor, Role.REVIEWER)
+    if actor.id in authors(session, draft):
+        raise PermissionDenied(f"{actor.username} wrote or edited draft {draft.id} and cannot review it")
+    if draft.status != S.IN_REVIEW:
+        raise InvalidTransition(f"draft {draft.id} is {draft.status}, not in review")
+
+
+def approve(session: Session, actor: User, draft_id: int, *, password: str, meaning: str, acknowledged: list[str] | None = None, expected_content_hash: str | None = None) -> Approval:
+    """Record an electronic signature; the draft becomes approved once enough distinct reviewers signed."""
+    draft = get_draft(session, draft_id)
+    _decision_guard(session, actor, draft)
+    if not password or not check_password(actor, password):
+        raise AuthenticationError("Signature refused: the password does not match.")
+    if meaning not in SIGNATURE_MEANINGS:
+        raise WorkflowError(f"choose what the signature means: {'; '.join(SIGNATURE_MEANINGS)}")
+    if expected_content_hash is not None and expected_content_hash != draft.content_hash:
+        raise WorkflowError("the draft changed while you were reviewing it; reload and review the new text")
+    if draft.error_count:
+        raise WorkflowError(f"draft {draft.id} has error-level findings and cannot be approved")
+    if draft_content_hash(session, draft) != draft.content_hash:
+        raise WorkflowError(f"draft {draft.id}'s content does not match its recorded hash; it cannot be signed")
+    existing = valid_approvals(session, draft)
+    if any(a.reviewer_id == actor.id for a in existing):
+        raise PermissionDenied(f"{actor.username} already approved this revision; another reviewer must sign")
+    needed = set(warning_ids(draft.findings))
+    acked = set(acknowledged or [])
+    missing = needed - acked
+    if missing:
+        raise WorkflowError(f"acknowledge each warning before approving ({len(missing)} not acknowledged)")
+    m = manifest(session, draft)
+    appr = Approval(draft_id=draft.id, revision=draft.revision, reviewer_id=actor.id, full_name=actor.full_name, meaning=meaning, manifest=m, manifest_hash=sha256_json(m), acknowledged=sorted(needed))  # type: ignore[arg-type]
+    session.add(appr)
+    session.flush()
+    audit.append(session, actor=actor.username, action="draft_signed", entity="draft", entity_id=draft.id, after={"approval_id": appr.id, "full_name": appr.full_name, "meaning": meaning, "manifest_hash": appr.manifest_hash, "revision": draft.revision, "acknowledged": appr.acknowledged})
+    required = _brand_of(session, draft).approvals_required
+    if len(existing) + 1 >= required:
+        transition(session, draft, S.APPROVED, actor, reason=f"{len(existing) + 1} of {required} approvals")
+    return appr
+
+
+def request_changes(session: Session, actor: User, draft_id: int, *, comment: str) -> Draft:
+    draft = get_draft(session, draft_id)
+    _decision_guard(session, actor, draft)
+    text = _require_comment(comment, "Requesting changes")
+    session.add(Comment(draft_id=draft.id, user_id=actor.id, kind="request_changes", text=text, revision=draft.revision))  # type: ignore[arg-type]
+    _void_approvals(session, actor, draft, "changes requested")
+    return transition(session, draft, S.NEEDS_CHANGES, actor, reason=text)
+
+
+def reject(session: Session, actor: User, draft_id: int, *, comment: str) -> Draft:
+    draft = get_draft(session, draft_id)
+    _decision_guard(session, actor, draft)
+    text = _require_comment(comment, "Rejecting")
+    session.add(Comment(draft_id=draft.id, user_id=actor.id, kind="reject", text=text, revision=draft.revision))  # type: ignore[arg-type]
+    _void_approvals(session, actor, draft, "rejected")
+    return transition(session, draft, S.REJECTED, actor, reason=text)
+
+
+def withdraw(session: Session, actor: User, draft_id: int, *, comment: str) -> Draft:
+    require_role(actor, Role.REVIEWER, Role.ADMIN)
+    draft = get_draft(session, draft_id)
+    text = _require_comment(comment, "Withdrawing")
+    session.add(Comment(draft_id=draft.id, user_id=actor.id, kind="withdraw", text=text, revision=draft.revision))  # type: ignore[arg-type]
+    _void_approvals(session, actor, draft, "withdrawn")
+    return transition(session, draft, S.WITHDRAWN, actor, reason=text)
+
+
+def _void_approvals(session: Session, actor: User, draft: Draft, reason: str) -> int:
+    n = 0
+    for a in session.exec(select(Approval).where(Approval.draft_id == draft.id, Approval.valid == True)).all():  # noqa: E712
+        a.valid = False
+        a.voided_at = utcnow()
+        a.void_reason = reason
+        session.add(a)
+        audit.append(session, actor=actor.username, action="approval_voided", entity="approval", entity_id=a.id, before={"valid": True}, after={"valid": False, "reason": reason, "draft_id": draft.id})
+        n += 1
+    return n
+
+
+def recheck(session: Session, draft: Draft) -> list[dict[str, Any]]:
+    """Recompute findings for the draft's current slots."""
+    camp = session.get(Campaign, draft.campaign_id)
+    variant = session.get(Variant, draft.variant_id)
+    assert camp is not None and variant is not None
+    spec, _ = version_spec(session, get_version(session, camp.template_version_id))
+    findings = check_slots(session, camp, variant, spec, draft.slots)
+    apply_findings(draft, findings)
+    return findings
+
+
+def edit_draft(session: Session, actor: User, draft_id: int, *, slots: dict[str, str], note: str = "") -> Draft:
+    """Replace slot texts. Re-checks, and voids any approval: the new text must be reviewed again."""
+    require_role(actor, Role.MARKETER, Role.ADMIN)
+    draft = get_draft(session, draft_id)
+    if draft.status not in EDITABLE:
+        raise InvalidTransition(f"draft {draft.id} is {draft.status} and can no longer be edited")
+    unknown = set(slots) - set(draft.slots)
+    if unknown:
+        raise WorkflowError(f"unknown slot '{sorted(unknown)[0]}' (this draft has {', '.join(draft.slots)})")
+    new_slots = {**draft.slots, **{k: " ".join(str(v).split()) for k, v in slots.items()}}
+    empty = [k for k, v in new_slots.items() if not v]
+    if empty:
+        raise WorkflowError(f"slot '{empty[0]}' cannot be empty")
+    if new_slots == draft.slots:
+        raise WorkflowError("nothing changed")
+    before = {"revision": draft.revision, "slots": draft.slots, "content_hash": draft.content_hash, "status": draft.status}
+    meta = dict(draft.slot_meta)
+    for k in slots:
+        if new_slots[k] != draft.slots[k]:
+            meta[k] = {**meta.get(k, {}), "source": "edited", "edited_by": actor.username}
+    draft.slots = new_slots
+    draft.slot_meta = meta
+    draft.revision += 1
+    draft.content_hash = draft_content_hash(session, draft)
+    findings = recheck(session, draft)
+    session.add(DraftRevision(draft_id=draft.id, revision=draft.revision, slots=new_slots, findings=findings, content_hash=draft.content_hash, edited_by=actor.id, note=note.strip()))  # type: ignore[arg-type]
+    draft.updated_at = utcnow()
+    session.add(draft)
+    voided = _void_approvals(session, actor, draft, f"edited to revision {draft.revision}")
+    audit.append(session, actor=actor.username, action="draft_edited", entity="draft", entity_id=draft.id, before=before, after={"revision": draft.revision, "slots": new_slots, "content_hash": draft.content_hash, "errors": draft.error_count, "warnings": draft.warning_count, "approvals_voided": voided})
+    if draft.status in (S.APPROVED, S.IN_REVIEW):
+        # An edit after approval voids it and sends the draft back to review — unless the
+        # new text now has errors, which may never sit in the review queue.
+        target = S.CHECKED if draft.error_count else S.IN_REVIEW
+        if target != draft.status:
+            transition(session, draft, target, actor, reason="edited after review started")
+    return draft
+
+
+def recheck_drafts(session: Session, actor: User, draft_ids: list[int], *, reason: str) -> list[int]:
+    """Re-run the guidelines on drafts after the rules changed (e.g. a claim was retired).
+
+    Approved drafts whose findings changed lose their approvals and go back to review: a
+    signature covers the check report, and that report is no longer true.
+    """
+    changed = []
+    for draft_id in draft_ids:
+        draft = get_draft(session, draft_id)
+        if draft.status not in EDITABLE:
+            continue
+        before = draft.findings
+        after = recheck(session, draft)
+        if after == before:
+            continue
+        changed.append(draft_id)
+        draft.updated_at = utcnow()
+        session.add(draft)
+        audit.append(session, actor=actor.username, action="draft_rechecked", entity="draft", entity_id=draft.id, before={"errors": sum(f.get("level") == "error" for f in before), "findings": len(before)}, after={"errors": draft.error_count, "findings": len(after), "reason": reason})
+        if draft.status == S.APPROVED:
+            _void_approvals(session, actor, draft, f"re-checked: {reason}")
+            transition(session, draft, S.IN_REVIEW, actor, reason=f"re-checked: {reason}")
+    return changed

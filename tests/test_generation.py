@@ -1,0 +1,111 @@
+"""Generation jobs: resume without duplicates, cache hits, cancellation, fallbacks, determinism."""
+
+from __future__ import annotations
+
+from sqlmodel import Session, select
+
+from review.campaigns import create_campaign
+from review.filling import FakeFiller, GenerationSettings
+from review.generation import cancel_job, derive_seed, generate_campaign, progress, run_job, start_job
+from review.models import AuditEvent, Draft, DraftRevision, GenerationJob, TemplateVersion, Variant
+
+
+def _drafts(session: Session, campaign_id: int) -> list[Draft]:
+    session.expire_all()
+    return list(session.exec(select(Draft).where(Draft.campaign_id == campaign_id).order_by(Draft.variant_id)).all())
+
+
+def test_resume_after_interruption_gives_the_same_drafts_without_duplicates(world) -> None:  # type: ignore[no-untyped-def]
+    w = world
+    f1 = FakeFiller()
+    job = start_job(w.session, w.marketer, w.campaign_id)
+    w.session.commit()
+    # Simulate a crash after the first batch of one variant.
+    p = run_job(w.engine, job.id, f1, batch_variants=1, stop_after_batches=1)
+    assert p.status == "running" and p.done == 1
+    assert len(_drafts(w.session, w.campaign_id)) == 1
+    # Restart: the unfinished job is found again and resumed.
+    again = start_job(w.session, w.marketer, w.campaign_id)
+    w.session.commit()
+    assert again.id == job.id
+    p = run_job(w.engine, job.id, FakeFiller(), batch_variants=1)
+    assert p.status == "done" and p.done == p.total == 4
+    resumed = _drafts(w.session, w.campaign_id)
+    assert len(resumed) == 4 and len({d.variant_id for d in resumed}) == 4
+    assert len(w.session.exec(select(DraftRevision)).all()) == 4
+
+    # The same campaign generated in one go (fresh database objects) gives identical texts.
+    camp2 = create_campaign(w.session, w.marketer, name="again", template_version_id=w.template_version_id, audience_id=w.audience_id)
+    w.session.commit()
+    f3 = FakeFiller()
+    generate_campaign(w.engine, w.marketer, camp2.id, f3)
+    assert [d.slots for d in _drafts(w.session, camp2.id)] == [d.slots for d in resumed]
+    assert f3.history == []  # and every fill came from the cache: the model was not asked again
+
+
+def test_fill_cache_is_keyed_by_settings(world) -> None:  # type: ignore[no-untyped-def]
+    w = world
+    f = FakeFiller()
+    generate_campaign(w.engine, w.marketer, w.campaign_id, f)
+    asked = len(f.history)
+    assert asked == 6  # 3 consenting variants x 2 slots; the no-consent variant never asks
+    camp2 = create_campaign(w.session, w.marketer, name="other settings", template_version_id=w.template_version_id, audience_id=w.audience_id)
+    w.session.commit()
+    generate_campaign(w.engine, w.marketer, camp2.id, f, GenerationSettings(n_candidates=2))
+    assert len(f.history) == asked + 6
+
+
+def test_every_candidate_failing_falls_back_and_is_marked(world) -> None:  # type: ignore[no-untyped-def]
+    w = world
+    f = FakeFiller()
+    f.enqueue(["A guaranteed miracle cure!"] * 4)  # every candidate of the first request breaks a rule
+    generate_campaign(w.engine, w.marketer, w.campaign_id, f, GenerationSettings(n_candidates=4), batch_variants=1)
+    drafts = _drafts(w.session, w.campaign_id)
+    failed = [d for d in drafts if d.fallback_count]
+    assert len(failed) == 1
+    d = failed[0]
+    slot = next(k for k, m in d.slot_meta.items() if m.get("source") == "fallback")
+    assert d.slot_meta[slot]["model_failed"] is True and d.slot_meta[slot]["qualified"] == 0
+    assert d.slots[slot] in ("Hello from all of us at Acme.", "With best wishes from Acme.")
+    assert d.error_count == 0
+
+
+def test_best_candidate_wins_over_flawed_ones(world) -> None:  # type: ignore[no-untyped-def]
+    w = world
+    f = FakeFiller()
+    f.enqueue(["Guaranteed relief for Leeds!", "Cheap advice for Leeds.", "Hello from all of us to everyone in Leeds.", ""])
+    generate_campaign(w.engine, w.marketer, w.campaign_id, f, GenerationSettings(n_candidates=4), batch_variants=1)
+    first = _drafts(w.session, w.campaign_id)[0]
+    assert first.slots["greeting"] == "Hello from all of us to everyone in Leeds."
+    assert first.slot_meta["greeting"]["source"] == "model" and first.slot_meta["greeting"]["chosen"] == 2
+
+
+def test_cancel_stops_between_batches(world) -> None:  # type: ignore[no-untyped-def]
+    w = world
+    job = start_job(w.session, w.marketer, w.campaign_id)
+    w.session.commit()
+    run_job(w.engine, job.id, FakeFiller(), batch_variants=1, stop_after_batches=1)
+    cancel_job(w.session, w.marketer, job.id)
+    w.session.commit()
+    p = run_job(w.engine, job.id, FakeFiller(), batch_variants=1)
+    assert p.status == "cancelled" and p.done == 1
+    assert w.session.exec(select(AuditEvent).where(AuditEvent.action == "generation_cancelled")).first()
+    # A cancelled job is finished; a new one picks up the rest.
+    p2 = generate_campaign(w.engine, w.marketer, w.campaign_id, FakeFiller())
+    assert p2.status == "done" and len(_drafts(w.session, w.campaign_id)) == 4
+
+
+def test_progress_and_seed_are_recorded(world) -> None:  # type: ignore[no-untyped-def]
+    w = world
+    seen = []
+    generate_campaign(w.engine, w.marketer, w.campaign_id, FakeFiller(), batch_variants=2, on_progress=seen.append)
+    assert [p.done for p in seen] == [2, 4] and all(p.total == 4 for p in seen)
+    job = w.session.exec(select(GenerationJob)).one()
+    assert progress(w.session, job.id).status == "done"
+    d = _drafts(w.session, w.campaign_id)[0]
+    v = w.session.get(Variant, d.variant_id)
+    meta = d.slot_meta["greeting"]
+    assert meta["inputs"] == {"city": v.inputs["city"]}
+    template_hash = w.session.get(TemplateVersion, w.template_version_id).content_hash
+    assert meta["seed"] == derive_seed(template_hash, "greeting", meta["inputs"])
+    assert d.settings == GenerationSettings().to_dict() and len(d.prompt_fingerprint) == 64

@@ -1,0 +1,108 @@
+"""Template parsing, validation and rendering."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from review.brands import BrandPolicy, load_brand
+from review.errors import TemplateError
+from review.templates import parse_template, render
+
+POLICY = BrandPolicy(
+    slug="t", name="Test", industry="x", max_slots=2,
+    allowed_fields=("first_name", "city", "tier"),
+    sensitive_fields=("health_condition", "religion"),
+)
+
+GOOD = """---
+name: Hello
+subject: "Hi {{ recipient.first_name }}"
+slots:
+  opening:
+    instruction: Say hello mentioning the city.
+    inputs: [city]
+    max_words: 12
+    examples: ["Hello to everyone in Leeds."]
+    fallback: Hello from us.
+---
+Dear {{ recipient.first_name }},
+{{ slots.opening }}
+Fixed copy here.
+"""
+
+
+def with_body(front_slots: str, body: str) -> str:
+    return f"---\nname: T\nslots:\n{front_slots}---\n{body}"
+
+
+SLOT_A = "  a:\n    instruction: x\n    inputs: [city]\n    max_words: 5\n    fallback: hi\n"
+
+
+def test_good_template_parses() -> None:
+    spec = parse_template(GOOD, POLICY)
+    assert spec.slot_order == ("opening",)
+    assert spec.merge_fields == ("first_name",)
+    assert spec.slot_fields() == ("city",)
+    assert spec.slots["opening"].max_words == 12
+
+
+@pytest.mark.parametrize(
+    "source, line, fragment",
+    [
+        (GOOD.replace("{{ slots.opening }}", "{{ slots.opening }"), 13, "syntax error"),
+        (GOOD.replace("{% if", "").replace("Fixed copy here.", "{% if recipient.city %}no end"), 14, "syntax error"),
+        (GOOD.replace("{{ slots.opening }}", "{{ slots.opening }} {{ slots.extra }}"), 13, "'extra' is used but not declared"),
+        (GOOD.replace("{{ slots.opening }}", ""), 5, "'opening' is declared but never used"),
+        (GOOD.replace("inputs: [city]", "inputs: [postcode]"), 7, "'postcode', which is not in brand"),
+        (GOOD.replace("inputs: [city]", "inputs: [health_condition]"), 7, "sensitive field"),
+        (GOOD.replace("Dear {{ recipient.first_name }}", "Dear {{ recipient.religion }}"), 12, "sensitive field"),
+        (GOOD.replace("Dear {{ recipient.first_name }}", "Dear {{ recipient.surname }}"), 12, "'surname', which is not in brand"),
+        (GOOD.replace("Fixed copy here.", "{{ config.SECRET }}"), 14, "unknown name 'config'"),
+        (GOOD.replace("max_words: 12", "max_words: lots"), 8, "'max_words' must be a whole number"),
+        (GOOD.replace("    fallback: Hello from us.\n", ""), 5, "'fallback' is required"),
+        (GOOD.replace("name: Hello", "name: [unclosed"), 3, "not valid YAML"),
+        (GOOD.replace("subject:", "colour: red\nsubject:"), 3, "unknown front matter key 'colour'"),
+        (GOOD.replace("fallback: Hello from us.", "fallback: " + "word " * 13), 10, "more than max_words"),
+        ("no front matter", 1, "must start with a '---'"),
+        (with_body(SLOT_A + SLOT_A.replace("  a:", "  b:") + SLOT_A.replace("  a:", "  c:"), "{{ slots.a }}{{ slots.b }}{{ slots.c }}"), 3, "3 slots declared but brand 'Test' allows at most 2"),
+    ],
+)
+def test_refusals_name_the_line(source: str, line: int, fragment: str) -> None:
+    with pytest.raises(TemplateError) as e:
+        parse_template(source, POLICY, name="t.j2")
+    assert fragment in str(e.value)
+    assert e.value.line == line, str(e.value)
+    assert str(e.value).startswith(f"t.j2, line {line}:")
+
+
+def test_render_keeps_fixed_copy_apart_and_treats_slot_text_as_data() -> None:
+    spec = parse_template(GOOD, POLICY)
+    hostile = "{{ recipient.__class__ }} {% raw %}"
+    out = render(spec, {"first_name": "Ana", "city": "Leeds"}, {"opening": hostile})
+    assert hostile in out.body  # printed verbatim, never evaluated
+    assert out.fixed_segments == ("Dear Ana,\n", "\nFixed copy here.\n")
+    assert out.slot_sequence == ("opening",)
+    assert out.subject == "Hi Ana"
+
+
+def test_sandbox_blocks_python_internals() -> None:
+    src = GOOD.replace("Fixed copy here.", "{{ recipient.first_name.__class__.__mro__ }}")
+    spec = parse_template(src, POLICY)
+    with pytest.raises(TemplateError, match="sandbox|cannot render"):
+        render(spec, {"first_name": "Ana", "city": "Leeds"}, {"opening": "x"})
+
+
+def test_missing_field_is_an_error_not_blank() -> None:
+    spec = parse_template(GOOD, POLICY)
+    with pytest.raises(TemplateError, match="first_name"):
+        render(spec, {"city": "Leeds"}, {"opening": "x"})
+
+
+def test_demo_templates_are_valid_for_their_brand() -> None:
+    root = Path(__file__).parent.parent
+    for tpl in (root / "templates").glob("*/*.j2"):
+        policy = load_brand(root / "brand_guidelines" / tpl.parent.name)
+        spec = parse_template(tpl.read_text(encoding="utf-8"), policy, name=str(tpl))
+        assert spec.slots, tpl
