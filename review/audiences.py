@@ -79,7 +79,7 @@ def parse_csv(data: bytes | str, source: str = "CSV") -> ParsedAudience:
             if len(record) != len(header):
                 problems.append((line, f"has {len(record)} values but the header has {len(header)} columns"))
                 continue
-            values = dict(zip(header, (v.strip() for v in record)))
+            values = dict(zip(header, (v.strip() for v in record), strict=True))
             rid = values.pop(ID_COLUMN)
             consent_raw = values.pop(CONSENT_COLUMN).lower()
             row_problems = []
@@ -124,14 +124,23 @@ def import_audience(session: Session, actor: User, *, name: str, data: bytes | s
     if session.exec(select(Audience).where(Audience.name == name)).first():
         raise WorkflowError(f"an audience named '{name}' already exists")
     parsed = parse_csv(data, source)
-    aud = Audience(name=name, fields=parsed.fields, row_count=len(parsed.rows), consent_count=parsed.consent_count, source_sha256=parsed.sha256, created_by=actor.id)  # type: ignore[arg-type]
+    aud = Audience(
+        name=name, fields=parsed.fields, row_count=len(parsed.rows), consent_count=parsed.consent_count, source_sha256=parsed.sha256, created_by=actor.id
+    )  # type: ignore[arg-type]
     session.add(aud)
     session.flush()
     session.bulk_insert_mappings(  # type: ignore[attr-defined]
         Recipient.__mapper__,  # type: ignore[attr-defined]
         [{"audience_id": aud.id, "external_id": rid, "data": values, "consent": consent} for rid, values, consent in parsed.rows],
     )
-    audit.append(session, actor=actor.username, action="audience_imported", entity="audience", entity_id=aud.id, after={"name": name, "rows": aud.row_count, "consent": aud.consent_count, "fields": parsed.fields, "sha256": parsed.sha256})
+    audit.append(
+        session,
+        actor=actor.username,
+        action="audience_imported",
+        entity="audience",
+        entity_id=aud.id,
+        after={"name": name, "rows": aud.row_count, "consent": aud.consent_count, "fields": parsed.fields, "sha256": parsed.sha256},
+    )
     return aud
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import update
@@ -28,8 +28,8 @@ def _plain(data: Any) -> Any:
 
 def _utc_iso(ts: datetime) -> str:
     if ts.tzinfo is None:  # some drivers hand back naive UTC
-        ts = ts.replace(tzinfo=timezone.utc)
-    return ts.astimezone(timezone.utc).isoformat(timespec="microseconds")
+        ts = ts.replace(tzinfo=UTC)
+    return ts.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def event_hash(prev_hash: str, seq: int, ts: datetime, actor: str, action: str, entity: str, entity_id: str, before: Any, after: Any) -> str:
@@ -60,8 +60,8 @@ def append(session: Session, *, actor: str, action: str, entity: str, entity_id:
     # Bump the head first: this takes the write lock (SQLite) or row lock (PostgreSQL)
     # before we read the tip, so two writers can never chain onto the same event.
     session.exec(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq + 1))  # type: ignore[call-overload]
-    session.expire_all()
-    head = session.exec(select(AuditHead).where(AuditHead.id == 1)).one()
+    # Re-read only the head row (never expire the caller's other objects).
+    head = session.exec(select(AuditHead).where(AuditHead.id == 1).execution_options(populate_existing=True)).one()
     prev = head.hash or GENESIS
     ts = utcnow()
     b, a = _plain(before), _plain(after)
@@ -115,7 +115,9 @@ def verify_chain(session: Session, batch: int = 2000) -> ChainReport:
     return ChainReport(True, count)
 
 
-def search_events(session: Session, *, text: str = "", action: str = "", entity: str = "", entity_id: str = "", limit: int = 200, offset: int = 0) -> tuple[list[AuditEvent], int]:
+def search_events(
+    session: Session, *, text: str = "", action: str = "", entity: str = "", entity_id: str = "", limit: int = 200, offset: int = 0
+) -> tuple[list[AuditEvent], int]:
     """Newest first, with the total count for pagination."""
     q = select(AuditEvent)
     cq = select(func.count()).select_from(AuditEvent)

@@ -67,7 +67,14 @@ def create_user(session: Session, actor: User | None, *, username: str, full_nam
     user = User(username=username, full_name=full_name.strip(), role=role, password_hash=hash_password(password))
     session.add(user)
     session.flush()
-    audit.append(session, actor=actor.username if actor else "system", action="user_created", entity="user", entity_id=user.id, after={"username": username, "role": role, "full_name": user.full_name})
+    audit.append(
+        session,
+        actor=actor.username if actor else "system",
+        action="user_created",
+        entity="user",
+        entity_id=user.id,
+        after={"username": username, "role": role, "full_name": user.full_name},
+    )
     return user
 
 
@@ -79,7 +86,15 @@ def set_active(session: Session, actor: User, user_id: int, active: bool) -> Use
     before = {"active": user.active}
     user.active = active
     session.add(user)
-    audit.append(session, actor=actor.username, action="user_activated" if active else "user_deactivated", entity="user", entity_id=user.id, before=before, after={"active": active})
+    audit.append(
+        session,
+        actor=actor.username,
+        action="user_activated" if active else "user_deactivated",
+        entity="user",
+        entity_id=user.id,
+        before=before,
+        after={"active": active},
+    )
     return user
 
 

@@ -153,7 +153,7 @@ def brand_dirs(root: Path) -> list[Path]:
 # ------------------------------------------------------------------ database mirror
 
 
-def sync_brands(session: "Session", root: Path | None = None) -> list["Brand"]:
+def sync_brands(session: Session, root: Path | None = None) -> list[Brand]:
     """Mirror every brand folder into the database (files stay the source of truth)."""
     from sqlmodel import select
 
@@ -181,7 +181,7 @@ def sync_brands(session: "Session", root: Path | None = None) -> list["Brand"]:
     return out
 
 
-def policy_for(brand: "Brand", root: Path | None = None) -> BrandPolicy:
+def policy_for(brand: Brand, root: Path | None = None) -> BrandPolicy:
     from .config import settings
 
     return load_brand((root or settings().guidelines_dir) / brand.slug)

@@ -99,12 +99,27 @@ def create_campaign(session: Session, actor: User, *, name: str, template_versio
     session.flush()
     links = []
     for p in plans:
-        v = Variant(campaign_id=camp.id, key=p.key, label=p.label, inputs=p.inputs, personalized=p.personalized, recipient_count=len(p.recipient_ids), sample_recipient_id=p.recipient_ids[0])  # type: ignore[arg-type]
+        v = Variant(
+            campaign_id=camp.id,
+            key=p.key,
+            label=p.label,
+            inputs=p.inputs,
+            personalized=p.personalized,
+            recipient_count=len(p.recipient_ids),
+            sample_recipient_id=p.recipient_ids[0],
+        )  # type: ignore[arg-type]
         session.add(v)
         session.flush()
         links.extend({"campaign_id": camp.id, "recipient_id": rid, "variant_id": v.id} for rid in p.recipient_ids)
     session.bulk_insert_mappings(CampaignRecipient.__mapper__, links)  # type: ignore[attr-defined]
-    audit.append(session, actor=actor.username, action="campaign_created", entity="campaign", entity_id=camp.id, after={"name": name, "template_version_id": tv.id, "audience_id": audience_id, "variants": len(plans), "recipients": len(links)})
+    audit.append(
+        session,
+        actor=actor.username,
+        action="campaign_created",
+        entity="campaign",
+        entity_id=camp.id,
+        after={"name": name, "template_version_id": tv.id, "audience_id": audience_id, "variants": len(plans), "recipients": len(links)},
+    )
     return camp
 
 

@@ -44,7 +44,9 @@ def _login(session: Session, username: str, password: str):  # type: ignore[no-u
 
 
 as_user = click.option("--as", "username", required=True, help="Acting user's username.")
-password_opt = click.option("--password", envvar="COUNTERSIGN_PASSWORD", prompt=True, hide_input=True, help="Acting user's password (or env COUNTERSIGN_PASSWORD).")
+password_opt = click.option(
+    "--password", envvar="COUNTERSIGN_PASSWORD", prompt=True, hide_input=True, help="Acting user's password (or env COUNTERSIGN_PASSWORD)."
+)
 
 
 @click.group()
@@ -179,7 +181,9 @@ def list_queue_cmd(status: str, fmt: str) -> None:
         click.echo(json.dumps([r.__dict__ for r in page.rows], default=str, indent=2))
         return
     for r in page.rows:
-        click.echo(f"#{r.draft_id}\t{r.status}\t{r.campaign}\t{r.variant}\terrors={r.errors} warnings={r.warnings} fallbacks={r.fallbacks}\trecipients={r.recipients}")
+        click.echo(
+            f"#{r.draft_id}\t{r.status}\t{r.campaign}\t{r.variant}\terrors={r.errors} warnings={r.warnings} fallbacks={r.fallbacks}\trecipients={r.recipients}"
+        )
     click.echo(f"{page.total} draft(s)")
 
 

@@ -34,7 +34,28 @@ DEMO_AUDIENCE = "Harbor Mutual customers (demo)"
 DEMO_CAMPAIGN = "Renewal reminders — demo"
 DEMO_BRAND = "harbor-mutual"
 
-FIRST = ["Maria", "James", "Aisha", "Tom", "Zoë", "José", "Priya", "Liam", "Chloé", "Noah", "Fatima", "Oliver", "Mei", "Seán", "Olga", "Kwame", "Emma", "Jack", "Sofia", "Arjun"]
+FIRST = [
+    "Maria",
+    "James",
+    "Aisha",
+    "Tom",
+    "Zoë",
+    "José",
+    "Priya",
+    "Liam",
+    "Chloé",
+    "Noah",
+    "Fatima",
+    "Oliver",
+    "Mei",
+    "Seán",
+    "Olga",
+    "Kwame",
+    "Emma",
+    "Jack",
+    "Sofia",
+    "Arjun",
+]
 LAST = ["Smith", "Jones", "Khan", "Williams", "O'Brien", "García", "Patel", "Brown", "Nowak", "Taylor", "Evans", "Chen", "Murphy", "Okafor", "Wilson"]
 CITIES = ["Bristol", "Leeds", "Glasgow", "Cardiff"]
 POLICIES = ["home", "motor", "travel"]
@@ -49,14 +70,39 @@ def demo_audience_csv(rows: int = 200, seed: int = 7) -> str:
     rng = random.Random(seed)
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
-    w.writerow(["id", "first_name", "last_name", "email", "city", "policy_type", "tenure_years", "preferred_channel", "health_condition", "debt_status", "personalization_consent"])
+    w.writerow(
+        [
+            "id",
+            "first_name",
+            "last_name",
+            "email",
+            "city",
+            "policy_type",
+            "tenure_years",
+            "preferred_channel",
+            "health_condition",
+            "debt_status",
+            "personalization_consent",
+        ]
+    )
     for i in range(1, rows + 1):
         first, last = rng.choice(FIRST), rng.choice(LAST)
         email = f"{first}.{last}{i}@example.com".lower().replace("'", "").replace(" ", "")
-        w.writerow([
-            f"C{i:05d}", first, last, email, rng.choice(CITIES), rng.choice(POLICIES), str(rng.randint(1, 5)),
-            rng.choice(CHANNELS), rng.choice(HEALTH), rng.choice(DEBT), "yes" if rng.random() < 0.8 else "no",
-        ])
+        w.writerow(
+            [
+                f"C{i:05d}",
+                first,
+                last,
+                email,
+                rng.choice(CITIES),
+                rng.choice(POLICIES),
+                str(rng.randint(1, 5)),
+                rng.choice(CHANNELS),
+                rng.choice(HEALTH),
+                rng.choice(DEBT),
+                "yes" if rng.random() < 0.8 else "no",
+            ]
+        )
     return out.getvalue()
 
 
@@ -77,7 +123,9 @@ def seed_demo(engine: Engine, *, filler: SlotFiller | None = None, generate: boo
         versions: dict[str, TemplateVersion] = {}
         for bdir in brand_dirs(settings().guidelines_dir):
             for path in sorted((root / bdir.name).glob("*.j2")) if (root / bdir.name).is_dir() else []:
-                versions[path.stem] = save_template(s, maria, brand_slug=bdir.name, source=path.read_text(encoding="utf-8"), filename=str(Path("templates") / bdir.name / path.name))
+                versions[path.stem] = save_template(
+                    s, maria, brand_slug=bdir.name, source=path.read_text(encoding="utf-8"), filename=str(Path("templates") / bdir.name / path.name)
+                )
         s.commit()
         aud = s.exec(select(Audience).where(Audience.name == DEMO_AUDIENCE)).first()
         if aud is None:

@@ -63,7 +63,9 @@ def publish(session: Session, actor: User, campaign_id: int, export_dir: Path | 
     problems = readiness(session, campaign_id)
     camp = get_campaign(session, campaign_id)
     if problems:
-        raise ExportRefused(f"campaign '{camp.name}' cannot be published: " + "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""))
+        raise ExportRefused(
+            f"campaign '{camp.name}' cannot be published: " + "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
+        )
     spec, _ = campaign_template(session, camp)
     brand = session.get(Brand, camp.brand_id)
     assert brand is not None
@@ -77,22 +79,27 @@ def publish(session: Session, actor: User, campaign_id: int, export_dir: Path | 
             for a in valid_approvals(session, d)
         ]
     rows = session.exec(
-        select(CampaignRecipient, Recipient).join(Recipient, col(Recipient.id) == col(CampaignRecipient.recipient_id)).where(CampaignRecipient.campaign_id == campaign_id).order_by(col(Recipient.id))
+        select(CampaignRecipient, Recipient)
+        .join(Recipient, col(Recipient.id) == col(CampaignRecipient.recipient_id))
+        .where(CampaignRecipient.campaign_id == campaign_id)
+        .order_by(col(Recipient.id))
     ).all()
     records = []
     for link, r in rows:
         d = drafts[link.variant_id]
         shown = {k: v for k, v in r.data.items() if k not in policy.sensitive_fields}
         out = render(spec, shown, d.slots, policy.as_render_context())
-        records.append({
-            "recipient_id": r.external_id,
-            "channel": camp.channel,
-            "subject": out.subject,
-            "body": out.body,
-            "variant": variants[link.variant_id].key,
-            "content_hash": d.content_hash,
-            "approvals": approvals[d.id],  # type: ignore[index]
-        })
+        records.append(
+            {
+                "recipient_id": r.external_id,
+                "channel": camp.channel,
+                "subject": out.subject,
+                "body": out.body,
+                "variant": variants[link.variant_id].key,
+                "content_hash": d.content_hash,
+                "approvals": approvals[d.id],  # type: ignore[index]
+            }
+        )
     directory = Path(export_dir or settings().export_dir)
     directory.mkdir(parents=True, exist_ok=True)
     stem = f"campaign-{camp.id}-{len(session.exec(select(Export).where(Export.campaign_id == campaign_id)).all()) + 1}"
@@ -101,12 +108,26 @@ def publish(session: Session, actor: User, campaign_id: int, export_dir: Path | 
     jpath, cpath = directory / f"{stem}.jsonl", directory / f"{stem}.csv"
     _atomic_write(jpath, jsonl)
     _atomic_write(cpath, buf)
-    exp = Export(campaign_id=campaign_id, created_by=actor.id, jsonl_path=str(jpath), csv_path=str(cpath), row_count=len(records), sha256=hashlib.sha256(jsonl).hexdigest())  # type: ignore[arg-type]
+    exp = Export(
+        campaign_id=campaign_id,
+        created_by=actor.id,
+        jsonl_path=str(jpath),
+        csv_path=str(cpath),
+        row_count=len(records),
+        sha256=hashlib.sha256(jsonl).hexdigest(),
+    )  # type: ignore[arg-type]
     session.add(exp)
     session.flush()
     for d in drafts.values():
         transition(session, d, Status.PUBLISHED, actor, reason=f"exported as {stem}", extra={"export_id": exp.id})
-    audit.append(session, actor=actor.username, action="campaign_published", entity="campaign", entity_id=campaign_id, after={"export_id": exp.id, "rows": len(records), "jsonl_sha256": exp.sha256, "files": [jpath.name, cpath.name]})
+    audit.append(
+        session,
+        actor=actor.username,
+        action="campaign_published",
+        entity="campaign",
+        entity_id=campaign_id,
+        after={"export_id": exp.id, "rows": len(records), "jsonl_sha256": exp.sha256, "files": [jpath.name, cpath.name]},
+    )
     return exp
 
 
@@ -133,5 +154,16 @@ def approval_evidence(session: Session, campaign_id: int) -> list[dict[str, Any]
     out = []
     for d in session.exec(select(Draft).where(Draft.campaign_id == campaign_id).order_by(col(Draft.id))).all():
         for a in session.exec(select(Approval).where(Approval.draft_id == d.id).order_by(col(Approval.signed_at))).all():
-            out.append({"draft_id": d.id, "revision": a.revision, "reviewer": a.full_name, "meaning": a.meaning, "signed_at": a.signed_at.isoformat(), "manifest_hash": a.manifest_hash, "valid": a.valid, "void_reason": a.void_reason})
+            out.append(
+                {
+                    "draft_id": d.id,
+                    "revision": a.revision,
+                    "reviewer": a.full_name,
+                    "meaning": a.meaning,
+                    "signed_at": a.signed_at.isoformat(),
+                    "manifest_hash": a.manifest_hash,
+                    "valid": a.valid,
+                    "void_reason": a.void_reason,
+                }
+            )
     return out

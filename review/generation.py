@@ -47,7 +47,7 @@ class Progress:
 def derive_seed(template_hash: str, slot: str, inputs: dict[str, str]) -> int:
     """A fixed seed per variant and slot: a rerun samples exactly the same candidates."""
     digest = hashlib.sha256(sha256_json({"t": template_hash, "s": slot, "i": inputs}).encode()).hexdigest()
-    return int(digest[:8], 16)
+    return int(digest[:8], 16) & 0x3FFF_FFFF  # fits a 32-bit integer column on every database
 
 
 def cache_key(model_fingerprint: str, template_hash: str, slot: str, inputs: dict[str, str], settings: GenerationSettings) -> str:
@@ -89,7 +89,9 @@ def _campaign_context(session: Session, campaign_id: int) -> CampaignContext:
     return CampaignContext(camp, spec, tv.content_hash, brand, policy)
 
 
-def select_fill(session: Session, ctx: CampaignContext, variant: Variant, slot: SlotSpec, candidates: list[str], baseline: set[tuple[str, str]]) -> tuple[str, dict[str, Any]]:
+def select_fill(
+    session: Session, ctx: CampaignContext, variant: Variant, slot: SlotSpec, candidates: list[str], baseline: set[tuple[str, str]]
+) -> tuple[str, dict[str, Any]]:
     """Best of N: score each cleaned candidate with the guideline engine; fall back if none qualifies."""
     recipient = session.get(Recipient, variant.sample_recipient_id)
     assert recipient is not None
@@ -134,7 +136,9 @@ def _requests(ctx: CampaignContext, variants: list[Variant], filler: SlotFiller,
     return out
 
 
-def _fill_batch(session: Session, ctx: CampaignContext, variants: list[Variant], filler: SlotFiller, settings: GenerationSettings, author_id: int) -> list[Draft]:
+def _fill_batch(
+    session: Session, ctx: CampaignContext, variants: list[Variant], filler: SlotFiller, settings: GenerationSettings, author_id: int
+) -> list[Draft]:
     requests = _requests(ctx, variants, filler, settings)
     keys = {r.key for r in requests}
     cached = {c.key: c for c in session.exec(select(FillCache).where(col(FillCache.key).in_(keys))).all()} if keys else {}
@@ -146,7 +150,7 @@ def _fill_batch(session: Session, ctx: CampaignContext, variants: list[Variant],
     if todo:
         pending = list(todo.values())
         outputs = filler.generate([r.prompt for r in pending], seeds=[r.seed for r in pending], settings=settings)
-        for r, cands in zip(pending, outputs):
+        for r, cands in zip(pending, outputs, strict=True):
             r.candidates = list(cands)
     baselines: dict[int, set[tuple[str, str]]] = {}
     chosen: dict[str, tuple[str, dict[str, Any]]] = {}
@@ -197,8 +201,26 @@ def _fill_batch(session: Session, ctx: CampaignContext, variants: list[Variant],
         apply_findings(draft, check_slots(session, ctx.campaign, v, ctx.spec, slots))
         session.add(draft)
         session.flush()
-        session.add(DraftRevision(draft_id=draft.id, revision=1, slots=slots, findings=draft.findings, content_hash=draft.content_hash, edited_by=author_id, note="generated"))  # type: ignore[arg-type]
-        audit.append(session, actor="generator", action="draft_generated", entity="draft", entity_id=draft.id, after={"variant": v.key, "content_hash": draft.content_hash, "errors": draft.error_count, "warnings": draft.warning_count, "fallbacks": draft.fallback_count, "model_fingerprint": filler.fingerprint})
+        session.add(
+            DraftRevision(
+                draft_id=draft.id, revision=1, slots=slots, findings=draft.findings, content_hash=draft.content_hash, edited_by=author_id, note="generated"
+            )
+        )  # type: ignore[arg-type]
+        audit.append(
+            session,
+            actor="generator",
+            action="draft_generated",
+            entity="draft",
+            entity_id=draft.id,
+            after={
+                "variant": v.key,
+                "content_hash": draft.content_hash,
+                "errors": draft.error_count,
+                "warnings": draft.warning_count,
+                "fallbacks": draft.fallback_count,
+                "model_fingerprint": filler.fingerprint,
+            },
+        )
         drafts.append(draft)
     return drafts
 
@@ -220,7 +242,14 @@ def start_job(session: Session, actor: User, campaign_id: int, settings: Generat
     job = GenerationJob(campaign_id=campaign_id, total=total, settings=settings.to_dict(), created_by=actor.id)  # type: ignore[arg-type]
     session.add(job)
     session.flush()
-    audit.append(session, actor=actor.username, action="generation_started", entity="campaign", entity_id=campaign_id, after={"job_id": job.id, "variants": total, "settings": settings.to_dict()})
+    audit.append(
+        session,
+        actor=actor.username,
+        action="generation_started",
+        entity="campaign",
+        entity_id=campaign_id,
+        after={"job_id": job.id, "variants": total, "settings": settings.to_dict()},
+    )
     return job
 
 
@@ -248,7 +277,15 @@ def progress(session: Session, job_id: int) -> Progress:
     return Progress(job.id, job.status, job.done, job.total, eta, job.error)  # type: ignore[arg-type]
 
 
-def run_job(engine: Engine, job_id: int, filler: SlotFiller, *, batch_variants: int = 32, on_progress: Callable[[Progress], None] | None = None, stop_after_batches: int | None = None) -> Progress:
+def run_job(
+    engine: Engine,
+    job_id: int,
+    filler: SlotFiller,
+    *,
+    batch_variants: int = 32,
+    on_progress: Callable[[Progress], None] | None = None,
+    stop_after_batches: int | None = None,
+) -> Progress:
     """Work a job to completion (or cancellation). Safe to call again after a crash.
 
     `stop_after_batches` exists so tests can simulate a crash between batches.
@@ -276,11 +313,25 @@ def run_job(engine: Engine, job_id: int, filler: SlotFiller, *, batch_variants: 
                 job.status = "cancelled"
                 job.finished_at = utcnow()
                 s.add(job)
-                audit.append(s, actor="generator", action="generation_cancelled", entity="campaign", entity_id=job.campaign_id, after={"job_id": job_id, "done": job.done, "total": job.total})
+                audit.append(
+                    s,
+                    actor="generator",
+                    action="generation_cancelled",
+                    entity="campaign",
+                    entity_id=job.campaign_id,
+                    after={"job_id": job_id, "done": job.done, "total": job.total},
+                )
                 s.commit()
                 break
             done_ids = select(Draft.variant_id).where(Draft.campaign_id == job.campaign_id)
-            todo = list(s.exec(select(Variant).where(Variant.campaign_id == job.campaign_id, col(Variant.id).not_in(done_ids)).order_by(col(Variant.id)).limit(batch_variants)).all())
+            todo = list(
+                s.exec(
+                    select(Variant)
+                    .where(Variant.campaign_id == job.campaign_id, col(Variant.id).not_in(done_ids))
+                    .order_by(col(Variant.id))
+                    .limit(batch_variants)
+                ).all()
+            )
             done_count = len(s.exec(done_ids).all())
             if first_done is None:
                 first_done = done_count
@@ -289,7 +340,14 @@ def run_job(engine: Engine, job_id: int, filler: SlotFiller, *, batch_variants: 
                 job.status = "done"
                 job.finished_at = utcnow()
                 s.add(job)
-                audit.append(s, actor="generator", action="generation_finished", entity="campaign", entity_id=job.campaign_id, after={"job_id": job_id, "drafts": done_count})
+                audit.append(
+                    s,
+                    actor="generator",
+                    action="generation_finished",
+                    entity="campaign",
+                    entity_id=job.campaign_id,
+                    after={"job_id": job_id, "drafts": done_count},
+                )
                 s.commit()
                 break
             try:
@@ -305,7 +363,14 @@ def run_job(engine: Engine, job_id: int, filler: SlotFiller, *, batch_variants: 
                     assert j is not None
                     j.status, j.error, j.finished_at = "failed", f"{type(e).__name__}: {e}", utcnow()
                     s2.add(j)
-                    audit.append(s2, actor="generator", action="generation_failed", entity="campaign", entity_id=j.campaign_id, after={"job_id": job_id, "error": j.error})
+                    audit.append(
+                        s2,
+                        actor="generator",
+                        action="generation_failed",
+                        entity="campaign",
+                        entity_id=j.campaign_id,
+                        after={"job_id": job_id, "error": j.error},
+                    )
                     s2.commit()
                 raise
             if on_progress is not None:

@@ -65,13 +65,30 @@ def review_queue(session: Session, flt: QueueFilter = QueueFilter(), *, page: in
         .scalar_subquery()
     )
     q = (
-        select(Draft.id, Draft.status, Brand.name, Campaign.name, Campaign.id, Variant.label, Variant.recipient_count, Draft.error_count, Draft.warning_count, Draft.fallback_count, approvals, Brand.approvals_required, Draft.revision, Draft.updated_at)
+        select(
+            Draft.id,
+            Draft.status,
+            Brand.name,
+            Campaign.name,
+            Campaign.id,
+            Variant.label,
+            Variant.recipient_count,
+            Draft.error_count,
+            Draft.warning_count,
+            Draft.fallback_count,
+            approvals,
+            Brand.approvals_required,
+            Draft.revision,
+            Draft.updated_at,
+        )
         .join(Campaign, col(Campaign.id) == col(Draft.campaign_id))
         .join(Brand, col(Brand.id) == col(Campaign.brand_id))
         .join(Variant, col(Variant.id) == col(Draft.variant_id))
         .where(*conds)
         # Riskiest first (errors, warnings, model fallbacks), then the longest waiting.
-        .order_by(col(Draft.error_count).desc(), col(Draft.warning_count).desc(), col(Draft.fallback_count).desc(), col(Draft.updated_at).asc(), col(Draft.id).asc())
+        .order_by(
+            col(Draft.error_count).desc(), col(Draft.warning_count).desc(), col(Draft.fallback_count).desc(), col(Draft.updated_at).asc(), col(Draft.id).asc()
+        )
         .offset((max(page, 1) - 1) * page_size)
         .limit(page_size)
     )

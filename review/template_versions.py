@@ -28,7 +28,9 @@ def save_template(session: Session, actor: User, *, brand_slug: str, source: str
         tmpl = Template(brand_id=brand.id, name=spec.name, created_by=actor.id)  # type: ignore[arg-type]
         session.add(tmpl)
         session.flush()
-        audit.append(session, actor=actor.username, action="template_created", entity="template", entity_id=tmpl.id, after={"brand": brand_slug, "name": spec.name})
+        audit.append(
+            session, actor=actor.username, action="template_created", entity="template", entity_id=tmpl.id, after={"brand": brand_slug, "name": spec.name}
+        )
     latest = latest_version(session, tmpl.id)  # type: ignore[arg-type]
     if latest is not None and latest.content_hash == spec.content_hash:
         return latest
@@ -54,9 +56,7 @@ def save_template(session: Session, actor: User, *, brand_slug: str, source: str
 
 
 def latest_version(session: Session, template_id: int) -> TemplateVersion | None:
-    return session.exec(
-        select(TemplateVersion).where(TemplateVersion.template_id == template_id).order_by(col(TemplateVersion.version).desc())
-    ).first()
+    return session.exec(select(TemplateVersion).where(TemplateVersion.template_id == template_id).order_by(col(TemplateVersion.version).desc())).first()
 
 
 def get_version(session: Session, version_id: int) -> TemplateVersion:

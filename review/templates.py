@@ -116,9 +116,7 @@ def _split_front_matter(source: str, name: str) -> tuple[str, str, int]:
     text = source.lstrip("\ufeff").replace("\r\n", "\n")
     lines = text.split("\n")
     if not lines or lines[0].strip() != "---":
-        raise TemplateError(
-            "the file must start with a '---' line opening the YAML front matter", line=1, source=name
-        )
+        raise TemplateError("the file must start with a '---' line opening the YAML front matter", line=1, source=name)
     for i in range(1, len(lines)):
         if lines[i].strip() == "---":
             return "\n".join(lines[1:i]), "\n".join(lines[i + 1 :]), i + 1
@@ -170,9 +168,7 @@ def _referenced(ast: nodes.Template) -> tuple[dict[str, int], dict[str, int], di
         else:
             key = node.arg.value if isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str) else None
         if key is None:
-            raise TemplateError(
-                f"'{target.name}[...]' must use a literal field name", line=node.lineno
-            )
+            raise TemplateError(f"'{target.name}[...]' must use a literal field name", line=node.lineno)
         attr_names.add(id(target))
         bucket = {"slots": slots, "recipient": fields}.get(target.name)
         if bucket is not None:
@@ -340,8 +336,7 @@ def _check_field(policy: BrandPolicy, f: str, exc: type[TemplateError], *, line:
         raise exc(f"{where} uses '{f}', a sensitive field that is never personalized on", line=line, source=name)
     if f not in policy.allowed_fields:
         raise exc(
-            f"{where} uses '{f}', which is not in brand '{policy.name}' allowed_fields "
-            f"({', '.join(policy.allowed_fields)})",
+            f"{where} uses '{f}', which is not in brand '{policy.name}' allowed_fields ({', '.join(policy.allowed_fields)})",
             line=line,
             source=name,
         )

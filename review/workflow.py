@@ -47,7 +47,15 @@ def transition(session: Session, draft: Draft, to: str, actor: User, *, reason: 
     draft.status = to
     draft.updated_at = utcnow()
     session.add(draft)
-    audit.append(session, actor=actor.username, action=f"draft_{to}", entity="draft", entity_id=draft.id, before={"status": before, "revision": draft.revision}, after={"status": to, "revision": draft.revision, "reason": reason, **(extra or {})})
+    audit.append(
+        session,
+        actor=actor.username,
+        action=f"draft_{to}",
+        entity="draft",
+        entity_id=draft.id,
+        before={"status": before, "revision": draft.revision},
+        after={"status": to, "revision": draft.revision, "reason": reason, **(extra or {})},
+    )
     return draft
 
 
@@ -178,7 +186,16 @@ def _decision_guard(session: Session, actor: User, draft: Draft) -> None:
         raise InvalidTransition(f"draft {draft.id} is {draft.status}, not in review")
 
 
-def approve(session: Session, actor: User, draft_id: int, *, password: str, meaning: str, acknowledged: list[str] | None = None, expected_content_hash: str | None = None) -> Approval:
+def approve(
+    session: Session,
+    actor: User,
+    draft_id: int,
+    *,
+    password: str,
+    meaning: str,
+    acknowledged: list[str] | None = None,
+    expected_content_hash: str | None = None,
+) -> Approval:
     """Record an electronic signature; the draft becomes approved once enough distinct reviewers signed."""
     draft = get_draft(session, draft_id)
     _decision_guard(session, actor, draft)
@@ -201,10 +218,33 @@ def approve(session: Session, actor: User, draft_id: int, *, password: str, mean
     if missing:
         raise WorkflowError(f"acknowledge each warning before approving ({len(missing)} not acknowledged)")
     m = manifest(session, draft)
-    appr = Approval(draft_id=draft.id, revision=draft.revision, reviewer_id=actor.id, full_name=actor.full_name, meaning=meaning, manifest=m, manifest_hash=sha256_json(m), acknowledged=sorted(needed))  # type: ignore[arg-type]
+    appr = Approval(
+        draft_id=draft.id,
+        revision=draft.revision,
+        reviewer_id=actor.id,
+        full_name=actor.full_name,
+        meaning=meaning,
+        manifest=m,
+        manifest_hash=sha256_json(m),
+        acknowledged=sorted(needed),
+    )  # type: ignore[arg-type]
     session.add(appr)
     session.flush()
-    audit.append(session, actor=actor.username, action="draft_signed", entity="draft", entity_id=draft.id, after={"approval_id": appr.id, "full_name": appr.full_name, "meaning": meaning, "manifest_hash": appr.manifest_hash, "revision": draft.revision, "acknowledged": appr.acknowledged})
+    audit.append(
+        session,
+        actor=actor.username,
+        action="draft_signed",
+        entity="draft",
+        entity_id=draft.id,
+        after={
+            "approval_id": appr.id,
+            "full_name": appr.full_name,
+            "meaning": meaning,
+            "manifest_hash": appr.manifest_hash,
+            "revision": draft.revision,
+            "acknowledged": appr.acknowledged,
+        },
+    )
     required = _brand_of(session, draft).approvals_required
     if len(existing) + 1 >= required:
         transition(session, draft, S.APPROVED, actor, reason=f"{len(existing) + 1} of {required} approvals")
@@ -245,7 +285,15 @@ def _void_approvals(session: Session, actor: User, draft: Draft, reason: str) ->
         a.voided_at = utcnow()
         a.void_reason = reason
         session.add(a)
-        audit.append(session, actor=actor.username, action="approval_voided", entity="approval", entity_id=a.id, before={"valid": True}, after={"valid": False, "reason": reason, "draft_id": draft.id})
+        audit.append(
+            session,
+            actor=actor.username,
+            action="approval_voided",
+            entity="approval",
+            entity_id=a.id,
+            before={"valid": True},
+            after={"valid": False, "reason": reason, "draft_id": draft.id},
+        )
         n += 1
     return n
 
@@ -286,11 +334,36 @@ def edit_draft(session: Session, actor: User, draft_id: int, *, slots: dict[str,
     draft.revision += 1
     draft.content_hash = draft_content_hash(session, draft)
     findings = recheck(session, draft)
-    session.add(DraftRevision(draft_id=draft.id, revision=draft.revision, slots=new_slots, findings=findings, content_hash=draft.content_hash, edited_by=actor.id, note=note.strip()))  # type: ignore[arg-type]
+    session.add(
+        DraftRevision(
+            draft_id=draft.id,
+            revision=draft.revision,
+            slots=new_slots,
+            findings=findings,
+            content_hash=draft.content_hash,
+            edited_by=actor.id,
+            note=note.strip(),
+        )
+    )  # type: ignore[arg-type]
     draft.updated_at = utcnow()
     session.add(draft)
     voided = _void_approvals(session, actor, draft, f"edited to revision {draft.revision}")
-    audit.append(session, actor=actor.username, action="draft_edited", entity="draft", entity_id=draft.id, before=before, after={"revision": draft.revision, "slots": new_slots, "content_hash": draft.content_hash, "errors": draft.error_count, "warnings": draft.warning_count, "approvals_voided": voided})
+    audit.append(
+        session,
+        actor=actor.username,
+        action="draft_edited",
+        entity="draft",
+        entity_id=draft.id,
+        before=before,
+        after={
+            "revision": draft.revision,
+            "slots": new_slots,
+            "content_hash": draft.content_hash,
+            "errors": draft.error_count,
+            "warnings": draft.warning_count,
+            "approvals_voided": voided,
+        },
+    )
     if draft.status in (S.APPROVED, S.IN_REVIEW):
         # An edit after approval voids it and sends the draft back to review — unless the
         # new text now has errors, which may never sit in the review queue.
@@ -318,7 +391,15 @@ def recheck_drafts(session: Session, actor: User, draft_ids: list[int], *, reaso
         changed.append(draft_id)
         draft.updated_at = utcnow()
         session.add(draft)
-        audit.append(session, actor=actor.username, action="draft_rechecked", entity="draft", entity_id=draft.id, before={"errors": sum(f.get("level") == "error" for f in before), "findings": len(before)}, after={"errors": draft.error_count, "findings": len(after), "reason": reason})
+        audit.append(
+            session,
+            actor=actor.username,
+            action="draft_rechecked",
+            entity="draft",
+            entity_id=draft.id,
+            before={"errors": sum(f.get("level") == "error" for f in before), "findings": len(before)},
+            after={"errors": draft.error_count, "findings": len(after), "reason": reason},
+        )
         if draft.status == S.APPROVED:
             _void_approvals(session, actor, draft, f"re-checked: {reason}")
             transition(session, draft, S.IN_REVIEW, actor, reason=f"re-checked: {reason}")

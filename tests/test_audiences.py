@@ -29,7 +29,10 @@ def test_parses_bom_and_consent_words() -> None:
         (",Ana,Leeds,yes\n", [(2, "empty id")]),
         ("1,Ana,yes\n", [(2, "has 3 values but the header has 4 columns")]),
         ("1,Ana\u202e,Leeds,yes\n", [(2, "'first_name' contains control or invisible characters")]),
-        ("1,Ana,Leeds,yes\n2,Ben,York,perhaps\n3,Cy,Hull\n", [(3, "personalization_consent must be yes/no/true/false/1/0, not 'perhaps'"), (4, "has 3 values but the header has 4 columns")]),
+        (
+            "1,Ana,Leeds,yes\n2,Ben,York,perhaps\n3,Cy,Hull\n",
+            [(3, "personalization_consent must be yes/no/true/false/1/0, not 'perhaps'"), (4, "has 3 values but the header has 4 columns")],
+        ),
     ],
 )
 def test_every_bad_row_is_reported_with_its_line(body: str, expected: list[tuple[int, str]]) -> None:

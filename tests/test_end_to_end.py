@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from sqlmodel import select
@@ -57,7 +58,7 @@ def test_real_model_campaign_to_export(world, real_filler, tmp_path) -> None:  #
     assert model_slots > 0, "the real model should fill at least one slot"
     exp = publish(w.session, w.reviewer, w.campaign_id, tmp_path)
     w.session.commit()
-    rows = [json.loads(line) for line in open(exp.jsonl_path, encoding="utf-8")]
+    rows = [json.loads(line) for line in Path(exp.jsonl_path).read_text(encoding="utf-8").splitlines()]
     assert len(rows) == 5 and all(len(r["approvals"]) == 2 for r in rows)
     assert audit.verify_chain(w.session).ok
 

@@ -11,7 +11,10 @@ from review.errors import TemplateError
 from review.templates import parse_template, render
 
 POLICY = BrandPolicy(
-    slug="t", name="Test", industry="x", max_slots=2,
+    slug="t",
+    name="Test",
+    industry="x",
+    max_slots=2,
     allowed_fields=("first_name", "city", "tier"),
     sensitive_fields=("health_condition", "religion"),
 )
@@ -66,7 +69,11 @@ def test_good_template_parses() -> None:
         (GOOD.replace("subject:", "colour: red\nsubject:"), 3, "unknown front matter key 'colour'"),
         (GOOD.replace("fallback: Hello from us.", "fallback: " + "word " * 13), 10, "more than max_words"),
         ("no front matter", 1, "must start with a '---'"),
-        (with_body(SLOT_A + SLOT_A.replace("  a:", "  b:") + SLOT_A.replace("  a:", "  c:"), "{{ slots.a }}{{ slots.b }}{{ slots.c }}"), 3, "3 slots declared but brand 'Test' allows at most 2"),
+        (
+            with_body(SLOT_A + SLOT_A.replace("  a:", "  b:") + SLOT_A.replace("  a:", "  c:"), "{{ slots.a }}{{ slots.b }}{{ slots.c }}"),
+            3,
+            "3 slots declared but brand 'Test' allows at most 2",
+        ),
     ],
 )
 def test_refusals_name_the_line(source: str, line: int, fragment: str) -> None:

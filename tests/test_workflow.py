@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
@@ -221,8 +222,15 @@ ALL_PAIRS = [(a, b) for a in Status.ALL for b in Status.ALL]
 
 
 @pytest.mark.parametrize("src, dst", ALL_PAIRS)
-def test_transition_table_is_enforced(src: str, dst: str, sqlite_engine) -> None:  # type: ignore[no-untyped-def]
-    with Session(sqlite_engine) as s:
+def test_transition_table_is_enforced(src: str, dst: str) -> None:
+    # A bare SQLite engine (foreign keys off) so one draft row can stand alone.
+    from sqlmodel import create_engine
+
+    from review.db import migrate
+
+    bare = create_engine("sqlite://")
+    migrate(bare)
+    with Session(bare) as s:
         actor = User(id=1, username="u", full_name="U", role="admin", password_hash="x")
         d = Draft(id=1, campaign_id=1, variant_id=1, status=src, author_id=1)
         if dst in TRANSITIONS[src]:
@@ -260,14 +268,14 @@ def test_export_only_when_everything_is_approved_and_unchanged(generated, tmp_pa
     w.session.commit()
     exp = publish(w.session, w.reviewer, w.campaign_id, tmp_path)
     w.session.commit()
-    rows = [json.loads(line) for line in open(exp.jsonl_path, encoding="utf-8")]
+    rows = [json.loads(line) for line in Path(exp.jsonl_path).read_text(encoding="utf-8").splitlines()]
     assert exp.row_count == len(rows) == 5
     ana = next(r for r in rows if r["recipient_id"] == "P1")
     assert ana["subject"] == "News for Ana" and ana["body"].startswith("Dear Ana,")
     assert "asthma" not in json.dumps(rows)
     assert {len(r["approvals"]) for r in rows} == {2}
     assert set(rows[0]) == {"recipient_id", "channel", "subject", "body", "variant", "content_hash", "approvals"}
-    header = open(exp.csv_path, encoding="utf-8").readline().strip()
+    header = Path(exp.csv_path).read_text(encoding="utf-8").splitlines()[0]
     assert header == "recipient_id,channel,subject,body,variant,content_hash,approvals"
     assert {d.status for d in drafts_of(w)} == {Status.PUBLISHED}
     # Withdrawing after publication is possible and recorded; a second export is refused.
@@ -278,13 +286,25 @@ def test_export_only_when_everything_is_approved_and_unchanged(generated, tmp_pa
     w.session.rollback()
     assert audit.verify_chain(w.session).ok
     actions_logged = {e.action for e in w.session.exec(select(AuditEvent)).all()}
-    for a in ("draft_generated", "draft_in_review", "draft_signed", "draft_approved", "draft_published", "campaign_published", "draft_withdrawn", "approval_voided"):
+    for a in (
+        "draft_generated",
+        "draft_in_review",
+        "draft_signed",
+        "draft_approved",
+        "draft_published",
+        "campaign_published",
+        "draft_withdrawn",
+        "approval_voided",
+    ):
         assert a in actions_logged
 
 
 def test_a_new_template_version_never_alters_existing_drafts(generated) -> None:  # type: ignore[no-untyped-def]
+    from pathlib import Path
+
     from review.template_versions import save_template
-    from tests.conftest import FIXTURES
+
+    FIXTURES = Path(__file__).parent / "fixtures"
 
     w = generated
     before = {d.id: (d.content_hash, d.slots) for d in drafts_of(w)}

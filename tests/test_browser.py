@@ -1,0 +1,193 @@
+"""The one real-browser test: rita logs in, opens a draft and signs it, in Chromium.
+
+Runs `streamlit run app.py` against a temp database seeded with the fake filler, and drives
+Debian's /usr/bin/chromium with Playwright. Skipped only when chromium is absent and CI is
+not set; under CI it must run. Screenshots go to artifacts/ (and to docs/ with
+COUNTERSIGN_UPDATE_SCREENSHOTS=1).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlmodel import Session, select
+
+pytestmark = pytest.mark.browser
+
+ROOT = Path(__file__).resolve().parent.parent
+CHROMIUM = "/usr/bin/chromium"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing; CI must run the browser test (apt-get install chromium)")
+        pytest.skip(f"{CHROMIUM} not installed (make browser installs it)")
+    db = tmp_path / "countersign.db"
+    url = f"sqlite:///{db}"
+    env = {
+        **os.environ,
+        "COUNTERSIGN_DATABASE_URL": url,
+        "COUNTERSIGN_FILLER": "fake",
+        "COUNTERSIGN_GUIDELINES_DIR": str(ROOT / "brand_guidelines"),
+        "COUNTERSIGN_TEMPLATES_DIR": str(ROOT / "templates"),
+        "COUNTERSIGN_DATA_DIR": str(tmp_path / "data"),
+        "COUNTERSIGN_EXPORT_DIR": str(tmp_path / "exports"),
+    }
+    for k, v in env.items():
+        if k.startswith("COUNTERSIGN_"):
+            monkeypatch.setenv(k, v)
+    sys.path.insert(0, str(Path(__file__).parent / "ui"))
+    from ui_helpers import seed  # the same demo world as the AppTests
+
+    from review.db import make_engine
+
+    engine = make_engine(url)
+    seed(engine)
+    engine.dispose()
+    port = _free_port()
+    log = tmp_path / "streamlit.log"
+    cmd = [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        "app.py",
+        "--server.headless",
+        "true",
+        "--server.port",
+        str(port),
+        "--server.address",
+        "127.0.0.1",
+        "--browser.gatherUsageStats",
+        "false",
+        "--server.fileWatcherType",
+        "none",
+    ]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text(errors='replace')[-4000:]}")
+                try:
+                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"streamlit did not become healthy in 60 s:\n{log.read_text(errors='replace')[-4000:]}")
+                time.sleep(0.25)
+            yield base, url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+            if proc.returncode not in (0, -15, None) and os.environ.get("CI"):
+                print(log.read_text(errors="replace")[-4000:])
+
+
+def _save(page, name: str) -> None:  # type: ignore[no-untyped-def]
+    art = ROOT / "artifacts"
+    art.mkdir(exist_ok=True)
+    path = art / f"screenshot-{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    if os.environ.get("COUNTERSIGN_UPDATE_SCREENSHOTS") == "1":
+        docs = ROOT / "docs"
+        docs.mkdir(exist_ok=True)
+        shutil.copy(path, docs / f"screenshot-{name}.png")
+
+
+def test_reviewer_signs_a_draft_in_chromium(server: tuple[str, str]) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from review.db import make_engine
+    from review.models import Approval, AuditEvent, Draft, Status
+
+    base, url = server
+    engine = make_engine(url)
+    with Session(engine) as s:
+        pending = s.exec(select(Draft).where(Draft.status == Status.IN_REVIEW).order_by(Draft.warning_count.desc(), Draft.id)).all()  # type: ignore[attr-defined]
+        target = pending[0]
+        draft_id, n_warn = target.id, target.warning_count
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000}, device_scale_factor=1)
+        page.set_default_timeout(30_000)
+        page.goto(base)
+        page.wait_for_selector(IDLE)
+        page.get_by_role("textbox", name="Username").fill("rita")
+        page.get_by_role("textbox", name="Password", exact=True).fill("rita-demo-pass")
+        page.get_by_role("button", name="Log in").click()
+        expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
+        page.wait_for_selector(IDLE)
+        expect(page.locator("[data-testid='stDataFrame']").first).to_be_visible()
+        page.wait_for_timeout(300)  # let the data grid paint its canvas
+        _save(page, "queue")
+
+        # Open the riskiest draft through the "Open draft" picker.
+        page.locator("[data-testid='stSelectbox']").filter(has_text="Draft to open").click()
+        page.get_by_role("option", name=f"#{draft_id} ·").click()
+        page.get_by_role("button", name="Open draft").click()
+        expect(page.get_by_role("heading", name=f"Draft #{draft_id}")).to_be_visible()
+        page.wait_for_selector(IDLE)
+        assert f"draft={draft_id}" in page.url
+        expect(page.locator(".cs-message mark").first).to_be_visible()
+
+        # Sign: meaning, each warning acknowledged, password.
+        form = page.locator("[data-testid='stForm']").filter(has_text="Re-enter your password")
+        form.locator("[data-testid='stSelectbox']").click()
+        page.get_by_role("option", name="Approved: compliance review complete").click()
+        boxes = form.locator("[data-testid='stCheckbox']")
+        assert boxes.count() == n_warn
+        for i in range(n_warn):
+            boxes.nth(i).locator("label").click()
+        form.get_by_role("textbox", name="Re-enter your password to sign").fill("rita-demo-pass")
+        _save(page, "draft")
+        form.get_by_role("button", name="Sign and approve").click()
+        expect(page.get_by_text(f"Draft #{draft_id} signed by Rita Reviewer")).to_be_visible()
+        page.wait_for_selector(IDLE)
+        expect(page.get_by_text("approved", exact=True).first).to_be_visible()
+        browser.close()
+
+    with Session(engine) as s:
+        d = s.get(Draft, draft_id)
+        assert d is not None and d.status == Status.APPROVED
+        appr = s.exec(select(Approval).where(Approval.draft_id == draft_id)).one()
+        assert appr.full_name == "Rita Reviewer" and appr.meaning == "Approved: compliance review complete" and appr.valid
+        assert len(appr.acknowledged) == n_warn
+        assert s.exec(select(AuditEvent).where(AuditEvent.action == "draft_signed", AuditEvent.entity_id == str(draft_id))).one()
+    engine.dispose()
