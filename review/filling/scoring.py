@@ -1,0 +1,73 @@
+"""Best-of-N selection: score cleaned candidates and pick one deterministically."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from review.templates import SlotSpec
+
+_WORD = re.compile(r"[a-z0-9']+")
+
+
+def _ngrams(text: str, n: int = 3) -> set[str]:
+    t = " ".join(_WORD.findall(text.lower()))
+    return {t[i : i + n] for i in range(max(len(t) - n + 1, 0))}
+
+
+def _similarity(a: str, b: str) -> float:
+    """Character-trigram Jaccard: cheap, robust to inflection, no model needed."""
+    ga, gb = _ngrams(a), _ngrams(b)
+    if not ga or not gb:
+        return 0.0
+    return len(ga & gb) / len(ga | gb)
+
+
+def _level(finding: Mapping) -> str:
+    level = finding.get("level", "") if isinstance(finding, Mapping) else getattr(finding, "level", "")
+    return str(getattr(level, "value", level)).lower()
+
+
+def score_candidate(text: str, findings: Sequence[Mapping], slot: SlotSpec) -> float | None:
+    """None = disqualified; otherwise higher is better.
+
+    Weights (why): guideline warnings dominate because each one costs a reviewer's attention;
+    staying within the length budget matters next; similarity to the approved examples
+    rewards the house style; echoing the instruction back ("Write one warm sentence...") is a
+    classic small-model failure and is penalised hard.
+    """
+    text = (text or "").strip()
+    if not text:
+        return None
+    if any(_level(f) == "error" for f in findings):
+        return None
+    words = len(text.split())
+    if words > slot.max_words:
+        return None
+    warnings = sum(1 for f in findings if _level(f) == "warning")
+    score = 10.0 - 2.0 * warnings
+    if words < 4:  # "Welcome!" is within budget but says nothing the fallback does not
+        score -= 2.0
+    # Prefer a fuller sentence up to ~80% of the budget, without rewarding padding beyond it.
+    score += min(words / max(slot.max_words * 0.8, 1.0), 1.0)
+    if slot.examples:
+        score += 2.0 * max(_similarity(text, ex) for ex in slot.examples)
+        # Copying an example verbatim is not personalisation.
+        if any(_similarity(text, ex) > 0.9 for ex in slot.examples):
+            score -= 3.0
+    if _similarity(text, slot.instruction) > 0.45:
+        score -= 5.0
+    if not text.endswith((".", "!", "?")):
+        score -= 0.5
+    return round(score, 6)  # rounding keeps ties exact across platforms
+
+
+def choose_best(candidates: Sequence[str], scores: Sequence[float | None]) -> int | None:
+    """Index of the best-scoring candidate; ties go to the lowest index; None if none qualifies."""
+    best: int | None = None
+    for i, s in enumerate(scores[: len(candidates)]):
+        if s is not None and (best is None or s > scores[best]):  # type: ignore[operator]
+            best = i
+    return best
