@@ -1,0 +1,27 @@
+"""Countersign — the Streamlit entry point: `streamlit run app.py`.
+
+Logs the user in, applies the inactivity timeout, and shows only the pages the user's role
+uses. Every service call re-checks the role; the page list is convenience, not security.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ui import common
+
+st.set_page_config(page_title="Countersign", page_icon="✒️", layout="wide")
+
+user = common.current_user()
+if user is None:
+    nav = st.navigation([st.Page("ui/pages/login.py", title="Log in", icon=":material/login:", default=True)], position="hidden")
+else:
+    nav = st.navigation(common.pages_for(user.role))
+    with st.sidebar:
+        st.markdown(f"**{user.full_name}**  \n`{user.username}` · {user.role}")
+        if st.button("Log out", key="logout", icon=":material/logout:", width="stretch"):
+            common.log_out()
+            common.flash("You are logged out.", "success")
+            st.rerun()
+common.show_flash()
+nav.run()

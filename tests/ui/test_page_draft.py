@@ -1,0 +1,193 @@
+"""Draft page: the message with slots and findings marked, history, and each decision."""
+
+from __future__ import annotations
+
+from sqlmodel import select
+from ui_helpers import PASSWORDS, errors, texts
+
+from review.models import Approval, Comment, Status
+from review.workflow import SIGNATURE_MEANINGS, edit_draft, request_changes
+
+DRAFT_PAGE = "ui/pages/draft.py"
+
+
+def _in_review(world, *, with_warnings: bool | None = None):
+    drafts = world.drafts(Status.IN_REVIEW)
+    if with_warnings is not None:
+        drafts = [d for d in drafts if bool(d.warning_count) == with_warnings] or drafts
+    assert drafts, "the demo seeds drafts in review"
+    return drafts[0]
+
+
+def open_draft(app, username, draft_id):
+    at = app(username, page=DRAFT_PAGE, query={"draft": str(draft_id)})
+    assert at.title[0].value == f"Draft #{draft_id}"
+    return at
+
+
+def test_reviewer_sees_message_findings_inputs_and_history(app, world):
+    d = _in_review(world, with_warnings=True)
+    at = open_draft(app, "rita", d.id)
+    html = "\n".join(m.value for m in at.markdown)
+    assert "<mark" in html  # slot text highlighted
+    for text in d.slots.values():
+        assert text.split()[0][:4] in html
+    assert at.button(key="approve_btn") and at.button(key="reject_btn") and at.button(key="request_changes_btn")
+    assert not [b for b in at.button if b.key == "edit_save"]  # reviewers do not edit
+    shown = texts(at)
+    assert "Rendered for sample recipient" in shown
+    assert any("Inputs the model saw" in df.value.columns for df in at.dataframe)
+    assert any("slots." in c.value for c in at.code)  # the template's fixed copy
+
+
+def test_approve_with_signature(app, world):
+    d = _in_review(world, with_warnings=True)
+    at = open_draft(app, "rita", d.id)
+    n_warn = d.warning_count
+    # Wrong password: refused in plain words, nothing signed.
+    at.selectbox(key="approve_meaning").select(SIGNATURE_MEANINGS[2])
+    for i in range(n_warn):
+        at.checkbox(key=f"ack_{i}").check()
+    at.text_input(key="approve_password").input("wrong-password")
+    at.button(key="approve_btn").click().run()
+    assert not at.exception
+    assert errors(at) == ["Signature refused: the password does not match."]
+    assert world.draft(d.id).status == Status.IN_REVIEW
+    if n_warn:
+        # Warnings not acknowledged: refused.
+        at.text_input(key="approve_password").input(PASSWORDS["rita"])
+        at.button(key="approve_btn").click().run()
+        assert not at.exception
+        assert any("acknowledge each warning" in e for e in errors(at))
+        assert world.draft(d.id).status == Status.IN_REVIEW
+    # Everything right: signed.
+    at.selectbox(key="approve_meaning").select(SIGNATURE_MEANINGS[2])
+    for i in range(n_warn):
+        at.checkbox(key=f"ack_{i}").check()
+    at.text_input(key="approve_password").input(PASSWORDS["rita"])
+    at.button(key="approve_btn").click().run()
+    assert not at.exception, at.exception
+    assert not errors(at)
+    assert any("signed by Rita Reviewer" in s.value for s in at.success)
+    assert world.draft(d.id).status == Status.APPROVED
+    with world.session() as s:
+        appr = s.exec(select(Approval).where(Approval.draft_id == d.id)).one()
+    assert appr.meaning == SIGNATURE_MEANINGS[2] and appr.full_name == "Rita Reviewer" and appr.valid
+    assert len(appr.acknowledged) == n_warn
+    assert [e.entity_id for e in world.events("draft_signed")] == [str(d.id)]
+    assert not [b for b in at.button if b.key == "approve_btn"]  # nothing left to sign
+
+
+def test_approve_refused_when_draft_changed_meanwhile(app, world):
+    d = _in_review(world, with_warnings=False)
+    at = open_draft(app, "rita", d.id)
+    with world.session() as s:  # maria edits while rita reads
+        name = next(iter(d.slots))
+        edit_draft(s, world.user("maria"), d.id, slots={name: "Thanks for staying with Harbor Mutual."}, note="tweak")
+        s.commit()
+    for i in range(d.warning_count):
+        at.checkbox(key=f"ack_{i}").check()
+    at.text_input(key="approve_password").input(PASSWORDS["rita"])
+    at.button(key="approve_btn").click().run()
+    assert not at.exception
+    assert errors(at), "a stale signature must be refused"
+    assert not world.events("draft_signed")
+
+
+def test_request_changes_needs_a_comment(app, world):
+    d = _in_review(world)
+    at = open_draft(app, "rita", d.id)
+    at.button(key="request_changes_btn").click().run()
+    assert not at.exception
+    assert errors(at) == ["Requesting changes needs a comment saying why"]
+    assert world.draft(d.id).status == Status.IN_REVIEW
+    at.text_area(key="request_changes_comment").input("Please make the opening less effusive.")
+    at.button(key="request_changes_btn").click().run()
+    assert not at.exception
+    assert world.draft(d.id).status == Status.NEEDS_CHANGES
+    with world.session() as s:
+        c = s.exec(select(Comment).where(Comment.draft_id == d.id)).one()
+    assert c.kind == "request_changes" and "effusive" in c.text
+    assert [e.entity_id for e in world.events("draft_needs_changes")] == [str(d.id)]
+    assert "effusive" in texts(at)  # shown in the draft's history
+
+
+def test_reject_with_comment(app, world):
+    d = _in_review(world)
+    at = open_draft(app, "rita", d.id)
+    at.text_area(key="reject_comment").input("Off-brand: not salvageable.")
+    at.button(key="reject_btn").click().run()
+    assert not at.exception
+    assert world.draft(d.id).status == Status.REJECTED
+    assert world.events("draft_rejected")
+    assert not [b for b in at.button if b.key in ("approve_btn", "reject_btn")]
+
+
+def test_marketer_edits_with_live_check_and_resubmits(app, world):
+    d = _in_review(world)
+    with world.session() as s:
+        request_changes(s, world.user("rita"), d.id, comment="Shorter, please.")
+        s.commit()
+    at = open_draft(app, "maria", d.id)
+    assert not [b for b in at.button if b.key == "approve_btn"]
+    name = next(iter(d.slots))
+    key = f"edit_{d.id}_{name}"
+    at.text_area(key=key).input("Thank you for being with us.").run()
+    assert not at.exception
+    assert "Live check of your edit" in texts(at)
+    at.text_input(key=f"edit_note_{d.id}").input("shorter opening")
+    at.button(key="edit_save").click().run()
+    assert not at.exception, at.exception
+    after = world.draft(d.id)
+    assert after.revision == d.revision + 1 and after.slots[name] == "Thank you for being with us."
+    assert world.events("draft_edited")
+    if after.error_count == 0:
+        at.button(key="submit_btn").click().run()
+        assert not at.exception
+        assert world.draft(d.id).status == Status.IN_REVIEW
+    shown = texts(at)
+    assert "revision" in shown
+
+
+def test_hostile_slot_text_is_escaped(app, world):
+    d = _in_review(world)
+    with world.session() as s:
+        draft = s.get(type(d), d.id)
+        name = next(iter(draft.slots))
+        draft.slots = {**draft.slots, name: '<script>alert("x")</script> <img src=x onerror=alert(1)> **bold** [link](http://evil)'}
+        s.add(draft)
+        s.commit()
+    at = open_draft(app, "rita", d.id)
+    html = "\n".join(m.value for m in at.markdown)
+    assert "<script>" not in html and "<img" not in html
+    assert "&lt;script&gt;" in html and "&lt;img" in html
+    assert "**bold**" not in html  # markdown syntax neutralised too
+
+
+def test_unknown_draft_is_a_plain_error(app, world):
+    at = app("rita", page=DRAFT_PAGE, query={"draft": "99999"})
+    assert errors(at) == ["draft 99999 not found"]
+
+
+def test_findings_are_marked_on_their_span():
+    from ui.highlight import message_html
+
+    findings = [
+        {
+            "rule": "r.slot",
+            "level": "warning",
+            "message": "Avoid <hype>",
+            "match": "best",
+            "span": [4, 8],
+            "scope": "slot",
+            "slot": "opening",
+            "suggestion": "good",
+        },
+        {"rule": "r.msg", "level": "error", "message": "No promises", "match": "Dear", "span": [0, 4], "scope": "message", "slot": None},
+    ]
+    out = message_html("Hi", ("Dear A,\n", "\nBye"), ("opening",), {"opening": "the best cover"}, findings)  # fmt: skip
+    assert out.count("<mark") == 3  # the slot, split around its finding
+    warning = out.split('title="2. Avoid &lt;hype&gt; — try: good">', 1)[1]
+    assert warning.startswith("<mark") and warning.split("</span>", 1)[0].endswith(">best</mark>")  # on the slot's own span
+    assert 'title="1. No promises">Dear</span>' in out  # error on message coordinates
+    assert "<br>" in out and "<hype>" not in out

@@ -1,0 +1,76 @@
+"""Login page, logout, role-based navigation and the inactivity timeout."""
+
+from __future__ import annotations
+
+import time
+
+from ui_helpers import PASSWORDS, errors, texts
+
+
+def test_login_then_logout(app, world):
+    at = app()
+    assert at.title[0].value.endswith("Countersign")
+    at.text_input(key="login_username").input("rita")
+    at.text_input(key="login_password").input(PASSWORDS["rita"])
+    at.button(key="login_submit").click().run()
+    assert not at.exception
+    assert at.session_state["user_id"] == world.user("rita").id
+    assert at.title[0].value == "Review queue"  # a reviewer lands on the queue
+    assert world.events("login")[-1].actor == "rita"
+    at.button(key="logout").click().run()
+    assert not at.exception
+    assert "user_id" not in at.session_state
+    assert "logged out" in texts(at)
+
+
+def test_wrong_password_is_refused_in_plain_words(app, world):
+    at = app()
+    at.text_input(key="login_username").input("rita")
+    at.text_input(key="login_password").input("not-her-password")
+    at.button(key="login_submit").click().run()
+    assert not at.exception
+    assert errors(at) == ["Wrong username or password."]
+    assert "user_id" not in at.session_state
+    assert not world.events("login")
+
+
+def test_navigation_shows_only_the_roles_pages(app):
+    from ui.common import page_files_for
+
+    assert "ui/pages/users.py" in page_files_for("admin")
+    assert "ui/pages/users.py" not in page_files_for("reviewer")
+    assert "ui/pages/queue.py" not in page_files_for("marketer")
+    assert "ui/pages/campaigns.py" not in page_files_for("reviewer")
+    at = app("maria")
+    assert at.title[0].value == "Campaigns"  # a marketer lands on campaigns
+    try:
+        at.switch_page("ui/pages/users.py")
+    except ValueError:
+        pass  # not registered for a marketer: AppTest cannot even switch to it
+    else:
+        raise AssertionError("the users page must not be registered for a marketer")
+
+
+def test_session_expires_after_inactivity(app, world, monkeypatch):
+    monkeypatch.setenv("COUNTERSIGN_SESSION_TIMEOUT_MINUTES", "1")
+    at = app("rita")
+    assert at.title[0].value == "Review queue"
+    at.session_state["last_activity"] = time.time() - 120
+    at.run()
+    assert not at.exception
+    assert "user_id" not in at.session_state
+    assert "session expired" in texts(at)
+    assert at.button(key="login_submit")
+
+
+def test_deactivated_user_is_logged_out(app, world):
+    from review.auth import set_active
+
+    at = app("rita")
+    with world.session() as s:
+        set_active(s, world.user("admin"), world.user("rita").id, False)
+        s.commit()
+    at.run()
+    assert not at.exception
+    assert "user_id" not in at.session_state
+    assert "no longer active" in texts(at)

@@ -1,0 +1,67 @@
+"""Users page (admin): list, create, deactivate; refusals in plain words."""
+
+from __future__ import annotations
+
+import pytest
+from ui_helpers import errors
+
+from review.auth import list_users
+from review.errors import PermissionDenied
+
+
+def test_admin_lists_and_creates_users(app, world):
+    at = app("admin", page="ui/pages/users.py")
+    table = next(df for df in at.dataframe if "Username" in df.value.columns).value
+    assert {"admin", "maria", "rita", "rob"} <= set(table["Username"])
+    at.text_input(key="user_new_username").input("vera")
+    at.text_input(key="user_new_full_name").input("Vera Verifier")
+    at.selectbox(key="user_new_role").select("reviewer")
+    at.text_input(key="user_new_password").input("vera-long-pass")
+    at.button(key="user_create").click().run()
+    assert not at.exception
+    assert not errors(at)
+    vera = world.user("vera")
+    assert vera.role == "reviewer" and vera.full_name == "Vera Verifier" and vera.active
+    assert any(e.after.get("username") == "vera" for e in world.events("user_created"))
+
+
+def test_create_refusals(app, world):
+    at = app("admin", page="ui/pages/users.py")
+    at.text_input(key="user_new_username").input("rita")
+    at.text_input(key="user_new_full_name").input("Another Rita")
+    at.text_input(key="user_new_password").input("long-enough-pass")
+    at.button(key="user_create").click().run()
+    assert not at.exception
+    assert errors(at) == ["username 'rita' is taken"]
+    at.text_input(key="user_new_username").input("shorty")
+    at.text_input(key="user_new_full_name").input("Short Password")
+    at.text_input(key="user_new_password").input("short")
+    at.button(key="user_create").click().run()
+    assert errors(at) == ["password must have at least 8 characters"]
+
+
+def test_deactivate_and_reactivate(app, world):
+    at = app("admin", page="ui/pages/users.py")
+    rob = world.user("rob")
+    at.selectbox(key="user_pick").set_value(rob.id).run()
+    at.button(key="user_toggle").click().run()
+    assert not at.exception
+    assert world.user("rob").active is False
+    assert world.events("user_deactivated")[-1].entity_id == str(rob.id)
+    at.selectbox(key="user_pick").set_value(rob.id).run()
+    at.button(key="user_toggle").click().run()
+    assert world.user("rob").active is True
+
+
+def test_admin_cannot_deactivate_self(app, world):
+    at = app("admin", page="ui/pages/users.py")
+    at.selectbox(key="user_pick").set_value(world.user("admin").id).run()
+    at.button(key="user_toggle").click().run()
+    assert not at.exception
+    assert errors(at) == ["you cannot deactivate your own account"]
+    assert world.user("admin").active
+
+
+def test_non_admins_are_refused_by_the_service(world):
+    with world.session() as s, pytest.raises(PermissionDenied, match="needs the admin role"):
+        list_users(s, world.user("rita"))

@@ -1,0 +1,1 @@
+"""The Streamlit shell of Countersign: pages and small components. The domain lives in `review/`."""

@@ -1,0 +1,215 @@
+"""Shared Streamlit plumbing: engine, filler, the logged-in user, and the one way to call a service.
+
+Pages read widgets, call one service function through `call`, and show its result or its
+error. Permission decisions live in the services; a hidden page is not a permission.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import streamlit as st
+from sqlalchemy import inspect as sa_inspect
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import NoInspectionAvailable
+from sqlmodel import Session
+
+from review.config import settings
+from review.db import make_engine, migrate
+from review.errors import CountersignError
+from review.models import Role, User
+
+T = TypeVar("T")
+
+USER_KEY = "user_id"
+ACTIVITY_KEY = "last_activity"
+FLASH_KEY = "flash"
+
+
+# ------------------------------------------------------------------ cached resources
+
+
+@st.cache_resource(show_spinner=False)
+def _engine_for(url: str) -> Engine:
+    engine = make_engine(url)
+    migrate(engine)
+    return engine
+
+
+def get_engine() -> Engine:
+    """One engine per database URL per process (tests point each run at their own file)."""
+    return _engine_for(settings().database_url)
+
+
+@st.cache_resource(show_spinner="Loading the local model…")
+def _filler_for(kind: str, path: str | None) -> Any:
+    from review import filling
+
+    if kind == "fake":
+        return filling.FakeFiller()
+    return filling.load_filler(path)
+
+
+def get_filler() -> Any:
+    """The slot filler: the local model, or the fake one when COUNTERSIGN_FILLER=fake."""
+    kind = os.environ.get("COUNTERSIGN_FILLER", "model").strip().lower()
+    return _filler_for("fake" if kind == "fake" else "model", settings().model_path)
+
+
+# ------------------------------------------------------------------ service calls
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    value: Any = None
+    error: CountersignError | None = None
+
+
+def _unexpire(session: Session, value: Any) -> None:
+    """Reload attributes a service expired (audit.append calls expire_all), so the result can
+    be read after the session closes."""
+    items = value if isinstance(value, (list, tuple)) else [value]
+    for item in items:
+        if isinstance(item, (list, tuple)):
+            _unexpire(session, item)
+            continue
+        try:
+            state = sa_inspect(item)
+        except NoInspectionAvailable:
+            continue
+        if getattr(state, "expired_attributes", None) and state.session is session and state.persistent:
+            session.refresh(item)
+
+
+def call(fn: Callable[..., T], *args: Any, show_error: bool = True, **kwargs: Any) -> Outcome:
+    """One unit of work: `fn(session, *args, **kwargs)`, committed; a domain error is rolled
+    back and shown as one plain sentence, never a traceback."""
+    with Session(get_engine(), expire_on_commit=False) as session:
+        try:
+            value = fn(session, *args, **kwargs)
+            _unexpire(session, value)
+            session.commit()
+            return Outcome(True, value)
+        except CountersignError as e:
+            session.rollback()
+            if show_error:
+                st.error(str(e), icon=":material/error:")
+            return Outcome(False, error=e)
+        except BaseException:
+            session.rollback()
+            raise
+
+
+def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """A read without the ceremony (errors still shown plainly, then the page stops)."""
+    out = call(fn, *args, **kwargs)
+    if not out.ok:
+        st.stop()
+    return out.value  # type: ignore[no-any-return]
+
+
+# ------------------------------------------------------------------ login state
+
+
+def _load_user(user_id: int) -> User | None:
+    with Session(get_engine(), expire_on_commit=False) as s:
+        return s.get(User, user_id)
+
+
+def flash(message: str, kind: str = "info") -> None:
+    """A message shown once on the next run (survives st.rerun / switch_page)."""
+    st.session_state[FLASH_KEY] = (kind, message)
+
+
+def show_flash() -> None:
+    item = st.session_state.pop(FLASH_KEY, None)
+    if item:
+        kind, message = item
+        getattr(st, kind, st.info)(message)
+
+
+def log_in(user: User) -> None:
+    st.session_state[USER_KEY] = user.id
+    st.session_state[ACTIVITY_KEY] = time.time()
+
+
+def log_out(message: str | None = None) -> None:
+    for key in list(st.session_state.keys()):
+        if key != FLASH_KEY:
+            del st.session_state[key]
+    if message:
+        flash(message, "warning")
+
+
+def current_user() -> User | None:
+    """The logged-in, still active user, or None. Applies the inactivity timeout."""
+    user_id = st.session_state.get(USER_KEY)
+    if user_id is None:
+        return None
+    timeout_s = settings().session_timeout_minutes * 60
+    last = st.session_state.get(ACTIVITY_KEY)
+    now = time.time()
+    if last is not None and now - float(last) > timeout_s:
+        log_out(f"Your session expired after {settings().session_timeout_minutes} minutes without activity. Please log in again.")
+        return None
+    user = _load_user(int(user_id))
+    if user is None or not user.active:
+        log_out("Your account is no longer active. Ask an administrator.")
+        return None
+    st.session_state[ACTIVITY_KEY] = now
+    return user
+
+
+def require_user() -> User:
+    user = current_user()
+    if user is None:
+        st.warning("Please log in.")
+        st.stop()
+    return user  # type: ignore[return-value]
+
+
+# ------------------------------------------------------------------ navigation
+
+PAGES: list[tuple[str, str, str, tuple[str, ...]]] = [
+    # (file, title, icon, roles that see it)
+    ("ui/pages/queue.py", "Review queue", ":material/inbox:", (Role.REVIEWER, Role.ADMIN)),
+    ("ui/pages/draft.py", "Draft", ":material/article:", Role.ALL),
+    ("ui/pages/campaigns.py", "Campaigns", ":material/campaign:", (Role.MARKETER, Role.ADMIN)),
+    ("ui/pages/templates.py", "Templates", ":material/edit_note:", (Role.MARKETER, Role.ADMIN)),
+    ("ui/pages/audiences.py", "Audiences", ":material/groups:", (Role.MARKETER, Role.ADMIN)),
+    ("ui/pages/exports.py", "Exports", ":material/download:", Role.ALL),
+    ("ui/pages/dashboard.py", "Dashboard", ":material/monitoring:", Role.ALL),
+    ("ui/pages/audit.py", "Audit trail", ":material/policy:", (Role.REVIEWER, Role.ADMIN)),
+    ("ui/pages/users.py", "Users", ":material/manage_accounts:", (Role.ADMIN,)),
+]
+
+
+def page_files_for(role: str) -> list[str]:
+    return [f for f, _, _, roles in PAGES if role in roles]
+
+
+def pages_for(role: str) -> list[Any]:
+    """The pages this role uses; the first is its home page."""
+    home = {Role.REVIEWER: "ui/pages/queue.py", Role.MARKETER: "ui/pages/campaigns.py", Role.ADMIN: "ui/pages/queue.py"}[role]
+    out = []
+    for f, title, icon, roles in PAGES:
+        if role in roles:
+            out.append(st.Page(f, title=title, icon=icon, default=(f == home)))
+    return out
+
+
+def open_draft(draft_id: int) -> None:
+    """Go to the draft page for one draft (its id also lands in the URL)."""
+    st.session_state["draft_id"] = int(draft_id)
+    st.switch_page("ui/pages/draft.py", query_params={"draft": str(int(draft_id))})
+
+
+def fmt_ts(ts: Any) -> str:
+    if ts is None:
+        return ""
+    return ts.strftime("%Y-%m-%d %H:%M UTC")

@@ -1,0 +1,183 @@
+"""Read models the pages show, assembled from the domain services. No Streamlit here.
+
+Each function takes the session first and the acting user second, like the services, so a
+page calls exactly one of them through `ui.common.call`.
+"""
+
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from review.auth import require_role
+from review.brands import BrandPolicy, policy_for
+from review.campaigns import campaign_template, get_campaign
+from review.checks import check_slots, warning_ids
+from review.errors import NotFound
+from review.models import Approval, Brand, Campaign, Comment, Draft, DraftRevision, Recipient, Role, User, Variant
+from review.templates import Rendered, TemplateSpec, render
+from review.workflow import Action, get_actions, get_draft, valid_approvals
+
+
+@dataclass
+class DraftView:
+    draft: Draft
+    campaign: Campaign
+    variant: Variant
+    brand: Brand
+    policy: BrandPolicy
+    spec: TemplateSpec
+    template_version: int
+    recipient: Recipient
+    recipient_shown: dict[str, str]
+    rendered: Rendered
+    actions: list[Action]
+    warnings: list[tuple[str, dict[str, Any]]]  # (ack id, finding)
+    approvals: list[dict[str, Any]]
+    valid_approval_count: int
+    revisions: list[dict[str, Any]]
+    comments: list[dict[str, Any]]
+    author: str
+    history_diffs: list[tuple[str, str]] = field(default_factory=list)  # (title, unified diff)
+
+
+def _names(session: Session, ids: set[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    return {u.id: u.username for u in session.exec(select(User).where(col(User.id).in_(ids))).all()}  # type: ignore[misc]
+
+
+def slot_diff(old: dict[str, str], new: dict[str, str]) -> str:
+    lines: list[str] = []
+    for name in sorted(set(old) | set(new)):
+        a, b = old.get(name, ""), new.get(name, "")
+        if a == b:
+            continue
+        lines.append(f"@@ slot {name} @@")
+        lines.extend(difflib.ndiff([a], [b]))
+    return "\n".join(line.rstrip("\n") for line in lines)
+
+
+def draft_view(session: Session, actor: User, draft_id: int) -> DraftView:
+    """Everything the draft page shows: message, findings, inputs, history, allowed actions."""
+    require_role(actor, *Role.ALL)
+    draft = get_draft(session, draft_id)
+    camp = get_campaign(session, draft.campaign_id)
+    variant = session.get(Variant, draft.variant_id)
+    brand = session.get(Brand, camp.brand_id)
+    if variant is None or brand is None:
+        raise NotFound(f"draft {draft_id}'s variant or brand is missing")
+    spec, tv = campaign_template(session, camp)
+    policy = policy_for(brand)
+    recipient = session.get(Recipient, variant.sample_recipient_id)
+    if recipient is None:
+        raise NotFound(f"sample recipient of draft {draft_id} is missing")
+    shown = {k: v for k, v in recipient.data.items() if k not in policy.sensitive_fields}
+    rendered = render(spec, shown, draft.slots, policy.as_render_context())
+    ids = warning_ids(draft.findings)
+    warns = [f for f in draft.findings if f.get("level") == "warning"]
+    approvals = list(session.exec(select(Approval).where(Approval.draft_id == draft.id).order_by(col(Approval.signed_at))).all())
+    revs = list(session.exec(select(DraftRevision).where(DraftRevision.draft_id == draft.id).order_by(col(DraftRevision.revision))).all())
+    comments = list(session.exec(select(Comment).where(Comment.draft_id == draft.id).order_by(col(Comment.created_at))).all())
+    names = _names(session, {r.edited_by for r in revs} | {c.user_id for c in comments} | {draft.author_id})
+    diffs = []
+    for prev, cur in zip(revs, revs[1:], strict=False):
+        diffs.append(
+            (f"revision {prev.revision} → {cur.revision} ({names.get(cur.edited_by, '?')}: {cur.note or 'no note'})", slot_diff(prev.slots, cur.slots))
+        )
+    return DraftView(
+        draft=draft,
+        campaign=camp,
+        variant=variant,
+        brand=brand,
+        policy=policy,
+        spec=spec,
+        template_version=tv.version,
+        recipient=recipient,
+        recipient_shown=shown,
+        rendered=rendered,
+        actions=get_actions(session, draft, actor),
+        warnings=list(zip(ids, warns, strict=True)),
+        approvals=[
+            {
+                "revision": a.revision,
+                "reviewer": a.full_name,
+                "meaning": a.meaning,
+                "signed_at": a.signed_at,
+                "valid": a.valid and a.revision == draft.revision,
+                "void_reason": a.void_reason or ("earlier revision" if a.revision != draft.revision else ""),
+                "manifest_hash": a.manifest_hash[:16],
+            }
+            for a in approvals
+        ],
+        valid_approval_count=len(valid_approvals(session, draft)),
+        revisions=[
+            {
+                "revision": r.revision,
+                "by": names.get(r.edited_by, "?"),
+                "note": r.note,
+                "at": r.created_at,
+                "errors": sum(1 for f in r.findings if f.get("level") == "error"),
+                "warnings": sum(1 for f in r.findings if f.get("level") == "warning"),
+                "content_hash": r.content_hash[:12],
+            }
+            for r in revs
+        ],
+        comments=[{"at": c.created_at, "by": names.get(c.user_id, "?"), "kind": c.kind, "revision": c.revision, "text": c.text} for c in comments],
+        author=names.get(draft.author_id, "?"),
+        history_diffs=diffs,
+    )
+
+
+def live_check(session: Session, actor: User, draft_id: int, slots: dict[str, str]) -> list[dict[str, Any]]:
+    """Findings for edited slot text before it is saved (nothing is written)."""
+    require_role(actor, Role.MARKETER, Role.ADMIN)
+    draft = get_draft(session, draft_id)
+    camp = get_campaign(session, draft.campaign_id)
+    variant = session.get(Variant, draft.variant_id)
+    assert variant is not None
+    spec, _ = campaign_template(session, camp)
+    cleaned = {**draft.slots, **{k: " ".join(v.split()) for k, v in slots.items()}}
+    return check_slots(session, camp, variant, spec, cleaned)
+
+
+@dataclass
+class CampaignDraftRow:
+    draft_id: int | None
+    variant: str
+    recipients: int
+    personalized: bool
+    status: str
+    errors: int
+    warnings: int
+    fallbacks: int
+
+
+def campaign_drafts(session: Session, actor: User, campaign_id: int) -> list[CampaignDraftRow]:
+    """Each variant of a campaign with its draft (if generated yet)."""
+    require_role(actor, *Role.ALL)
+    get_campaign(session, campaign_id)
+    rows = session.exec(
+        select(Variant, Draft)
+        .join(Draft, col(Draft.variant_id) == col(Variant.id), isouter=True)
+        .where(Variant.campaign_id == campaign_id)
+        .order_by(col(Variant.id))
+    ).all()
+    out = []
+    for v, d in rows:
+        out.append(
+            CampaignDraftRow(
+                d.id if d else None,
+                v.label,
+                v.recipient_count,
+                v.personalized,
+                d.status if d else "not generated",
+                d.error_count if d else 0,
+                d.warning_count if d else 0,
+                d.fallback_count if d else 0,
+            )
+        )
+    return out

@@ -1,0 +1,159 @@
+"""Campaigns: template × audience → variants; generate with progress, cancel; then each draft."""
+
+from __future__ import annotations
+
+import streamlit as st
+from sqlmodel import Session, col, select
+
+from review.audiences import list_audiences
+from review.campaigns import create_campaign, list_campaigns, preview_variants
+from review.generation import cancel_job, progress, start_job
+from review.models import Brand, GenerationJob
+from review.template_versions import list_templates
+from review.workflow import submit_for_review
+from ui import common, jobs
+from ui.data import campaign_drafts
+
+
+def _latest_job(campaign_id: int) -> GenerationJob | None:
+    with Session(common.get_engine(), expire_on_commit=False) as s:
+        return s.exec(select(GenerationJob).where(GenerationJob.campaign_id == campaign_id).order_by(col(GenerationJob.id).desc())).first()
+
+
+def _create(user) -> None:  # type: ignore[no-untyped-def]
+    templates = common.read(lambda s: list_templates(s))
+    audiences = common.read(lambda s: list_audiences(s))
+    if not templates or not audiences:
+        st.info("Create a template and import an audience first.")
+        return
+    tv_opts = {tv.id: f"{t.name} v{tv.version} ({b.name})" for t, b, tv in templates}
+    aud_opts = {a.id: f"{a.name} — {a.row_count} rows, {a.consent_count} with consent" for a in audiences}
+    name = st.text_input("Campaign name", key="camp_name")
+    c1, c2 = st.columns(2)
+    tv_id = c1.selectbox("Template version", list(tv_opts), format_func=tv_opts.get, key="camp_template")
+    aud_id = c2.selectbox("Audience", list(aud_opts), format_func=aud_opts.get, key="camp_audience")
+    plans = common.call(preview_variants, tv_id, aud_id)
+    if plans.ok:
+        personalized = [p for p in plans.value if p.personalized]
+        st.info(
+            f"This makes **{len(plans.value)} variant(s)** to generate and review: {len(personalized)} personalized, "
+            f"{len(plans.value) - len(personalized)} fallback-only (no consent), covering {sum(len(p.recipient_ids) for p in plans.value)} recipients.",
+            icon=":material/account_tree:",
+        )
+        with st.expander("Variants"):
+            st.dataframe(
+                [{"Variant": p.label, "Recipients": len(p.recipient_ids), "Personalized": p.personalized} for p in plans.value],
+                hide_index=True,
+                key="camp_plan_table",
+            )
+    if st.button("Create campaign", key="camp_create", type="primary", disabled=not plans.ok):
+        out = common.call(create_campaign, user, name=name, template_version_id=tv_id, audience_id=aud_id)
+        if out.ok:
+            st.session_state["camp_pick"] = out.value.id
+            common.flash(f"Campaign '{out.value.name}' created.", "success")
+            st.rerun()
+
+
+@st.fragment(run_every=1.0)
+def _progress_panel(job_id: int) -> None:
+    p = common.read(progress, job_id)
+    eta = f" · about {int(p.eta_seconds)} s left" if p.eta_seconds is not None else ""
+    st.progress(p.fraction, text=f"Generation {p.status}: {p.done} of {p.total} variants{eta}")
+    if p.status not in ("queued", "running"):
+        st.rerun()  # refresh the whole page once the job ends
+
+
+def _generation(user, campaign_id: int, missing: int) -> None:  # type: ignore[no-untyped-def]
+    engine = common.get_engine()
+    job = _latest_job(campaign_id)
+    active = job is not None and job.status in ("queued", "running")
+    if job is not None and active:
+        if not jobs.is_running(engine, job.id):  # type: ignore[arg-type]
+            st.warning(f"Generation job #{job.id} is unfinished (the app restarted?).")
+            if st.button("Resume generation", key="gen_resume"):
+                jobs.ensure_running(engine, job.id, common.get_filler())  # type: ignore[arg-type]
+                st.rerun()
+        else:
+            _progress_panel(job.id)  # type: ignore[arg-type]
+        if st.button("Cancel generation", key="gen_cancel", icon=":material/cancel:"):
+            out = common.call(cancel_job, user, job.id)
+            if out.ok:
+                common.flash("Cancellation requested; the job stops after the batch in flight.", "info")
+                st.rerun()
+        return
+    if job is not None:
+        p = common.read(progress, job.id)
+        msg = f"Last generation job #{job.id}: {p.status}, {p.done} of {p.total} variants."
+        (st.error if p.status == "failed" else st.caption)(msg + (f" {p.error}" if p.error else ""))
+    if not missing:
+        st.caption("Every variant has its draft.")
+        return
+    label = "Generate drafts" if job is None else f"Generate the {missing} missing draft(s)"
+    if st.button(label, key="gen_start", type="primary", icon=":material/auto_awesome:"):
+        out = common.call(start_job, user, campaign_id)
+        if out.ok:
+            jobs.ensure_running(engine, out.value.id, common.get_filler())
+            st.rerun()
+
+
+def _drafts(user, rows: list) -> None:  # type: ignore[no-untyped-def,type-arg]
+    generated = [r for r in rows if r.draft_id is not None]
+    st.caption(f"{len(generated)} of {len(rows)} variants have a draft.")
+    if not generated:
+        return
+    st.dataframe(
+        [
+            {
+                "Draft": r.draft_id,
+                "Variant": r.variant,
+                "Recipients": r.recipients,
+                "Status": r.status.replace("_", " "),
+                "Errors": r.errors,
+                "Warnings": r.warnings,
+                "Fallbacks": r.fallbacks,
+            }
+            for r in generated
+        ],
+        hide_index=True,
+        key="camp_drafts_table",
+        column_config={"Draft": st.column_config.NumberColumn(format="#%d")},
+    )
+    c1, c2, c3 = st.columns([2, 1, 2], vertical_alignment="bottom")
+    pick = c1.selectbox(
+        "Draft", [r.draft_id for r in generated], format_func=lambda i: f"#{i} · {next(r.variant for r in generated if r.draft_id == i)}", key="camp_open_id"
+    )
+    if c2.button("Open draft", key="camp_open", type="primary"):
+        common.open_draft(pick)  # type: ignore[arg-type]
+    ready = [r.draft_id for r in generated if r.status in ("checked", "needs_changes") and r.errors == 0]
+    if c3.button(f"Submit {len(ready)} error-free draft(s) for review", key="camp_submit_all", disabled=not ready):
+        done = 0
+        for draft_id in ready:
+            if common.call(submit_for_review, user, draft_id).ok:
+                done += 1
+        common.flash(f"Submitted {done} draft(s) for review.", "success")
+        st.rerun()
+
+
+def render() -> None:
+    user = common.require_user()
+    st.title("Campaigns")
+    camps = common.read(lambda s: list_campaigns(s))
+    with Session(common.get_engine()) as s:
+        brand_names = {b.id: b.name for b in s.exec(select(Brand)).all()}
+    with st.expander("New campaign", expanded=not camps, icon=":material/add:"):
+        _create(user)
+    if not camps:
+        return
+    opts = {c.id: f"{c.name} ({brand_names.get(c.brand_id, '?')}, {c.channel})" for c in camps}
+    if st.session_state.get("camp_pick") not in opts:
+        st.session_state.pop("camp_pick", None)
+    camp_id = st.selectbox("Campaign", list(opts), format_func=opts.get, key="camp_pick")
+    rows = common.read(campaign_drafts, user, camp_id)
+    st.subheader("Generation")
+    _generation(user, camp_id, sum(1 for r in rows if r.draft_id is None))
+    st.subheader("Drafts")
+    _drafts(user, rows)
+
+
+if __name__ == "__main__":
+    render()

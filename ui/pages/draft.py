@@ -1,0 +1,260 @@
+"""Draft detail: the rendered message with slots and findings marked, its history, and the
+decisions this user may take (only those `get_actions` returns)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import streamlit as st
+
+from review import workflow
+from review.generation import regenerate_slot
+from review.models import User
+from ui import common
+from ui.data import DraftView, draft_view, live_check
+from ui.highlight import LEVEL_ICON, esc, message_html, number_findings
+
+STATUS_BADGE = {
+    "checked": ("gray", "checked"),
+    "in_review": ("blue", "in review"),
+    "needs_changes": ("orange", "needs changes"),
+    "approved": ("green", "approved"),
+    "published": ("violet", "published"),
+    "rejected": ("red", "rejected"),
+    "withdrawn": ("gray", "withdrawn"),
+}
+
+
+DECISIONS = (("approve", "Approve"), ("request_changes", "Request changes"), ("reject", "Reject"), ("withdraw", "Withdraw"))
+
+
+def _draft_id() -> int | None:
+    raw = st.query_params.get("draft") or st.session_state.get("draft_id")
+    try:
+        return int(raw) if raw is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _findings_list(findings: list[dict[str, Any]]) -> None:
+    if not findings:
+        st.success("No findings: the brand guidelines raise nothing on this draft.", icon=":material/check_circle:")
+        return
+    for n, f in number_findings(findings):
+        where = f"slot **{esc(f['slot'])}**" if f.get("scope") == "slot" and f.get("slot") else esc(f.get("scope") or "message")
+        icon = LEVEL_ICON.get(f.get("level", ""), "•")
+        text = f"{icon} **[{n}] {esc(f.get('level', ''))}** · <code>{esc(f.get('rule', ''))}</code> · {where}: {esc(f.get('message', ''))}"
+        if f.get("match"):
+            text += f" — “{esc(f['match'])}”"
+        if f.get("suggestion"):
+            text += f"  \n&nbsp;&nbsp;&nbsp;&nbsp;Suggestion: {esc(f['suggestion'])}"
+        if f.get("link"):
+            text += f"  \n&nbsp;&nbsp;&nbsp;&nbsp;Guideline: {esc(f['link'])}"
+        st.markdown(text, unsafe_allow_html=True)
+
+
+def _message(v: DraftView) -> None:
+    st.markdown(
+        message_html(v.rendered.subject, v.rendered.fixed_segments, v.rendered.slot_sequence, v.draft.slots, v.draft.findings),
+        unsafe_allow_html=True,
+    )
+    st.caption("Blue: slot text written by the model (or a person). Underlined: a finding; hover for its message, numbers refer to the list.")
+
+
+def _slots_table(v: DraftView) -> None:
+    rows = []
+    for name, spec in v.spec.slots.items():
+        meta = v.draft.slot_meta.get(name, {})
+        rows.append(
+            {
+                "Slot": name,
+                "Text": v.draft.slots.get(name, ""),
+                "Source": meta.get("source", "?"),
+                "Inputs the model saw": ", ".join(f"{k}={val}" for k, val in (meta.get("inputs") or {}).items())
+                or ("none (no consent)" if not v.variant.personalized else "none"),
+                "Max words": spec.max_words,
+                "Words": len(v.draft.slots.get(name, "").split()),
+                "Fallback": spec.fallback,
+            }
+        )
+    st.dataframe(rows, hide_index=True, key="draft_slots_table")
+    st.markdown("**Variant inputs** (what every recipient of this variant shares)")
+    inputs = [{"Field": k, "Value": val} for k, val in v.variant.inputs.items()]
+    st.dataframe(inputs or [{"Field": "(none)", "Value": "no personalization consent"}], hide_index=True)
+    st.markdown(f"**Sample recipient {esc(v.recipient.external_id)}** (sensitive fields withheld)", unsafe_allow_html=True)
+    st.dataframe([{"Field": k, "Value": val} for k, val in v.recipient_shown.items()], hide_index=True)
+
+
+def _history(v: DraftView) -> None:
+    st.markdown("**Revisions**")
+    st.dataframe([{**r, "at": common.fmt_ts(r["at"])} for r in v.revisions], hide_index=True, key="draft_revisions")
+    for title, diff in v.history_diffs:
+        with st.expander(f"Diff: {title}"):
+            st.code(diff or "(no slot text changed)", language="diff")
+    st.markdown("**Decisions and signatures**")
+    if v.approvals:
+        st.dataframe(
+            [{**a, "signed_at": common.fmt_ts(a["signed_at"]), "valid": "valid" if a["valid"] else "void"} for a in v.approvals],
+            hide_index=True,
+            key="draft_approvals",
+        )
+    else:
+        st.caption("No signatures yet.")
+    st.markdown("**Comments**")
+    if v.comments:
+        for c in v.comments:
+            st.markdown(
+                f"**{esc(c['by'])}** · {esc(c['kind'].replace('_', ' '))} · rev {c['revision']} · {common.fmt_ts(c['at'])}  \n{esc(c['text'])}",
+                unsafe_allow_html=True,
+            )
+    else:
+        st.caption("No comments yet.")
+
+
+def _approve_form(user: User, v: DraftView) -> None:
+    d = v.draft
+    st.markdown(
+        f"**Approve (electronic signature)** — signing as **{esc(user.full_name)}**; "
+        f"needs {v.brand.approvals_required} distinct approval(s), {v.valid_approval_count} so far.",
+        unsafe_allow_html=True,
+    )
+    with st.form(f"approve_form_{d.id}", clear_on_submit=True):
+        meaning = st.selectbox("Meaning of this signature", workflow.SIGNATURE_MEANINGS, key="approve_meaning")
+        acked: list[str] = []
+        if v.warnings:
+            st.markdown("Acknowledge each warning:")
+            for i, (wid, f) in enumerate(v.warnings):
+                label = f":material/warning: {f.get('message', '')}" + (f" — “{f.get('match')}”" if f.get("match") else "")
+                if st.checkbox(label, key=f"ack_{i}"):
+                    acked.append(wid)
+        password = st.text_input("Re-enter your password to sign", type="password", key="approve_password")
+        go = st.form_submit_button("Sign and approve", key="approve_btn", type="primary", icon=":material/verified:")
+    # Sign what the reviewer saw: the hash shown on the previous run, not the one just reloaded.
+    seen_key = f"seen_hash_{d.id}"
+    seen = st.session_state.get(seen_key, d.content_hash)
+    st.session_state[seen_key] = d.content_hash
+    if go:
+        out = common.call(workflow.approve, user, d.id, password=password, meaning=meaning, acknowledged=acked, expected_content_hash=seen)
+        if out.ok:
+            common.flash(f"Draft #{d.id} signed by {user.full_name} ({meaning}).", "success")
+            st.rerun()
+
+
+def _comment_action(user: User, v: DraftView, name: str, label: str) -> None:
+    fn = {"request_changes": workflow.request_changes, "reject": workflow.reject, "withdraw": workflow.withdraw}[name]
+    with st.form(f"{name}_form_{v.draft.id}", clear_on_submit=False):
+        comment = st.text_area(f"{label}: comment (required, the author sees it)", key=f"{name}_comment", height=90)
+        go = st.form_submit_button(label, key=f"{name}_btn", type="secondary")
+    if go:
+        out = common.call(fn, user, v.draft.id, comment=comment)
+        if out.ok:
+            common.flash(f"Draft #{v.draft.id}: {label.lower()} recorded.", "success")
+            st.rerun()
+
+
+def _edit(user: User, v: DraftView) -> None:
+    d = v.draft
+    st.markdown("**Edit slot text** — checked against the guidelines as you type; saving creates a new revision and voids any signature.")
+    edited: dict[str, str] = {}
+    for name, spec in v.spec.slots.items():
+        edited[name] = st.text_area(f"{name} (max {spec.max_words} words)", value=d.slots.get(name, ""), key=f"edit_{d.id}_{name}", height=80)
+    changed = {k: val for k, val in edited.items() if " ".join(val.split()) != d.slots.get(k)}
+    if changed:
+        live = common.call(live_check, user, d.id, edited)
+        if live.ok:
+            errs = sum(1 for f in live.value if f.get("level") == "error")
+            warns = sum(1 for f in live.value if f.get("level") == "warning")
+            st.markdown(f"**Live check of your edit:** {errs} error(s), {warns} warning(s)")
+            _findings_list(live.value)
+    note = st.text_input("Note for the history (optional)", key=f"edit_note_{d.id}")
+    if st.button("Save edit", key="edit_save", type="primary", disabled=not changed):
+        out = common.call(workflow.edit_draft, user, d.id, slots=changed, note=note)
+        if out.ok:
+            for name in v.spec.slots:
+                st.session_state.pop(f"edit_{d.id}_{name}", None)
+            common.flash(f"Saved revision {out.value.revision} of draft #{d.id} ({out.value.status.replace('_', ' ')}).", "success")
+            st.rerun()
+    if v.variant.personalized:
+        c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+        slot = c1.selectbox("Regenerate one slot with the model", list(v.spec.slots), key="regen_slot")
+        if c2.button("Regenerate", key="regen_btn", icon=":material/autorenew:"):
+            attempt = st.session_state.get(f"regen_attempt_{d.id}", 0) + 1
+            st.session_state[f"regen_attempt_{d.id}"] = attempt
+            out = common.call(regenerate_slot, user, d.id, slot, common.get_filler(), attempt=attempt)
+            if out.ok:
+                for name in v.spec.slots:
+                    st.session_state.pop(f"edit_{d.id}_{name}", None)
+                common.flash(f"Slot '{slot}' regenerated (revision {out.value.revision}).", "success")
+                st.rerun()
+
+
+def render() -> None:
+    user = common.require_user()
+    draft_id = _draft_id()
+    if draft_id is None:
+        st.title("Draft")
+        st.info("Open a draft from the review queue or a campaign.")
+        return
+    out = common.call(draft_view, user, draft_id)
+    if not out.ok:
+        return
+    v: DraftView = out.value
+    d = v.draft
+    color, label = STATUS_BADGE.get(d.status, ("gray", d.status))
+    st.title(f"Draft #{d.id}")
+    st.markdown(
+        f":{color}-badge[{label}] &nbsp; **{esc(v.campaign.name)}** · {esc(v.brand.name)} · variant **{esc(v.variant.label)}** · "
+        f"{v.variant.recipient_count} recipient(s) · revision {d.revision} · template v{v.template_version} · by {esc(v.author)}",
+        unsafe_allow_html=True,
+    )
+    m1, m2, m3, m4 = st.columns(4)
+    m1.metric("Errors", d.error_count)
+    m2.metric("Warnings", d.warning_count)
+    m3.metric("Model fallbacks", d.fallback_count)
+    m4.metric("Approvals", f"{v.valid_approval_count} / {v.brand.approvals_required}")
+
+    left, right = st.columns([3, 2], gap="large")
+    with left:
+        st.subheader("Message")
+        st.caption(
+            f"Rendered for sample recipient {esc(v.recipient.external_id)}, one of the variant's {v.variant.recipient_count} "
+            "(their fields are under *Slots and inputs* below).",
+            unsafe_allow_html=True,
+        )
+        _message(v)
+        st.subheader("Findings")
+        _findings_list(d.findings)
+    with right:
+        st.subheader("Decide")
+        names = [a.name for a in v.actions]
+        if not v.actions:
+            st.info(f"Nothing for you to do on this draft: it is {label}" + (", and you wrote or edited it." if user.id == d.author_id else "."))
+        decisions = [(n, lbl) for n, lbl in DECISIONS if n in names]
+        if decisions:
+            for tab, (name, lbl) in zip(st.tabs([lbl for _, lbl in decisions]), decisions, strict=True):
+                with tab:
+                    if name == "approve":
+                        _approve_form(user, v)
+                    else:
+                        _comment_action(user, v, name, lbl)
+        if "submit" in names and st.button("Submit for review", key="submit_btn", type="primary", icon=":material/send:"):
+            sub = common.call(workflow.submit_for_review, user, d.id)
+            if sub.ok:
+                common.flash(f"Draft #{d.id} submitted for review.", "success")
+                st.rerun()
+        if "edit" in names:
+            _edit(user, v)
+
+    tab_slots, tab_fixed, tab_history = st.tabs(["Slots and inputs", "Template fixed copy", "History"])
+    with tab_slots:
+        _slots_table(v)
+        st.caption("The model saw only the inputs listed; sensitive fields never reach it or the message.")
+    with tab_fixed:
+        st.caption("Everything outside {{ slots.* }} is brand-owned copy the model never touches.")
+        st.code(v.spec.body, language="django", line_numbers=True)
+    with tab_history:
+        _history(v)
+
+
+if __name__ == "__main__":
+    render()

@@ -1,0 +1,67 @@
+"""Exports: readiness per campaign, publish, download the files, and the approval evidence."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from review.campaigns import list_campaigns
+from review.export import approval_evidence, list_exports, publish, readiness
+from ui import common
+
+
+def render() -> None:
+    user = common.require_user()
+    st.title("Exports")
+    camps = common.read(lambda s: list_campaigns(s))
+    if not camps:
+        st.info("No campaign yet.")
+        return
+    opts = {c.id: c.name for c in camps}
+    camp_id = st.selectbox("Campaign", list(opts), format_func=opts.get, key="exp_campaign")
+    reasons = common.read(readiness, camp_id)
+    if reasons:
+        st.warning(f"Not ready to publish: {len(reasons)} reason(s).", icon=":material/block:")
+        shown = reasons[:50]
+        st.dataframe([{"Reason": r} for r in shown], hide_index=True, key="exp_reasons")
+        if len(reasons) > len(shown):
+            st.caption(f"… and {len(reasons) - len(shown)} more.")
+    else:
+        st.success("Every draft is approved by enough reviewers and unchanged since: ready to publish.", icon=":material/check_circle:")
+    if st.button("Publish (export JSONL + CSV)", key="exp_publish", type="primary", disabled=bool(reasons)):
+        out = common.call(publish, user, camp_id)
+        if out.ok:
+            common.flash(f"Published {out.value.row_count} rows (sha256 {out.value.sha256[:16]}…).", "success")
+            st.rerun()
+    st.subheader("Files")
+    exports = common.read(list_exports, camp_id)
+    if not exports:
+        st.caption("Nothing exported yet.")
+    for exp in exports:
+        st.markdown(f"**Export #{exp.id}** · {common.fmt_ts(exp.created_at)} · {exp.row_count} rows · sha256 `{exp.sha256[:16]}…`")
+        c1, c2 = st.columns(2)
+        for col_, path, mime, tag in ((c1, exp.jsonl_path, "application/jsonl", "jsonl"), (c2, exp.csv_path, "text/csv", "csv")):
+            p = Path(path)
+            if p.is_file():
+                col_.download_button(
+                    f"Download {p.name}",
+                    p.read_bytes(),
+                    file_name=p.name,
+                    mime=mime,
+                    key=f"exp_dl_{exp.id}_{tag}",
+                    on_click="ignore",
+                    icon=":material/download:",
+                )
+            else:
+                col_.error(f"{p.name} is missing from the export folder.")
+    st.subheader("Approval evidence")
+    evidence = common.read(approval_evidence, camp_id)
+    if evidence:
+        st.dataframe(evidence, hide_index=True, key="exp_evidence")
+    else:
+        st.caption("No signatures yet.")
+
+
+if __name__ == "__main__":
+    render()

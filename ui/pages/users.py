@@ -1,0 +1,63 @@
+"""Users (admin): list, create, deactivate / reactivate."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from review.auth import create_user, list_users, set_active
+from review.models import Role
+from ui import common
+
+
+def render() -> None:
+    user = common.require_user()
+    st.title("Users")
+    out = common.call(list_users, user)
+    if not out.ok:
+        return
+    users = out.value
+    st.dataframe(
+        [
+            {
+                "Username": u.username,
+                "Full name": u.full_name,
+                "Role": u.role,
+                "Active": "active" if u.active else "deactivated",
+                "Created": common.fmt_ts(u.created_at),
+            }
+            for u in users
+        ],
+        hide_index=True,
+        key="users_table",
+    )
+    left, right = st.columns(2, gap="large")
+    with left:
+        st.subheader("Create a user")
+        with st.form("user_create_form", clear_on_submit=True):
+            username = st.text_input("Username", key="user_new_username")
+            full_name = st.text_input("Full name (printed on every signature)", key="user_new_full_name")
+            role = st.selectbox("Role", Role.ALL, key="user_new_role")
+            password = st.text_input("Initial password", type="password", key="user_new_password")
+            go = st.form_submit_button("Create user", key="user_create", type="primary")
+        if go:
+            made = common.call(create_user, user, username=username, full_name=full_name, role=role, password=password)
+            if made.ok:
+                common.flash(f"Created {made.value.username} ({made.value.role}).", "success")
+                st.rerun()
+    with right:
+        st.subheader("Deactivate or reactivate")
+        others = {u.id: u for u in users}
+        uid = st.selectbox(
+            "User", list(others), format_func=lambda i: f"{others[i].username} ({'active' if others[i].active else 'deactivated'})", key="user_pick"
+        )
+        target = others[uid]
+        label = "Deactivate" if target.active else "Reactivate"
+        if st.button(label, key="user_toggle", type="secondary"):
+            res = common.call(set_active, user, uid, not target.active)
+            if res.ok:
+                common.flash(f"{target.username} is now {'active' if res.value.active else 'deactivated'}.", "success")
+                st.rerun()
+
+
+if __name__ == "__main__":
+    render()
