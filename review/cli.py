@@ -203,6 +203,23 @@ def export_cmd(campaign_id: int, export_dir: Path | None, username: str, passwor
         click.echo(f"exported {exp.row_count} messages to {exp.jsonl_path} and {exp.csv_path}")
 
 
+@cli.command("retire-claim")
+@click.argument("brand")
+@click.argument("claim_id")
+@click.option("--reason", required=True, help="Why the claim may no longer be used.")
+@as_user
+@password_opt
+@friendly
+def retire_claim_cmd(brand: str, claim_id: str, reason: str, username: str, password: str) -> None:
+    """Retire a claim; re-check the drafts that used it (approved ones go back to review)."""
+    from .claims import retire_claim
+    from .db import session_scope
+
+    with session_scope(_engine()) as s:
+        result = retire_claim(s, _login(s, username, password), brand, claim_id, reason=reason)
+        click.echo(f"claim {claim_id} retired: {result.drafts_rechecked} draft(s) used it, {len(result.drafts_changed)} changed")
+
+
 @cli.command("verify-audit")
 @friendly
 def verify_audit_cmd() -> None:

@@ -120,3 +120,9 @@ def fake_filler():  # type: ignore[no-untyped-def]
     from review.filling import FakeFiller
 
     return FakeFiller()
+
+
+@pytest.fixture
+def build_world(engine: Engine, session: Session):  # type: ignore[no-untyped-def]
+    """For tests that must change the environment (e.g. the guidelines folder) first."""
+    return lambda: make_world(engine, session)
