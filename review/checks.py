@@ -52,6 +52,7 @@ def build_context(spec: TemplateSpec, policy: BrandPolicy, slots: dict[str, str]
         fixed_segments=list(rendered.fixed_segments),
         slot_sequence=list(rendered.slot_sequence),
         personalized=variant.personalized,
+        slot_examples={k: list(s.examples) for k, s in spec.slots.items()},
     )
 
 

@@ -1,0 +1,23 @@
+"""What a rule may look at for one draft."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass
+class CheckContext:
+    """One draft rendered for one sample recipient, plus the template layout it came from."""
+
+    message: str
+    subject: str = ""
+    slots: dict[str, str] = field(default_factory=dict)
+    slot_max_words: dict[str, int] = field(default_factory=dict)
+    slot_inputs: dict[str, dict[str, str]] = field(default_factory=dict)
+    recipient: dict[str, str] = field(default_factory=dict)
+    fixed_segments: list[str] = field(default_factory=list)
+    slot_sequence: list[str] = field(default_factory=list)
+    personalized: bool = True
+    # The template's few-shot examples per slot: text copied from them (a city, a number) into a
+    # fill for a different recipient is a made-up fact.
+    slot_examples: dict[str, list[str]] = field(default_factory=dict)

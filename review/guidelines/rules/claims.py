@@ -1,0 +1,59 @@
+"""claims: claim-like phrases must match an ACTIVE claim of the brand's claims library (claims.yaml)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from ..findings import Finding
+from ..lexicon import CLAIM_TRIGGERS
+from ..registry import register
+from ..rule import BrandEnv, Opt, ScopeText, TextRule
+from ..terms import compile_terms
+
+
+@register("claims")
+class Claims(TextRule):
+    summary = "Claim-like phrases must be the exact wording of an active claim from claims.yaml."
+    options = {
+        "triggers": Opt("terms", doc="claim-like phrases (default: a built-in list incl. superlatives)"),
+        "extra_triggers": Opt("terms", default=[], doc="phrases added to the triggers"),
+        "exceptions": Opt("terms", default=[], doc="phrases that are not claims though they contain a trigger ('best interests')"),
+    }
+    default_level = "error"
+    default_message = "Unapproved claim '%s': no active claim in the claims library matches."
+    anywhere = True
+
+    def setup(self, opts: dict[str, Any], env: BrandEnv) -> None:
+        triggers = list(opts.get("triggers") or CLAIM_TRIGGERS) + list(opts["extra_triggers"])
+        self.triggers_set = compile_terms(triggers, ignorecase=self.ignorecase, path=("triggers",))
+        self.exceptions = compile_terms(list(opts["exceptions"]) + list(env.accept), path=("exceptions",))
+        self.claims = list(env.claims)
+        # A closing full stop is not part of the claim: the claim may be used mid-sentence.
+        self.wordings = compile_terms([c.wording.strip().rstrip(".") for c in self.claims]) if self.claims else None
+        a, b = self.triggers_set.anchors, self.wordings.anchors if self.wordings else frozenset()
+        self.anchors = a | b if a is not None and b is not None else None
+        self.triggers = (self.triggers_set,) + ((self.wordings,) if self.wordings else ())
+
+    def check_text(self, st: ScopeText) -> Iterator[Finding]:
+        used: list[tuple[int, int]] = []
+        if self.wordings is not None:
+            for i, start, end in self.wordings.finditer(st.norm):
+                claim = self.claims[i]
+                match = st.original[start:end]
+                used.append((start, end))
+                if claim.status == "active":
+                    ref = f" ({claim.reference})" if claim.reference else ""
+                    yield self.finding(st, (start, end), match, level="suggestion", claim_id=claim.id, message=f"Matched approved claim {claim.id}{ref}.")
+                else:
+                    yield self.finding(
+                        st, (start, end), match, level="error", claim_id=claim.id, message=f"Claim {claim.id} is retired and may no longer be used."
+                    )
+        excepted: list[tuple[int, int]] | None = None
+        for _, start, end in self.triggers_set.finditer(st.norm):
+            if excepted is None:
+                excepted = used + [(s, e) for _, s, e in self.exceptions.finditer(st.norm)]
+            if any(s <= start and end <= e for s, e in excepted):
+                continue
+            match = st.original[start:end]
+            yield self.finding(st, (start, end), match, match)

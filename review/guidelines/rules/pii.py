@@ -1,0 +1,132 @@
+"""pii: personal data in generated text: emails, phone, card (Luhn), IBAN (mod-97), SSN, UK NI, outside links."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from ..findings import Finding
+from ..registry import register
+from ..rule import BrandEnv, Opt, ScopeText, TextRule
+from ..terms import OptionError
+
+KINDS = {
+    "email": "email address",
+    "phone": "phone number",
+    "card": "payment card number",
+    "iban": "bank account number (IBAN)",
+    "ssn": "US social security number",
+    "ni_number": "UK National Insurance number",
+    "url": "link outside the brand's domains",
+}
+_TLDS = "com|org|net|io|co|uk|info|biz|app|dev|me|ly|us|eu|de|fr|example"
+# One pass finds every candidate; Python then validates (Luhn, mod-97, SSN ranges, domains).
+_PII = re.compile(
+    r"(?P<email>(?<![a-z0-9._%+\-])[a-z0-9._%+\-]+@(?P<edomain>[a-z0-9\-]+(?:\.[a-z0-9\-]+)+))"
+    r"|(?P<url>(?:https?://|www\.)[^\s<>\"')\]]+|(?<![\w@.\-])(?:[a-z0-9\-]+\.)+(?:" + _TLDS + r")(?![\w\-])(?:/[^\s<>\"')\]]*)?)"
+    r"|(?P<iban>(?<![\w])(?-i:[A-Z]{2})\d{2}(?:[ ]?(?-i:[A-Z0-9])){11,30}(?![\w]))"
+    r"|(?P<ni>(?<![\w])(?-i:[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]) ?\d{2} ?\d{2} ?\d{2} ?(?-i:[A-D])(?![\w]))"
+    r"|(?P<digits>(?<![\w+])\+?\(?\d[\d \-().]{6,}\d(?![\w]))",
+    re.IGNORECASE,
+)
+# Cheap test first: without a digit, an @, or something web-like there is nothing to find.
+_HINT = re.compile(r"[0-9@]|www\.|://|\.(?:" + _TLDS + r")(?![a-z0-9\-])", re.IGNORECASE)
+_SSN = re.compile(r"(\d{3})-(\d{2})-(\d{4})")
+_NI_BAD_PREFIX = {"BG", "GB", "NK", "KN", "TN", "NT", "ZZ"}
+
+
+def luhn_ok(digits: str) -> bool:
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch)
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def iban_ok(text: str) -> bool:
+    s = text.replace(" ", "").upper()
+    if not 15 <= len(s) <= 34:
+        return False
+    moved = s[4:] + s[:4]
+    return int("".join(str(int(c, 36)) for c in moved)) % 97 == 1
+
+
+def ssn_ok(text: str) -> bool:
+    m = _SSN.fullmatch(text)
+    if not m:
+        return False
+    area, group, serial = m.groups()
+    return area not in ("000", "666") and not area.startswith("9") and group != "00" and serial != "0000"
+
+
+def classify_digits(text: str) -> str | None:
+    """What a run of digits and separators is, if it is personal data at all."""
+    if _SSN.fullmatch(text):
+        return "ssn" if ssn_ok(text) else None  # SSN-shaped but never issued: not a phone number either
+    digits = re.sub(r"\D", "", text)
+    if 13 <= len(digits) <= 19 and luhn_ok(digits):
+        return "card"
+    if 9 <= len(digits) <= 15:
+        return "phone"
+    return None
+
+
+@register("pii")
+class Pii(TextRule):
+    summary = "Flags personal data in text: emails, phone/card/account/ID numbers, links outside the brand's domains."
+    options = {
+        "detect": Opt("strlist", doc=f"which kinds to look for: {', '.join(KINDS)} (default: all)"),
+        "allowed_domains": Opt("strlist", default=[], doc="domains that may appear in links and emails (added to brand.yaml's)"),
+    }
+    default_level = "error"
+    default_scope = "slot"
+    default_message = "Personal data (%s) in generated text: '%s'."
+    max_args = 2
+    anywhere = True
+
+    def setup(self, opts: dict[str, Any], env: BrandEnv) -> None:
+        detect = opts.get("detect")
+        if detect is None:
+            detect = list(KINDS)
+        for i, k in enumerate(detect):
+            if k not in KINDS:
+                raise OptionError(f"unknown kind {k!r} (known: {', '.join(KINDS)})", ("detect", i))
+        self.detect = frozenset(detect)
+        self.domains = tuple(d.lower().strip().lstrip(".") for d in (*env.allowed_domains, *opts["allowed_domains"]))
+
+    def _allowed(self, host: str) -> bool:
+        host = host.lower().rstrip(".")
+        return any(host == d or host.endswith("." + d) for d in self.domains)
+
+    def kind_of(self, m: re.Match[str]) -> str | None:
+        group = m.lastgroup
+        if group == "email":
+            return None if self._allowed(m.group("edomain")) else "email"
+        if group == "url":
+            host = re.sub(r"^(?:https?://)?", "", m.group(0), flags=re.IGNORECASE)
+            host = re.split(r"[/:?#]", host, maxsplit=1)[0]
+            return None if self._allowed(host) else "url"
+        if group == "iban":
+            return "iban" if iban_ok(m.group(0)) else None
+        if group == "ni":
+            return "ni_number" if m.group(0)[:2].upper() not in _NI_BAD_PREFIX else None
+        return classify_digits(m.group(0))
+
+    def check_text(self, st: ScopeText) -> Iterator[Finding]:
+        plain = st.norm.plain
+        if not _HINT.search(plain):
+            return
+        for m in _PII.finditer(plain):
+            kind = self.kind_of(m)
+            if kind is None or kind not in self.detect:
+                continue
+            vs, ve = m.start(), m.end()
+            if kind == "url":
+                while ve > vs and m.string[ve - 1] in ".,;:!?":
+                    ve -= 1  # the sentence's full stop is not part of the link
+            start, end = st.norm.span(vs, ve)
+            match = st.original[start:end]
+            yield self.finding(st, (start, end), match, KINDS[kind], match, kind=kind)

@@ -1,0 +1,66 @@
+"""readability: a Flesch-Kincaid grade ceiling."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+import textstat
+
+from ..findings import Finding
+from ..registry import register
+from ..rule import BrandEnv, Opt, ScopeText, TextRule
+from ..terms import OptionError
+
+_LETTERS = re.compile(r"[a-z]+(?:'[a-z]+)?")
+
+
+@lru_cache(maxsize=1)
+def _hyphenator() -> Any:
+    # textstat's own syllable fallback; its English default needs an NLTK download we never make.
+    import pyphen
+
+    return pyphen.Pyphen(lang="en_US")
+
+
+@lru_cache(maxsize=65536)
+def _syllables(word: str) -> int:
+    return len(_hyphenator().positions(word)) + 1
+
+
+@lru_cache(maxsize=4096)
+def grade(text: str) -> float:
+    """Flesch-Kincaid grade: 0.39 * words/sentence + 11.8 * syllables/word - 15.59."""
+    n_words = textstat.lexicon_count(text)
+    n_sentences = max(1, textstat.sentence_count(text))
+    if not n_words:
+        return 0.0
+    syllables = sum(map(_syllables, _LETTERS.findall(text.lower())))
+    return round(0.39 * n_words / n_sentences + 11.8 * syllables / n_words - 15.59, 1)
+
+
+@register("readability")
+class Readability(TextRule):
+    summary = "Reports text harder to read than a Flesch-Kincaid school grade."
+    options = {
+        "grade": Opt("number", required=True, doc="highest acceptable grade (8 is plain English)"),
+        "min_words": Opt("int", default=25, doc="texts shorter than this are not scored (the formula is noise on them)"),
+    }
+    default_level = "warning"
+    default_message = "Reading grade is %s; aim for {grade} or lower."
+
+    def setup(self, opts: dict[str, Any], env: BrandEnv) -> None:
+        self.grade = float(opts["grade"])
+        if not 0 < self.grade <= 30:
+            raise OptionError("'grade' must be between 0 and 30", ("grade",))
+        self.min_words = int(opts["min_words"])
+
+    def check_text(self, st: ScopeText) -> Iterator[Finding]:
+        text = st.norm.plain
+        if len(text.split()) < self.min_words:
+            return
+        g = grade(text)
+        if g > self.grade:
+            yield self.finding(st, None, "", g, grade=self.grade)

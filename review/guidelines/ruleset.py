@@ -1,0 +1,143 @@
+"""A brand's compiled rules, and the fast path that runs them over a draft."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+from .context import CheckContext
+from .findings import SCOPES, Finding
+from .normalize import normalize
+from .rule import Claim, Draft, Rule, ScopeText, TextRule
+from .terms import _SEP, compile_terms, first_tokens
+
+_TOKEN = re.compile(r"\w+")
+
+
+class _ScopePlan:
+    """The text rules of one scope, arranged so a clean text costs about one regex pass.
+
+    Rules whose findings all need a literal term to match ("screened") share ONE trie regex of
+    all their terms. Where it finds nothing, none of them can match and all are skipped. Where it
+    matches, only the rules owning the matched term run, plus rules with a term that could start
+    inside the matched stretch (a shorter overlapping term the single pass stepped over). Rules
+    that cannot be screened (regex terms, case-sensitive) fall back to anchor tokens; rules about
+    a whole text (required, occurrence, ...) always run.
+    """
+
+    def __init__(self, rules: list[TextRule]):
+        self.always: list[TextRule] = []
+        self.by_token: dict[str, list[TextRule]] = {}
+        self.by_key: dict[str, list[TextRule]] = {}
+        self.by_first: dict[str, list[TextRule]] = {}
+        self.order = {id(r): i for i, r in enumerate(rules)}
+        terms: list[str] = []
+        screenable = True
+        for rule in rules:
+            if rule.anchors is None:
+                self.always.append(rule)
+                continue
+            for tok in rule.anchors:
+                self.by_token.setdefault(tok, []).append(rule)
+            if rule.triggers and all(ts.anchors is not None and ts.ignorecase for ts in rule.triggers):
+                for ts in rule.triggers:
+                    terms += ts.terms
+                    for key in ts.keys:
+                        _add(self.by_key, key, rule)
+                    for term in ts.terms:
+                        for tok in first_tokens(term):
+                            _add(self.by_first, tok, rule)
+            else:
+                screenable = False
+        # One unscreenable anchored rule would be skipped wrongly: then rely on tokens alone.
+        self.screen = compile_terms(sorted(set(terms))).regex if terms and screenable else None
+        self.tokens = frozenset(self.by_token)
+
+    def __bool__(self) -> bool:
+        return bool(self.always or self.by_token)
+
+    def candidates(self, st: ScopeText) -> list[TextRule]:
+        if not self.by_token:
+            return self.always
+        chosen: dict[int, TextRule] = {}
+        if self.screen is not None:
+            folded = st.norm.folded
+            for m in self.screen.finditer(folded):
+                for rule in self.by_key.get(_SEP.sub("", m.group()), ()):
+                    chosen[id(rule)] = rule
+                for t in _TOKEN.finditer(folded, m.start()):
+                    if t.start() > m.end():
+                        break
+                    for rule in self.by_first.get(t.group(), ()):
+                        chosen[id(rule)] = rule
+        else:
+            for tok in st.tokens & self.tokens:  # set intersection in C
+                for rule in self.by_token[tok]:
+                    chosen[id(rule)] = rule
+        if not chosen:
+            return self.always
+        return self.always + sorted(chosen.values(), key=lambda r: self.order[id(r)])
+
+
+def _add(index: dict[str, list[TextRule]], key: str, rule: TextRule) -> None:
+    bucket = index.setdefault(key, [])
+    if rule not in bucket:
+        bucket.append(rule)
+
+
+class RuleSet:
+    """Compiled rules of one brand (base rules included) and its claims library."""
+
+    def __init__(self, rules: list[Rule], claims: Iterable[Claim] = (), brand: str = ""):
+        self.rules = list(rules)
+        self.claims = list(claims)
+        self.brand = brand
+        text_rules = [r for r in self.rules if isinstance(r, TextRule)]
+        self._context = [r for r in self.rules if not isinstance(r, TextRule)]
+        self._plans = {scope: _ScopePlan([r for r in text_rules if r.scope == scope]) for scope in SCOPES}
+        self._plain = {scope: _ScopePlan([r for r in text_rules if not r.needs_context and (r.anywhere or r.scope == scope)]) for scope in SCOPES}
+
+    def __len__(self) -> int:
+        return len(self.rules)
+
+    def rule(self, rid: str) -> Rule:
+        for r in self.rules:
+            if r.id == rid:
+                return r
+        raise KeyError(rid)
+
+    def check(self, ctx: CheckContext) -> list[Finding]:
+        """Every finding for one draft, sorted by scope, slot, position and rule."""
+        draft = Draft(ctx)
+        out: list[Finding] = []
+        for scope, plan in self._plans.items():
+            if not plan:
+                continue
+            for st in draft.texts(scope):
+                for rule in plan.candidates(st):
+                    out.extend(rule.check_text(st))
+        for rule in self._context:
+            out.extend(rule.check(draft))
+        return _sorted(out)
+
+    def check_text(self, text: str, scope: str = "message", *, complete: bool = False) -> list[Finding]:
+        """Check plain text (a pipeline's copy); rules needing a whole draft are skipped.
+
+        Finder rules (existence, substitution, claims, pii, sensitive, capitalization) run whatever
+        scope they are configured for; rules about a whole scope (occurrence, conditional,
+        readability) run when configured for `scope`. `required` rules (disclaimers) run only with
+        complete=True: a fragment of copy is not expected to carry the disclaimer.
+        """
+        if scope not in SCOPES:
+            raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
+        st = ScopeText(scope, None, normalize(text))
+        out: list[Finding] = []
+        for rule in self._plain[scope].candidates(st):
+            if rule.presence and not complete:
+                continue
+            out.extend(rule.check_text(st))
+        return _sorted(out)
+
+
+def _sorted(findings: list[Finding]) -> list[Finding]:
+    return sorted(dict.fromkeys(findings), key=Finding.sort_key)

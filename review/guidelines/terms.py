@@ -1,0 +1,192 @@
+"""Term lists compiled into one alternation: word-boundary aware, separator tolerant, evasion-proof.
+
+A term is literal text ("risk-free", "no side effects") unless written between slashes
+("/\\d+(\\.\\d+)?% APR/"), which makes it a regular expression. Literal terms match with a
+hyphen, a space or nothing between their words, never inside a longer word.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from .normalize import Normalized, fold, normalize
+
+_SEP = re.compile(r"[\s\-]+")
+_WORD = re.compile(r"\w+")
+GAP = r"[\s\-]*"  # between the words of a term: hyphen, space(s) or nothing
+
+
+class OptionError(Exception):
+    """A rule option is invalid; `path` leads to the offending YAML node (keys and list indexes)."""
+
+    def __init__(self, reason: str, path: tuple[str | int, ...] = ()):
+        self.reason = reason
+        self.path = path
+        super().__init__(reason)
+
+
+def is_regex(term: str) -> bool:
+    return len(term) >= 2 and term.startswith("/") and term.endswith("/")
+
+
+def _anchors(term: str) -> set[str] | None:
+    """Tokens (of the folded text) one of which must be present for the term to match.
+
+    The anchor is the term's longest word (the rarest, roughly: "diabetes" rather than "your"),
+    together with every run of glued neighbouring words containing it ("sideeffects"), since a
+    term also matches with nothing between its words.
+    """
+    view = fold(term).strip()
+    words = [w for w in _SEP.split(view) if w]
+    if words and all(_WORD.fullmatch(w) for w in words):
+        k = max(range(len(words)), key=lambda i: (len(words[i]), i))
+        return {"".join(words[a : b + 1]) for a in range(k + 1) for b in range(k, len(words))}
+    first = _WORD.search(view)
+    if first is None:
+        return None
+    # A first word glued to punctuation ("no. 1", "100%") is still its own token in the text.
+    return {first.group(0)}
+
+
+def first_tokens(term: str) -> set[str]:
+    """The tokens a match of a literal term can start with (its first word, glued to the next ones)."""
+    words = [w for w in _SEP.split(fold(term).strip()) if w]
+    if words and all(_WORD.fullmatch(w) for w in words):
+        return {"".join(words[: k + 1]) for k in range(len(words))}
+    first = _WORD.search(fold(term))
+    return {first.group(0)} if first else set()
+
+
+_END = ""  # trie key marking the end of a term
+
+
+def _units(term: str, ignorecase: bool) -> list[str]:
+    """A literal term as trie units: single characters, with GAP between its words."""
+    view = fold(term) if ignorecase else normalize(term).plain
+    words = [w for w in _SEP.split(view.strip()) if w]
+    if not words:
+        raise ValueError("empty term")
+    units: list[str] = []
+    for k, w in enumerate(words):
+        if k:
+            units.append(GAP)
+        units += list(w)
+    return units
+
+
+def trie_pattern(sequences: list[list[str]]) -> str:
+    """One regex for many literal terms, shaped as a trie.
+
+    Python's `re` tries alternatives one by one; in a trie every alternative starts with a
+    literal character, which the engine rejects in one comparison, and the leading characters
+    form a set it scans for without entering the pattern at all. The word-start check comes
+    right after the first character (`(?<!\\w.)`) so it does not hide that set.
+    """
+    root: dict[str, dict] = {}
+    for units in sequences:
+        node = root
+        for u in units:
+            node = node.setdefault(u, {})
+        node[_END] = {}
+    return _emit(root, 0)
+
+
+def _emit(node: dict[str, dict], depth: int) -> str:
+    alts = []
+    for unit in sorted(u for u in node if u != _END):
+        if unit == GAP:
+            head = GAP
+        else:
+            head = re.escape(unit)
+            if depth == 0 and (unit.isalnum() or unit == "_"):
+                head += r"(?<!\w.)"  # the term starts at a word boundary
+        alts.append(head + _emit(node[unit], depth + 1))
+    if _END in node:
+        alts.append("")  # last: longer terms win, shorter ones are the fallback
+    if len(alts) == 1:
+        return alts[0]
+    if alts[-1] == "":
+        return "(?:" + "|".join(alts[:-1]) + ")?"
+    return "(?:" + "|".join(alts) + ")"
+
+
+@dataclass(frozen=True)
+class TermSet:
+    """Several terms compiled into a single regex, plus how to tell which term a match is."""
+
+    terms: tuple[str, ...]
+    regex: re.Pattern[str] | None
+    anchors: frozenset[str] | None  # None: cannot pre-screen, always search
+    ignorecase: bool
+    keys: dict[str, int]  # literal match with separators removed -> term index
+
+    def finditer(self, norm: Normalized) -> Iterator[tuple[int, int, int]]:
+        """(term index, start, end) in ORIGINAL offsets for every match in the text."""
+        if self.regex is None:
+            return
+        view = norm.folded if self.ignorecase else norm.plain
+        for m in self.regex.finditer(view):
+            if m.end() == m.start():
+                continue
+            group = m.lastgroup
+            if group is not None:
+                idx = int(group[1:])
+            else:
+                idx = self.keys.get(_SEP.sub("", m.group()), 0)
+            start, end = norm.span(m.start(), m.end())
+            yield idx, start, end
+
+    def search(self, norm: Normalized) -> tuple[int, int, int] | None:
+        return next(self.finditer(norm), None)
+
+    def possible(self, tokens: set[str] | frozenset[str]) -> bool:
+        return self.anchors is None or not self.anchors.isdisjoint(tokens)
+
+
+def compile_terms(terms: Sequence[str], *, ignorecase: bool = True, path: tuple[str | int, ...] = ()) -> TermSet:
+    """Compile terms once at load; a bad regex raises OptionError pointing at its list item."""
+    literals: list[list[str]] = []
+    ends: set[bool] = set()
+    regexes: list[str] = []
+    keys: dict[str, int] = {}
+    anchors: set[str] | None = set()
+    for i, term in enumerate(terms):
+        if not isinstance(term, str) or not term.strip():
+            raise OptionError("terms must be non-empty text", path + (i,))
+        term = term.strip()
+        if is_regex(term):
+            src = term[1:-1]
+            try:
+                re.compile(src)
+            except re.error as e:
+                raise OptionError(f"bad regular expression {term!r}: {e}", path + (i,)) from None
+            flag = "(?i:" if ignorecase else "(?:"
+            regexes.append(f"(?P<r{i}>{flag}{src}))")
+            anchors = None
+            continue
+        units = _units(term, ignorecase)
+        literals.append(units)
+        ends.add(units[-1].isalnum() or units[-1] == "_")
+        keys.setdefault("".join(u for u in units if u != GAP), i)
+        found = _anchors(term)
+        if found is None:
+            anchors = None
+        elif anchors is not None:
+            anchors |= found
+    parts = []
+    if literals:
+        word_end = [u for u in literals if u[-1].isalnum() or u[-1] == "_"]
+        other_end = [u for u in literals if not (u[-1].isalnum() or u[-1] == "_")]
+        # The word-end check is shared, after the trie: a term never stops inside a word.
+        if word_end:
+            parts.append(f"(?:{trie_pattern(word_end)})(?!\\w)")
+        if other_end:
+            parts.append(f"(?:{trie_pattern(other_end)})")
+    parts += regexes
+    try:
+        regex = re.compile("|".join(parts)) if parts else None
+    except re.error as e:  # e.g. a pattern that only fails in combination (inline flags)
+        raise OptionError(f"bad regular expression: {e}", path) from None
+    return TermSet(tuple(t.strip() for t in terms), regex, frozenset(anchors) if anchors is not None else None, ignorecase, keys)

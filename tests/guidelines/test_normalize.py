@@ -1,0 +1,55 @@
+import pytest
+
+from review.guidelines.normalize import fold, normalize
+
+
+@pytest.mark.parametrize(
+    "text, folded",
+    [
+        ("R1SK-FREE", "risk-free"),
+        ("risk\u2011free", "risk-free"),  # non-breaking hyphen
+        ("risk\u2013free", "risk-free"),  # en dash
+        ("risk\u2212free", "risk-free"),  # minus sign
+        ("risk\u200bfree", "riskfree"),  # zero-width space removed
+        ("risk\u00adfree", "riskfree"),  # soft hyphen removed
+        ("ri\u200dsk\ufefffree", "riskfree"),  # joiner, BOM
+        ("R\u0456sk-fr\u0435\u0435", "risk-free"),  # Cyrillic і and е
+        ("\u03a1\u0399\u03a3\u039a", "pi\u03c3k"),  # Greek capitals fold where they look Latin
+        ("ｒｉｓｋ", "risk"),  # fullwidth (NFKC)
+        ("ﬁne", "fine"),  # ligature (NFKC)
+        ("caf\u00e9 r\u00efsk", "cafe risk"),  # accents dropped
+        ("risk\u00a0free", "risk free"),  # no-break space
+        ("risk\u202ffree", "risk free"),  # narrow no-break space
+        ("\u201cb3st\u201d", '"best"'),
+        ("gu@r@nteed $ave", "guaranteed save"),
+    ],
+)
+def test_folding(text: str, folded: str) -> None:
+    assert fold(text) == folded
+
+
+@pytest.mark.parametrize("text", ["5 years", "1st class", "5mg dose", "COVID-19", "24/7", "0800 123 4567", "10am"])
+def test_numbers_are_not_leetspeak(text: str) -> None:
+    assert fold(text) == text.lower()
+
+
+@pytest.mark.parametrize(
+    "text, view_span, original_span",
+    [
+        ("a risk\u200bfree b", (2, 10), (2, 11)),  # zero-width char inside the span
+        ("\u200b\u200bRISK", (0, 4), (2, 6)),  # invisibles before
+        ("ﬁne risk", (5, 9), (4, 8)),  # ligature expands 1 -> 2 characters
+        ("ﬁne risk", (0, 2), (0, 1)),  # both halves of the ligature map to it
+        ("caf\u0065\u0301 risk", (5, 9), (6, 10)),  # combining accent removed
+    ],
+)
+def test_offsets_map_back_to_original(text: str, view_span: tuple[int, int], original_span: tuple[int, int]) -> None:
+    n = normalize(text)
+    assert len(n.plain) == len(n.folded)
+    assert n.span(*view_span) == original_span
+
+
+def test_ascii_is_identity_and_cached() -> None:
+    n = normalize("Plain text.")
+    assert n.starts is None and n.span(0, 5) == (0, 5) and n.plain == "Plain text."
+    assert normalize("Plain text.") is n

@@ -1,0 +1,45 @@
+"""The fast path (shared trie screen, anchor tokens) must give exactly what running every rule gives."""
+
+import pytest
+
+from review.guidelines import CheckContext, Draft, load_ruleset
+from review.guidelines.findings import Finding
+from review.guidelines.testing import GUIDELINES, brand
+
+TEXTS = [
+    "Thanks for being with us for 5 years, Maria.",
+    "The best risk-free plan: the b3st, R1SK\u2011FREE and risk\u200bfree. Bestow it.",
+    "We noticed you live with your diabetes. Call 07700 900123!!",
+    "No side effects. #1 choice. 100% safe. No. 1 bank. nosideeffects.",
+    "Voted best home insurer 2022. Rated 4.8 out of 5 by our customers on Trustpilot.",
+    "Borrow at 6.9% with NorthBank. Thinking about a mortgage? Pre-approved!",
+    "Clinically proven to reduce flare-ups by 40% over 12 weeks. Ask your physician.",
+    "",
+]
+
+
+def brute_force(rs, ctx: CheckContext) -> list[Finding]:
+    draft = Draft(ctx)
+    out = [f for r in rs.rules for f in r.check(draft)]
+    return sorted(dict.fromkeys(out), key=Finding.sort_key)
+
+
+@pytest.mark.parametrize("name", ["harbor-mutual", "vitalis-pharma", "northbank"])
+@pytest.mark.parametrize("text", TEXTS)
+def test_fast_path_equals_brute_force(name, text):
+    rs = load_ruleset(GUIDELINES / name)
+    ctx = CheckContext(message=text + " " + text.upper(), subject=text[:40], slots={"a": text, "b": text.lower()}, slot_max_words={"a": 8})
+    assert rs.check(ctx) == brute_force(rs, ctx)
+
+
+def test_overlapping_terms_of_different_rules(tmp_path):
+    rs = brand(
+        tmp_path,
+        {
+            "rules/long.yaml": "extends: existence\ntokens: [the best plan]\n",
+            "rules/short.yaml": "extends: existence\ntokens: [best plan ever]\n",
+            "rules/tiny.yaml": "extends: substitution\nswap:\n  plan: policy\n",
+        },
+    )
+    found = [(f.rule, f.match) for f in rs.check_text("It is the best plan ever")]
+    assert found == [("acme.long", "the best plan"), ("acme.short", "best plan ever"), ("acme.tiny", "plan")]

@@ -1,0 +1,29 @@
+"""The README documents every command and the two set-up commands match the Makefile and CI."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from review.cli import cli
+
+ROOT = Path(__file__).parent.parent
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+def test_every_cli_command_is_in_the_readme() -> None:
+    missing = [name for name in cli.commands if f"python -m review {name}" not in README]
+    assert not missing, f"undocumented commands: {missing}"
+
+
+def test_readme_commands_exist_in_makefile_and_ci_runs_the_test_command() -> None:
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    for target in ("demo", "test"):
+        assert f"make {target}" in README
+        assert re.search(rf"^{target}:", makefile, re.M), target
+    assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+
+def test_readme_screenshot_exists() -> None:
+    for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README):
+        assert (ROOT / link).is_file(), link
