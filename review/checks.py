@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -15,13 +16,28 @@ from .models import Brand, Campaign, Draft, Recipient, Variant
 from .templates import TemplateSpec, render
 
 _lock = threading.Lock()
-_cache: dict[Path, tuple[float, RuleSet, BrandPolicy]] = {}
+_cache: dict[Path, tuple[int, RuleSet, BrandPolicy]] = {}
+_stamps: dict[Path, tuple[float, int]] = {}  # directory -> (checked at, stamp)
+# Walking the rule files on every draft would dominate a 10,000-draft campaign; edits are
+# picked up within this many seconds instead.
+STAMP_TTL = 1.0
 
 
-def _stamp(directory: Path) -> float:
+def _stamp(directory: Path) -> int:
     """Newest modification time of any guideline file, so edits are picked up without a restart."""
+    now = time.monotonic()
+    seen = _stamps.get(directory)
+    if seen is not None and now - seen[0] < STAMP_TTL:
+        return seen[1]
     roots = [directory, directory.parent / "_base"]
-    return max((p.stat().st_mtime for r in roots if r.exists() for p in r.rglob("*") if p.is_file()), default=0.0)
+    stamp = max((p.stat().st_mtime_ns for r in roots if r.exists() for p in r.rglob("*") if p.is_file()), default=0)
+    _stamps[directory] = (now, stamp)
+    return stamp
+
+
+def forget_stamps() -> None:
+    """Make the next check re-read the guideline files at once (after the app edits one)."""
+    _stamps.clear()
 
 
 def brand_rules(slug: str, root: Path | None = None) -> tuple[RuleSet, BrandPolicy]:

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from . import audit
 from .auth import require_role
-from .checks import brand_rules
+from .checks import brand_rules, forget_stamps
 from .config import settings
 from .errors import NotFound, WorkflowError
 from .models import Brand, Campaign, Draft, Role, User
@@ -75,6 +75,7 @@ def retire_claim(session: Session, actor: User, brand_slug: str, claim_id: str, 
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write("".join(lines))
     os.replace(tmp, path)
+    forget_stamps()  # the re-check below must see the retired claim
     audit.append(
         session,
         actor=actor.username,

@@ -27,6 +27,7 @@ text a model produced is never evaluated as template code.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -35,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import yaml
-from jinja2 import StrictUndefined, TemplateSyntaxError, UndefinedError, nodes
+from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
@@ -347,14 +348,20 @@ def _check_field(policy: BrandPolicy, f: str, exc: type[TemplateError], *, line:
 _SENTINEL = "\x00SLOT{}\x00"
 
 
+@functools.lru_cache(maxsize=512)
+def _compiled(source: str) -> Template:
+    """Compile each distinct template text once: compiling costs ~100x a render."""
+    return _ENV.from_string(source)
+
+
 def render(spec: TemplateSpec, recipient: Mapping[str, Any], slots: Mapping[str, str], brand: Mapping[str, Any] | None = None) -> Rendered:
     """Render subject and body for one recipient. Missing fields raise TemplateError."""
     order = list(spec.slots)
     marked = {k: _SENTINEL.format(i) for i, k in enumerate(order)}
     ctx_brand = dict(brand or {})
     try:
-        subject = _ENV.from_string(spec.subject).render(recipient=dict(recipient), slots={}, brand=ctx_brand)
-        skeleton = _ENV.from_string(spec.body).render(recipient=dict(recipient), slots=marked, brand=ctx_brand)
+        subject = _compiled(spec.subject).render(recipient=dict(recipient), slots={}, brand=ctx_brand)
+        skeleton = _compiled(spec.body).render(recipient=dict(recipient), slots=marked, brand=ctx_brand)
     except UndefinedError as e:
         raise TemplateError(f"cannot render: {e.message}", source=spec.name) from None
     except SecurityError as e:
