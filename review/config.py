@@ -11,6 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class Settings:
+    data_dir: Path
     database_url: str
     model_path: str | None
     export_dir: Path
@@ -23,6 +24,7 @@ def settings() -> Settings:
     """Read the environment each call, so tests can override with monkeypatch."""
     data_dir = Path(os.environ.get("COUNTERSIGN_DATA_DIR", ROOT / "data"))
     return Settings(
+        data_dir=data_dir,
         database_url=os.environ.get("COUNTERSIGN_DATABASE_URL", f"sqlite:///{data_dir / 'countersign.db'}"),
         model_path=os.environ.get("COUNTERSIGN_MODEL_PATH") or None,
         export_dir=Path(os.environ.get("COUNTERSIGN_EXPORT_DIR", data_dir / "exports")),

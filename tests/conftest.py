@@ -18,6 +18,7 @@ from review.db import make_engine, migrate
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PG_URL = os.environ.get("COUNTERSIGN_TEST_DATABASE_URL")
+MODEL_CACHE = Path(__file__).parent.parent / "data" / "model-cache"
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
@@ -28,6 +29,8 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COUNTERSIGN_EXPORT_DIR", str(tmp_path / "exports"))
     monkeypatch.setenv("COUNTERSIGN_GUIDELINES_DIR", str(FIXTURES / "brands"))
     monkeypatch.setenv("COUNTERSIGN_TEMPLATES_DIR", str(FIXTURES / "templates"))
+    # Converting the GGUF takes ~15 s: every model test shares one converted copy.
+    monkeypatch.setenv("COUNTERSIGN_MODEL_CACHE", os.environ.get("COUNTERSIGN_MODEL_CACHE") or str(MODEL_CACHE))
 
 
 def _pg_engine() -> Iterator[Engine]:

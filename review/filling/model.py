@@ -60,7 +60,9 @@ def default_model_path() -> Path:
 
 
 def default_cache_dir() -> Path:
-    return Path(os.environ.get("COUNTERSIGN_MODEL_CACHE", "") or "data/model-cache").expanduser()
+    from review.config import settings
+
+    return Path(os.environ.get("COUNTERSIGN_MODEL_CACHE", "") or settings().data_dir / "model-cache").expanduser()
 
 
 def _sha256_file(path: Path) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -54,5 +53,6 @@ def real_filler() -> Iterator[object]:
     """
     from review.filling import TransformersFiller
 
-    cache = Path(os.environ.get("COUNTERSIGN_TEST_MODEL_CACHE", Path(tempfile.gettempdir()) / "countersign-test-model-cache"))
-    yield TransformersFiller(cache_dir=cache, batch_size=16)
+    # The same converted-weights cache as every other test (tests/conftest.py sets it).
+    cache = os.environ.get("COUNTERSIGN_MODEL_CACHE") or Path(__file__).resolve().parents[2] / "data" / "model-cache"
+    yield TransformersFiller(cache_dir=Path(cache), batch_size=16)
