@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from sqlmodel import Session, select
 
 from review.campaigns import create_campaign
@@ -114,3 +116,38 @@ def test_progress_and_seed_are_recorded(world) -> None:  # type: ignore[no-untyp
     template_hash = w.session.get(TemplateVersion, w.template_version_id).content_hash
     assert meta["seed"] == derive_seed(template_hash, "greeting", meta["inputs"])
     assert d.settings == GenerationSettings().to_dict() and len(d.prompt_fingerprint) == 64
+
+
+def test_every_prompt_for_the_demo_audience_holds_only_declared_fields(sqlite_engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Restraint by construction, proved on the real demo brand, templates and 200 recipients."""
+    import csv
+    import io
+    from pathlib import Path
+
+    from review.demo import demo_audience_csv, seed_demo
+    from review.templates import parse_template
+
+    root = Path(__file__).parent.parent
+    monkeypatch.setenv("COUNTERSIGN_GUIDELINES_DIR", str(root / "brand_guidelines"))
+    monkeypatch.setenv("COUNTERSIGN_TEMPLATES_DIR", str(root / "templates"))
+    filler = FakeFiller()
+    seed_demo(sqlite_engine, filler=filler, log=lambda _m: None)
+    assert filler.history, "the demo campaign should have asked the model"
+    spec = parse_template((root / "templates" / "harbor-mutual" / "renewal-reminder.j2").read_text(encoding="utf-8"))
+    declared = {f for s in spec.slots.values() for f in s.inputs}
+    rows = list(csv.DictReader(io.StringIO(demo_audience_csv())))
+    prompts = [json.dumps(p.messages, ensure_ascii=False) for p, _ in filler.history]
+    for row in rows:
+        for field, value in row.items():
+            if field in declared or not value or field == "personalization_consent":
+                continue
+            # Names, e-mails, cities (not declared here), health and debt data never reach the model.
+            if field in ("id", "tenure_years") or value in ("home", "motor", "travel"):
+                continue
+            assert not any(f'"{value}"' in p or f": {value}" in p for p in prompts), (field, value)
+    # No prompt even names a field its slot did not declare (as a key of its data block).
+    undeclared = set(rows[0]) - declared - {"personalization_consent"}
+    for p, _ in filler.history:
+        content = "\n".join(m["content"] for m in p.messages)
+        assert '"tenure_years"' in content or '"policy_type"' in content
+        assert not [f for f in undeclared if f'"{f}"' in content], content
