@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 # Look-alike letters from other scripts (and a few Latin oddities NFKD keeps).
@@ -142,7 +142,9 @@ _CONFUSABLES = {
 
 _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g", "@": "a", "$": "s", "2": "z", "6": "g"})
 # A letter next to a leet character: only then is a token worth a closer look (cheap pre-screen).
-_LEET_HINT = re.compile(r"[a-z][0-9@$]|[0-9@$][a-z]")
+# Written to start at the (rare) leet character, so the engine skips ahead to it instead of
+# trying the pattern at every letter: same matches as r"[a-z][0-9@$]|[0-9@$][a-z]" (existence).
+_LEET_HINT = re.compile(r"[0-9@$](?:(?<=[a-z][0-9@$])|(?=[a-z]))")
 _LEET_TOKEN = re.compile(r"[a-z0-9@$]+")
 # Ordinals and units ("1st", "5mg", "10am") are real numbers, not disguised letters.
 _NUMBER_WITH_UNIT = re.compile(r"\d+[a-z]{1,3}|\d+(?:st|nd|rd|th)")
@@ -192,6 +194,9 @@ class Normalized:
     folded: str
     starts: list[int] | None = None  # None: the views line up with the original 1:1
     ends: list[int] | None = None
+    # Derived data (pre-screen matches, counts) computed once per text and shared by every rule
+    # looking at it; lives as long as this cached Normalized does.
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Map a [start, end) span in a view back to the original text."""

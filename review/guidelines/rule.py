@@ -29,6 +29,20 @@ def word_count(text: str) -> int:
     return len(_COUNT_WORD.findall(text))
 
 
+def _joins(ch: str) -> bool:
+    return ch.isalnum() or ch in "_'-"  # \w (isalnum or '_'), or a word's inner ' or -
+
+
+def _seam_ok(before: str, after: str) -> bool:
+    """No counted word can run across a seam between these two characters."""
+    return not (_joins(before) and _joins(after))
+
+
+@lru_cache(maxsize=4096)
+def _fixed_word_count(text: str) -> int:
+    return word_count(text)
+
+
 @lru_cache(maxsize=8192)
 def _tokens(folded: str) -> frozenset[str]:
     return frozenset(_WORD.findall(folded))
@@ -93,6 +107,33 @@ class Draft:
     def __init__(self, ctx: CheckContext):
         self.ctx = ctx
         self._texts: dict[str, list[ScopeText]] = {}
+        self._word_counts: dict[str, int] = {}
+
+    def word_count(self, text: str) -> int:
+        """word_count(text), computed once per draft (budget and length both count the slots)."""
+        n = self._word_counts.get(text)
+        if n is None:
+            n = self._word_counts[text] = word_count(text)
+        return n
+
+    def message_word_count(self) -> int:
+        """word_count(ctx.message). Where the message is exactly the fixed copy with the slot texts
+        in place and no word runs across a seam, it is the sum of the pieces' counts: the fixed
+        pieces recur across drafts (cached) and the slots are counted once per draft anyway."""
+        ctx = self.ctx
+        if ctx.fixed_segments:
+            fixed = ctx.fixed_segments
+            parts = [fixed[0]]
+            for i, seg in enumerate(fixed[1:]):
+                name = ctx.slot_sequence[i] if i < len(ctx.slot_sequence) else ""
+                parts += [ctx.slots.get(name, ""), seg]
+            pieces = [p for p in parts if p]
+            if "".join(pieces) == ctx.message and all(_seam_ok(a[-1], b[0]) for a, b in zip(pieces, pieces[1:], strict=False)):
+                total = 0
+                for k, piece in enumerate(parts):
+                    total += _fixed_word_count(piece) if k % 2 == 0 else self.word_count(piece)
+                return total
+        return self.word_count(ctx.message)
 
     def texts(self, scope: str) -> list[ScopeText]:
         got = self._texts.get(scope)

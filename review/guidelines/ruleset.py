@@ -52,6 +52,7 @@ class _ScopePlan:
         # One unscreenable anchored rule would be skipped wrongly: then rely on tokens alone.
         self.screen = compile_terms(sorted(set(terms))).regex if terms and screenable else None
         self.tokens = frozenset(self.by_token)
+        self._chosen: dict[tuple[tuple[str, str], ...], list[TextRule]] = {}
 
     def __bool__(self) -> bool:
         return bool(self.always or self.by_token)
@@ -59,24 +60,48 @@ class _ScopePlan:
     def candidates(self, st: ScopeText) -> list[TextRule]:
         if not self.by_token:
             return self.always
-        chosen: dict[int, TextRule] = {}
         if self.screen is not None:
             folded = st.norm.folded
-            for m in self.screen.finditer(folded):
-                for rule in self.by_key.get(_SEP.sub("", m.group()), ()):
-                    chosen[id(rule)] = rule
-                for t in _TOKEN.finditer(folded, m.start()):
-                    if t.start() > m.end():
-                        break
-                    for rule in self.by_first.get(t.group(), ()):
-                        chosen[id(rule)] = rule
-        else:
-            for tok in st.tokens & self.tokens:  # set intersection in C
-                for rule in self.by_token[tok]:
+            found = [(m.group(), _next_token(folded, m.end())) for m in self.screen.finditer(folded)]
+            if not found:
+                return self.always
+            key = tuple(found)
+            got = self._chosen.get(key)
+            if got is None:
+                if len(self._chosen) >= 4096:
+                    self._chosen.clear()
+                got = self._chosen[key] = self._choose(found)
+            return got
+        chosen: dict[int, TextRule] = {}
+        for tok in st.tokens & self.tokens:  # set intersection in C
+            for rule in self.by_token[tok]:
+                chosen[id(rule)] = rule
+        if not chosen:
+            return self.always
+        return self.always + sorted(chosen.values(), key=lambda r: self.order[id(r)])
+
+    def _choose(self, found: list[tuple[str, str]]) -> list[TextRule]:
+        """The rules to run for these screen matches: each match's owners, plus rules with a term
+        starting at a token inside the match (or at the token right after a match that ends in
+        punctuation). A match never starts or ends inside a word, so those tokens are the match's
+        own tokens and that next one: the choice depends on the matched text alone and is cached."""
+        chosen: dict[int, TextRule] = {}
+        for text, after in found:
+            for rule in self.by_key.get(_SEP.sub("", text), ()):
+                chosen[id(rule)] = rule
+            for tok in _TOKEN.findall(text) + ([after] if after else []):
+                for rule in self.by_first.get(tok, ()):
                     chosen[id(rule)] = rule
         if not chosen:
             return self.always
         return self.always + sorted(chosen.values(), key=lambda r: self.order[id(r)])
+
+
+def _next_token(text: str, at: int) -> str:
+    """The word token starting exactly at `at` ('' when none does)."""
+    if at < len(text) and (text[at].isalnum() or text[at] == "_"):
+        return _TOKEN.match(text, at).group()  # type: ignore[union-attr]
+    return ""
 
 
 def _add(index: dict[str, list[TextRule]], key: str, rule: TextRule) -> None:

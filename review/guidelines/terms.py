@@ -7,9 +7,10 @@ hyphen, a space or nothing between their words, never inside a longer word.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .normalize import Normalized, fold, normalize
 
@@ -112,6 +113,9 @@ def _emit(node: dict[str, dict], depth: int) -> str:
     return "(?:" + "|".join(alts) + ")"
 
 
+_serial = itertools.count(1)
+
+
 @dataclass(frozen=True)
 class TermSet:
     """Several terms compiled into a single regex, plus how to tell which term a match is."""
@@ -121,32 +125,98 @@ class TermSet:
     anchors: frozenset[str] | None  # None: cannot pre-screen, always search
     ignorecase: bool
     keys: dict[str, int]  # literal match with separators removed -> term index
+    # Set when every term is a /regex/ that needs one of these characters: a text holding none of
+    # them cannot match, and `in` (C speed) says so before the regex scans every position.
+    needs: str | None = field(default=None, compare=False, repr=False)
+    # Never reused: keys this set's matches in a text's memo (shared by every rule using the set).
+    uid: int = field(default_factory=lambda: next(_serial), compare=False, repr=False)
 
-    def finditer(self, norm: Normalized) -> Iterator[tuple[int, int, int]]:
-        """(term index, start, end) in ORIGINAL offsets for every match in the text."""
-        if self.regex is None:
-            return
+    def matches(self, norm: Normalized) -> list[tuple[int, int, int]]:
+        """(term index, start, end) in ORIGINAL offsets for every match, computed once per text."""
+        memo = norm.memo
+        got = memo.get(self.uid)
+        if got is None:
+            got = memo[self.uid] = self._scan(norm) if self.regex is not None and self._may_match(norm) else []
+        return got
+
+    def _may_match(self, norm: Normalized) -> bool:
+        needs = self.needs
+        if needs is None:
+            return True
         view = norm.folded if self.ignorecase else norm.plain
-        for m in self.regex.finditer(view):
+        return any(c in view for c in needs)
+
+    def _scan(self, norm: Normalized) -> list[tuple[int, int, int]]:
+        out = []
+        view = norm.folded if self.ignorecase else norm.plain
+        keys = self.keys
+        span = norm.span
+        for m in self.regex.finditer(view):  # type: ignore[union-attr]
             if m.end() == m.start():
                 continue
             group = m.lastgroup
             if group is not None:
                 idx = int(group[1:])
             else:
-                idx = self.keys.get(_SEP.sub("", m.group()), 0)
-            start, end = norm.span(m.start(), m.end())
-            yield idx, start, end
+                idx = keys.get(_SEP.sub("", m.group()), 0)
+            start, end = span(m.start(), m.end())
+            out.append((idx, start, end))
+        return out
+
+    def finditer(self, norm: Normalized) -> Iterator[tuple[int, int, int]]:
+        """(term index, start, end) in ORIGINAL offsets for every match in the text."""
+        return iter(self.matches(norm))
 
     def search(self, norm: Normalized) -> tuple[int, int, int] | None:
-        return next(self.finditer(norm), None)
+        """The first match, or None (memoized per text like `matches`)."""
+        if self.regex is None:
+            return None
+        memo = norm.memo
+        got = memo.get(self.uid)
+        if got is not None:
+            return got[0] if got else None
+        key = -self.uid
+        if key in memo:
+            return memo[key]
+        if not self._may_match(norm):
+            memo[key] = None
+            return None
+        view = norm.folded if self.ignorecase else norm.plain
+        hit = None
+        for m in self.regex.finditer(view):
+            if m.end() == m.start():
+                continue
+            group = m.lastgroup
+            idx = int(group[1:]) if group is not None else self.keys.get(_SEP.sub("", m.group()), 0)
+            hit = (idx, *norm.span(m.start(), m.end()))
+            break
+        memo[key] = hit
+        return hit
 
     def possible(self, tokens: set[str] | frozenset[str]) -> bool:
         return self.anchors is None or not self.anchors.isdisjoint(tokens)
 
 
+# Identical term lists (the same rule configured several times) share one TermSet, so a text is
+# scanned for them once however many rules use them.
+_INTERNED: dict[tuple[tuple[str, ...], bool], TermSet] = {}
+
+
 def compile_terms(terms: Sequence[str], *, ignorecase: bool = True, path: tuple[str | int, ...] = ()) -> TermSet:
     """Compile terms once at load; a bad regex raises OptionError pointing at its list item."""
+    try:
+        key = (tuple(terms), bool(ignorecase))
+        got = _INTERNED.get(key)
+    except TypeError:  # unhashable junk: let _compile report it
+        return _compile(terms, ignorecase, path)
+    if got is None:
+        got = _compile(terms, ignorecase, path)
+        if len(_INTERNED) < 4096:
+            _INTERNED[key] = got
+    return got
+
+
+def _compile(terms: Sequence[str], ignorecase: bool, path: tuple[str | int, ...]) -> TermSet:
     literals: list[list[str]] = []
     ends: set[bool] = set()
     regexes: list[str] = []
@@ -189,4 +259,30 @@ def compile_terms(terms: Sequence[str], *, ignorecase: bool = True, path: tuple[
         regex = re.compile("|".join(parts)) if parts else None
     except re.error as e:  # e.g. a pattern that only fails in combination (inline flags)
         raise OptionError(f"bad regular expression: {e}", path) from None
-    return TermSet(tuple(t.strip() for t in terms), regex, frozenset(anchors) if anchors is not None else None, ignorecase, keys)
+    needs = None
+    if regexes and not literals:
+        chars = [_needed_char(t.strip()[1:-1]) for t in terms]
+        if all(chars):
+            needs = "".join(sorted(set(chars)))  # type: ignore[arg-type]
+    return TermSet(tuple(t.strip() for t in terms), regex, frozenset(anchors) if anchors is not None else None, ignorecase, keys, needs)
+
+
+def _needed_char(src: str) -> str | None:
+    """A character every match of this regular expression contains, if one is plain to see: a
+    literal at its top level (not optional, not in a branch), ASCII and not a letter (so case and
+    the folded view cannot change it). None when unsure."""
+    try:
+        from re import _constants as sre_c
+        from re import _parser as sre_p
+
+        parsed = sre_p.parse(src)
+    except Exception:  # noqa: BLE001 - a private module that may change: then no pre-check
+        return None
+    if parsed.state.flags & (sre_c.SRE_FLAG_VERBOSE):
+        return None
+    for op, arg in parsed.data:
+        if op is sre_c.LITERAL and arg < 128:
+            ch = chr(arg)
+            if not ch.isalnum() and ch not in "\n\r\t\x0b\x0c ":
+                return ch
+    return None

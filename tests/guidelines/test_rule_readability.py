@@ -22,3 +22,27 @@ def test_grade_ceiling(tmp_path, text, flagged):
 
 def test_grade_is_monotonic():
     assert grade(EASY) < 6 < 15 < grade(HARD)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        EASY,
+        HARD,
+        "",
+        "Hi. Ok! Yes? No.",
+        "It's Sam's plan -- don't worry; we'll 'sort' it... Really?! 100% sure, e.g. Mr. Smith.",
+        "Dear customer,\n\nYour renewal documents are attached. Please read them carefully.\n\nKind regards,\nThe Team",
+        "Ünïcode wörds — and ‘quotes’ — count too. Three words here! Two words. One.",
+    ],
+)
+def test_counts_match_textstat(text):
+    textstat = pytest.importorskip("textstat")
+    from review.guidelines.rules.readability import _LETTERS, _syllables, _words, lexicon_count, sentence_count
+
+    assert lexicon_count(text) == _words(text) == textstat.lexicon_count(text)
+    assert sentence_count(text) == textstat.sentence_count(text)
+    n_words, n_sentences = textstat.lexicon_count(text), max(1, textstat.sentence_count(text))
+    syllables = sum(map(_syllables, _LETTERS.findall(text.lower())))
+    want = round(0.39 * n_words / n_sentences + 11.8 * syllables / n_words - 15.59, 1) if n_words else 0.0
+    assert grade(text) == want

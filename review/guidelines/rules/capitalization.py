@@ -11,7 +11,9 @@ from ..registry import register
 from ..rule import BrandEnv, Opt, ScopeText, TextRule
 from ..terms import OptionError, compile_terms, is_regex
 
-_CAPS_WORD = re.compile(r"(?<![\w])[A-Z][A-Z0-9]*(?:['\-][A-Z0-9]+)*(?![\w])")
+# The word-start check follows the first capital (same matches as a leading (?<!\w)), so the
+# engine can skip ahead to capitals instead of trying the pattern at every position.
+_CAPS_WORD = re.compile(r"[A-Z](?<!\w[A-Z])[A-Z0-9]*(?:['\-][A-Z0-9]+)*(?![\w])")
 
 
 @register("capitalization")
@@ -49,12 +51,14 @@ class Capitalization(TextRule):
             yield self.finding(st, (start, end), match, match, suggestion=self.names[i])
         if not self.shouting:
             return
-        plain = st.norm.plain
-        for m in _CAPS_WORD.finditer(plain):
-            word = m.group(0)
+        memo = st.norm.memo
+        caps = memo.get("caps")
+        if caps is None:  # capitalised words of this text, found once for every shouting rule
+            caps = memo["caps"] = [(m.group(0), m.start(), m.end()) for m in _CAPS_WORD.finditer(st.norm.plain)]
+        for word, vs, ve in caps:
             if sum(c.isalpha() for c in word) < self.min_length or word in self.exceptions:
                 continue
-            start, end = st.norm.span(m.start(), m.end())
+            start, end = st.norm.span(vs, ve)
             match = original[start:end]
             yield self.finding(
                 st,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from ..findings import Finding
@@ -55,6 +56,7 @@ COMMON_VALUES = frozenset(
 )
 
 
+@lru_cache(maxsize=8192)
 def _comparable(text: str) -> str:
     """Normalized, lower-cased, whitespace-collapsed: how values and slot text are compared."""
     return " ".join(normalize(text).plain.lower().split())

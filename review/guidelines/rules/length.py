@@ -31,6 +31,8 @@ class Length(ContextRule):
             limit = self.max_words if self.max_words is not None else ctx.slot_max_words.get(slot)
             if limit is None or not text:
                 continue
+            if draft.word_count(text) <= limit:
+                continue
             found = words(text)
             if len(found) > limit:
                 span = (found[limit].start(), found[-1].end())

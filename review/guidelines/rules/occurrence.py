@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..findings import Finding
+from ..normalize import Normalized
 from ..registry import register
 from ..rule import BrandEnv, Opt, ScopeText, TextRule
 from ..terms import OptionError
@@ -45,17 +46,38 @@ class Occurrence(TextRule):
         if opts["per"] not in ("scope", "sentence"):
             raise OptionError(f"'per' must be 'scope' or 'sentence', not {opts['per']!r}", ("per",))
         self.per = opts["per"]
+        # A plain ASCII literal without letters ('!'): str.count gives findall's count.
+        tok = opts["token"]
+        self.literal = tok if tok.isascii() and re.escape(tok) == tok and not any(c.isalpha() for c in tok) else None
+        self.word_runs = self.regex.pattern in (r"\w+", r"\b\w+\b")
 
     def check_text(self, st: ScopeText) -> Iterator[Finding]:
         norm = st.norm
-        if self.per == "scope":
-            yield from self._count(st, norm.plain, 0, None)
-            return
-        if self.min is None and len(self.regex.findall(norm.plain)) <= self.max:
-            return  # no sentence can exceed the limit if the whole text does not
+        # k matches of a word-run token (\w+: runs need a separator between them) take at least
+        # 2k - 1 characters: a shorter sentence cannot exceed the limit, so it is not counted.
+        bound = self.per == "sentence" and self.word_runs and self.min is None
+        if not bound:
+            total = self._total(norm)
+            if self.per == "scope":
+                if (self.max is None or total <= self.max) and (self.min is None or total >= self.min):
+                    return
+                yield from self._count(st, norm.plain, 0, None)
+                return
+            if self.min is None and total <= self.max:
+                return  # no sentence can exceed the limit if the whole text does not
         for sm in _SENTENCE.finditer(norm.plain):
+            if bound and (len(sm.group(0)) + 1) // 2 <= self.max:
+                continue
             if sm.group(0).strip():
                 yield from self._count(st, sm.group(0), sm.start(), sm)
+
+    def _total(self, norm: Normalized) -> int:
+        """The whole-text count, shared by every rule counting the same token in this text."""
+        key = ("occurrence", self.regex)
+        total = norm.memo.get(key)
+        if total is None:
+            total = norm.memo[key] = norm.plain.count(self.literal) if self.literal else len(self.regex.findall(norm.plain))
+        return total
 
     def _count(self, st: ScopeText, text: str, base: int, sentence: re.Match[str] | None) -> Iterator[Finding]:
         n = len(self.regex.findall(text))

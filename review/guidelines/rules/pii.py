@@ -30,8 +30,13 @@ _PII = re.compile(
     r"|(?P<digits>(?<![\w+])\+?\(?\d[\d \-().]{6,}\d(?![\w]))",
     re.IGNORECASE,
 )
-# Cheap test first: without a digit, an @, or something web-like there is nothing to find.
-_HINT = re.compile(r"[0-9@]|www\.|://|\.(?:" + _TLDS + r")(?![a-z0-9\-])", re.IGNORECASE)
+# Cheap test first: a text with none of these cannot hold a candidate: an @ (email), something
+# web-like (url), two letters and two digits (IBAN), three digit pairs (NI number) or a run of
+# 8+ digits and separators starting and ending with a digit (phone, card, SSN).
+_HINT = re.compile(
+    r"@|www\.|://|\.(?:" + _TLDS + r")(?![a-z0-9\-])|[a-z]{2}\d\d|\d\d ?\d\d ?\d\d|\d[\d \-().]{6,}\d",
+    re.IGNORECASE,
+)
 _SSN = re.compile(r"(\d{3})-(\d{2})-(\d{4})")
 _NI_BAD_PREFIX = {"BG", "GB", "NK", "KN", "TN", "NT", "ZZ"}
 
@@ -116,17 +121,48 @@ class Pii(TextRule):
         return classify_digits(m.group(0))
 
     def check_text(self, st: ScopeText) -> Iterator[Finding]:
-        plain = st.norm.plain
-        if not _HINT.search(plain):
-            return
-        for m in _PII.finditer(plain):
-            kind = self.kind_of(m)
+        norm = st.norm
+        cands = norm.memo.get("pii")
+        if cands is None:
+            cands = norm.memo["pii"] = _candidates(norm.plain)
+        for kind, host, vs, ve in cands:
+            if host is not None and self._allowed(host):
+                continue
             if kind is None or kind not in self.detect:
                 continue
-            vs, ve = m.start(), m.end()
-            if kind == "url":
-                while ve > vs and m.string[ve - 1] in ".,;:!?":
-                    ve -= 1  # the sentence's full stop is not part of the link
-            start, end = st.norm.span(vs, ve)
+            start, end = norm.span(vs, ve)
             match = st.original[start:end]
             yield self.finding(st, (start, end), match, KINDS[kind], match, kind=kind)
+
+
+def _candidates(plain: str) -> list[tuple[str | None, str | None, int, int]]:
+    """Every PII candidate of a text, found once and shared by all pii rules: (kind, host, start, end).
+
+    Emails and links carry their host, which each rule checks against its own allowed domains;
+    the other kinds are validated here (Luhn, mod-97, ...) since that does not depend on the rule.
+    """
+    if not _HINT.search(plain):
+        return []
+    out: list[tuple[str | None, str | None, int, int]] = []
+    for m in _PII.finditer(plain):
+        group = m.lastgroup
+        host = None
+        if group == "email":
+            kind, host = "email", m.group("edomain")
+        elif group == "url":
+            host = re.sub(r"^(?:https?://)?", "", m.group(0), flags=re.IGNORECASE)
+            kind, host = "url", re.split(r"[/:?#]", host, maxsplit=1)[0]
+        elif group == "iban":
+            kind = "iban" if iban_ok(m.group(0)) else None
+        elif group == "ni":
+            kind = "ni_number" if m.group(0)[:2].upper() not in _NI_BAD_PREFIX else None
+        else:
+            kind = classify_digits(m.group(0))
+        if kind is None:
+            continue
+        vs, ve = m.start(), m.end()
+        if kind == "url":
+            while ve > vs and plain[ve - 1] in ".,;:!?":
+                ve -= 1  # the sentence's full stop is not part of the link
+        out.append((kind, host, vs, ve))
+    return out

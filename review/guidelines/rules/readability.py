@@ -7,8 +7,6 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
 
-import textstat
-
 from ..findings import Finding
 from ..registry import register
 from ..rule import BrandEnv, Opt, ScopeText, TextRule
@@ -30,14 +28,55 @@ def _syllables(word: str) -> int:
     return len(_hyphenator().positions(word)) + 1
 
 
+# textstat's word and sentence counts (0.7.x: counts.count_words / count_sentences with their
+# defaults), done with the same regular expressions compiled once and without its per-call caches,
+# which cost more than the counting on short texts. test_readability pins them to textstat's.
+_NONCONTRACTION_APOSTROPHE = re.compile(r"\'(?![tsd]|ve|ll|re)")
+_PUNCTUATION = re.compile(r"[^\w\s\']")
+_TS_SENTENCE = re.compile(r"\b[^.!?]+[.!?]*")
+# Three tokens each holding a word character: certainly more than two words (the common case).
+_THREE_WORDS = re.compile(r"\w\S*\s+\S*\w\S*\s+\S*\w")
+
+
+def lexicon_count(text: str) -> int:
+    """textstat.lexicon_count(text): words left after removing punctuation (contractions kept)."""
+    return len(_PUNCTUATION.sub("", _NONCONTRACTION_APOSTROPHE.sub("", text)).split())
+
+
+_HIGH = 32  # a token's syllables sit above its word count in one int, so sum() adds both at once
+
+
+@lru_cache(maxsize=65536)
+def _token_counts(token: str) -> int:
+    """One whitespace-free token: its word count (0 or 1) + its syllables << _HIGH."""
+    return lexicon_count(token) + (sum(map(_syllables, _LETTERS.findall(token.lower()))) << _HIGH)
+
+
+def _words(text: str) -> int:
+    return sum(map(_token_counts, text.split())) & ((1 << _HIGH) - 1)
+
+
+def sentence_count(text: str) -> int:
+    """textstat.sentence_count(text): sentences, not counting those of two words or fewer."""
+    if not text:
+        return 0
+    sentences = _TS_SENTENCE.findall(text)
+    ignore = sum(1 for s in sentences if not _THREE_WORDS.search(s) and _words(s) <= 2)
+    return max(1, len(sentences) - ignore)
+
+
 @lru_cache(maxsize=4096)
 def grade(text: str) -> float:
-    """Flesch-Kincaid grade: 0.39 * words/sentence + 11.8 * syllables/word - 15.59."""
-    n_words = textstat.lexicon_count(text)
-    n_sentences = max(1, textstat.sentence_count(text))
+    """Flesch-Kincaid grade: 0.39 * words/sentence + 11.8 * syllables/word - 15.59.
+
+    Words (textstat's lexicon_count) and syllables (letter runs) never span whitespace, so both
+    are sums over the whitespace-separated tokens, which recur across texts and are cached.
+    """
+    total = sum(map(_token_counts, text.split()))
+    n_words, syllables = total & ((1 << _HIGH) - 1), total >> _HIGH
     if not n_words:
         return 0.0
-    syllables = sum(map(_syllables, _LETTERS.findall(text.lower())))
+    n_sentences = max(1, sentence_count(text))
     return round(0.39 * n_words / n_sentences + 11.8 * syllables / n_words - 15.59, 1)
 
 
