@@ -131,7 +131,16 @@ def campaign_timing(filler: TransformersFiller, recipients: int = 10_000) -> Non
     w = csv.writer(buf)
     w.writerow(["id", "first_name", "city", "policy_type", "tenure_years", "personalization_consent"])
     for i in range(recipients):
-        w.writerow([f"R{i}", rng.choice(["Ana", "Ben", "Chen", "Dara", "Eli"]), rng.choice(cities), rng.choice(["home", "motor", "travel", "pet"]), rng.randint(1, 15), "yes" if rng.random() < 0.85 else "no"])
+        w.writerow(
+            [
+                f"R{i}",
+                rng.choice(["Ana", "Ben", "Chen", "Dara", "Eli"]),
+                rng.choice(cities),
+                rng.choice(["home", "motor", "travel", "pet"]),
+                rng.randint(1, 15),
+                "yes" if rng.random() < 0.85 else "no",
+            ]
+        )
     tmp = Path(tempfile.mkdtemp(prefix="countersign-bench-campaign-"))
     engine = make_engine(f"sqlite:///{tmp / 'bench.db'}")
     migrate(engine)
@@ -150,7 +159,10 @@ def campaign_timing(filler: TransformersFiller, recipients: int = 10_000) -> Non
     gen = time.perf_counter() - t1
     stats = getattr(filler, "last_stats", None)
     print(f"campaign: {recipients} recipients -> {result.total} variants (3 slots; import + grouping {setup:.1f} s)")
-    print(f"campaign: generate + check + store {result.done} drafts in {gen:.1f} s ({result.done / gen:.0f} drafts/s); target < 180 s -> {'OK' if gen + setup < 180 else 'MISSED'}")
+    print(
+        f"campaign: generate + check + store {result.done} drafts in {gen:.1f} s ({result.done / gen:.0f} drafts/s); "
+        f"target < 180 s -> {'OK' if gen + setup < 180 else 'MISSED'}"
+    )
     if stats:
         print(f"campaign: last model call stats: {stats}")
     shutil.rmtree(tmp, ignore_errors=True)

@@ -6,7 +6,7 @@ import re
 
 _SPECIAL = re.compile(r"<\|[^|<>]*\|>")
 _STOP_MARKERS = ("<|im_end|>", "<|im_start|>", "<|endoftext|>", "</s>")
-_ROLE_LABEL = re.compile(r"^\s*(?:assistant|user|system|ai|bot|answer|response|output|sentence|reply)\s*[:\-]\s*", re.I)
+_ROLE_LABEL = re.compile(r"^\s*(?:assistant|user|system|ai|bot|answer|response|output|sentence|reply|customer|message|tip|task)\s*[:\-]\s*", re.I)
 _ROLE_LINE = re.compile(r"^\s*(?:assistant|user|system)\s*$", re.I)
 # Chatty preambles: "Sure! Here is a sentence:", "Certainly.", "Here's one:" ... Only bare
 # interjections are stripped, so real content such as "Great to have you with us." survives.
@@ -15,6 +15,7 @@ _HERE_IS = re.compile(r"^(?:here(?:'s| is| are)|below is|this is)\b[^:\n]*:\s*",
 _MARKDOWN = re.compile(r"(\*\*|__|`+|~~)")
 _LIST_MARK = re.compile(r"^\s*(?:[-*•#>]+|\d+[.)])\s+")
 _QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "«": "»"}
+_CLAUSE_END = re.compile(r"\s*(?:[,;]|\s[-–—])(?=\s)")
 _SENTENCE_END = re.compile(r"[.!?](?:[\"'”’)\]]*)(?=\s|$)")
 # Words a clean cut should not end on ("... welcome you and." reads broken).
 _DANGLING = {
@@ -86,6 +87,11 @@ def _cut(text: str, max_words: int) -> str:
     ends = [m.end() for m in _SENTENCE_END.finditer(budget_text)]
     if ends and len(budget_text[: ends[-1]].split()) >= 3:
         return budget_text[: ends[-1]].strip()
+    # No sentence end: a clause end (comma, semicolon, dash) keeping at least half the budget
+    # reads better than a cut mid-phrase ("... city of Cardiff, where we are here today as a").
+    clauses = [m.start() for m in _CLAUSE_END.finditer(budget_text)]
+    if clauses and len(budget_text[: clauses[-1]].split()) >= max(4, max_words // 2):
+        return budget_text[: clauses[-1]].rstrip(",;:-–— ") + "."
     # No usable boundary: hard cut at the budget, drop dangling words and punctuation, end with a stop.
     kept = words[:max_words]
     while kept and (kept[-1].lower().strip(",;:-–—") in _DANGLING or not kept[-1].strip(",;:-–—")):

@@ -29,6 +29,15 @@ from review.templates import SlotSpec
         ("   \n\n  ", 20, ""),
         ("Here is a sentence:", 20, ""),
         ("- Keep receipts safe.", 20, "Keep receipts safe."),
+        ("Customer: Welcome to Leeds!", 20, "Welcome to Leeds!"),
+        ("Tip: keep receipts safe.", 20, "Keep receipts safe."),
+        # No sentence end in budget: cut at the last clause end that keeps half the budget, not mid-phrase.
+        (
+            "It is a pleasure to welcome you to the city of Cardiff, where we are here today as a steadfast friend",
+            16,
+            "It is a pleasure to welcome you to the city of Cardiff.",
+        ),
+        ("Hi, welcome to York and everything around it in the county", 8, "Hi, welcome to York and everything around it."),
     ],
 )
 def test_clean_output(raw: str, max_words: int, expected: str) -> None:

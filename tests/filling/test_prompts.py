@@ -95,3 +95,23 @@ def test_settings_roundtrip_and_key() -> None:
     assert s.key() != GenerationSettings().key()
     with pytest.raises(ValueError):
         GenerationSettings(n_candidates=0)
+
+
+def test_system_message_is_brand_neutral(welcome_slot: SlotSpec) -> None:
+    system = build_prompt(welcome_slot, {"city": "York"}, "Warm.").messages[0]["content"]
+    assert "insurance" not in system.lower()
+    assert "customer message from the brand" in system and "Brand voice: Warm." in system
+
+
+def test_example_turns_show_the_data_each_example_was_written_for(welcome_slot: SlotSpec, tip_slot: SlotSpec) -> None:
+    from review.filling.prompts import example_data
+
+    assert [example_data(welcome_slot, e) for e in welcome_slot.examples] == [{"city": "Bristol"}, {"city": "Leeds"}]
+    users = [m["content"] for m in build_prompt(welcome_slot, {"city": "York"}).messages if m["role"] == "user"]
+    assert [json.loads(u.splitlines()[-1]) for u in users] == [{"city": "Bristol"}, {"city": "Leeds"}, {"city": "York"}]
+    opening = SlotSpec("opening", "Thank them.", ("tenure_years",), 22, ("Thanks for 3 years.", "It has been 7 years with us."), "Thanks.")
+    assert [example_data(opening, e) for e in opening.examples] == [{"tenure_years": "3"}, {"tenure_years": "7"}]
+    # One example, several fields, or no single differing fact: the turn shows no data rather than a guess.
+    assert example_data(tip_slot, tip_slot.examples[0]) is None
+    two = SlotSpec("x", "Hi.", ("city", "first_name"), 20, ("Hi Ann in Leeds.", "Hi Bo in York."), "Hi.")
+    assert example_data(two, two.examples[0]) is None

@@ -11,7 +11,7 @@ EXPECTED = {
     (
         "rules/unknown-type.yaml",
         2,
-        "unknown rule type 'existance' (known: budget, capitalization, claims, conditional, existence, fixed, leak, length, "
+        "unknown rule type 'existance' (known: budget, capitalization, claims, conditional, existence, fixed, grounding, leak, length, "
         "occurrence, pii, readability, required, sensitive, substitution) (did you mean 'existence'?)",
     ),
     ("rules/bad-regex.yaml", 4, "bad regular expression '/(unclosed/': missing ), unterminated subpattern at position 0"),

@@ -16,6 +16,7 @@ def test_builtins_registered():
         "pii",
         "sensitive",
         "leak",
+        "grounding",
         "conditional",
         "budget",
         "fixed",

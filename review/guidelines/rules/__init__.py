@@ -7,6 +7,7 @@ from . import (  # noqa: F401
     conditional,
     existence,
     fixed,
+    grounding,
     leak,
     length,
     occurrence,
