@@ -10,6 +10,12 @@ Design notes (why, not what):
   drawn up front, so a resumed job reproduces the uninterrupted one.
 - The n candidates of one prompt share the prompt: it is prefilled once and its KV cache is
   repeated n times, which cuts prefill work (the dominant cost for short slots) by n.
+- The head every prompt of a slot shares (system, voice, few-shot turns: ~250 of ~300 tokens)
+  is prefilled once per batch and, while decoding, kept once per batch instead of once per row
+  (shared_prefix.py); each row's cache holds only its own tokens, in storage allocated once
+  (preallocate) rather than re-concatenated every step. Measured at batch 64: peak memory
+  2244 -> 1475 MiB, same tokens, ~1.2x faster. A load-time probe falls back to plain decoding
+  for a model whose attention does not take this path.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import threading
 import time
 import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -163,12 +170,16 @@ class TransformersFiller(SlotFiller):
         self.last_stats: dict[str, float] = {}
         self._lock = threading.Lock()  # one generate at a time: torch already uses every core
         self._token_cache: dict[str, list[int]] = {}
+        self.preallocate_cache = True  # decode writes into preallocated KV storage (see preallocate)
+        self.shared_prefix = False  # set after loading, by _probe_shared_prefix
         if self.device == "cpu":
             # All physical cores we are allowed on; more threads than cores only adds contention.
             with contextlib.suppress(AttributeError, OSError):
                 torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
         started = time.perf_counter()
         self._load()
+        if os.environ.get("COUNTERSIGN_SHARED_PREFIX", "1").strip().lower() not in ("0", "false", "no", "off"):
+            self.shared_prefix = self._shared_prefix_verdict()
         self.load_seconds = time.perf_counter() - started
 
     # ----------------------------------------------------------------- loading
@@ -326,12 +337,12 @@ class TransformersFiller(SlotFiller):
                 mask[r, width - len(s) :] = 1
         return ids.to(self.device), mask.to(self.device)
 
-    def _prefill(self, batch: list[tuple[tuple[int, ...], list[int]]]) -> tuple[Any, Any, Any, Any]:
-        """Run the prompts; returns (last logits, cache, attention mask, next positions) per prompt."""
+    def _prefill(self, batch: list[tuple[tuple[int, ...], list[int]]], steps: int, n: int, share: bool) -> _Decode:
+        """Run the prompts and set up decoding: n rows per prompt, room for `steps` tokens each."""
         import torch
 
         heads = sorted({h for h, _ in batch})
-        cache = None
+        cache, shared, head_width = None, None, 0
         if any(heads):
             head_ids, head_mask = self._left_pad(heads)
             # Positions count real tokens only, so a padded row sees exactly the RoPE positions
@@ -340,7 +351,14 @@ class TransformersFiller(SlotFiller):
             out = self.model(input_ids=head_ids, attention_mask=head_mask, position_ids=head_pos, use_cache=True, logits_to_keep=1)
             cache = out.past_key_values
             which = torch.tensor([heads.index(h) for h, _ in batch], device=self.device)
-            cache.batch_select_indices(which)  # one shared head KV -> one copy per prompt
+            if share and _full_attention(cache):
+                from .shared_prefix import SharedHeads
+
+                bias = torch.zeros(head_mask.shape, dtype=self.dtype, device=self.device).masked_fill_(head_mask == 0, float("-inf"))
+                layers = cache.layers
+                shared = SharedHeads([ly.keys for ly in layers], [ly.values for ly in layers], bias[:, None, :], which)
+                head_width = head_mask.shape[1]
+            cache.batch_select_indices(which)  # one shared head KV -> one copy per prompt (for the tail's prefill)
             head_mask = head_mask[which]
         else:
             head_mask = torch.zeros((len(batch), 0), dtype=torch.long, device=self.device)
@@ -349,7 +367,100 @@ class TransformersFiller(SlotFiller):
         mask = torch.cat([head_mask, tail_mask], dim=1)
         pos = (mask.cumsum(-1) - 1).clamp(min=0)[:, head_mask.shape[1] :]
         out = self.model(input_ids=tail_ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True, logits_to_keep=1)
-        return out.logits[:, -1, :].float(), out.past_key_values, mask, pos[:, -1:] + 1
+        logits, cache, next_pos = out.logits[:, -1, :].float(), out.past_key_values, pos[:, -1:] + 1
+        if shared is not None:
+            # Rows keep only their own tokens; the head stays once per batch in `shared`.
+            if not preallocate(cache, steps, drop_front=head_width):
+                shared = None  # unreachable: _full_attention checked the layers; stay correct anyway
+            else:
+                mask = mask[:, head_width:]
+        elif self.preallocate_cache:
+            preallocate(cache, steps)
+        if n > 1:  # the n candidates of a prompt share its prefill
+            cache.batch_repeat_interleave(n)
+            logits = logits.repeat_interleave(n, dim=0)
+            mask = mask.repeat_interleave(n, dim=0)
+            next_pos = next_pos.repeat_interleave(n, dim=0)
+        if shared is not None:
+            shared.set_rows(shared.row_head.repeat_interleave(n))
+        return _Decode(cache=cache, mask=mask, next_pos=next_pos, logits=logits, shared=shared)
+
+    def _step(self, state: _Decode, nxt: Any, keep: Any | None) -> Any:
+        """One decode step: feed `nxt` (one token per row), keeping only rows `keep` if given."""
+        import torch
+
+        if keep is not None:
+            state.cache.batch_select_indices(keep)
+            state.mask, state.next_pos = state.mask[keep], state.next_pos[keep]
+            nxt = nxt[keep]
+            if state.shared is not None:
+                state.shared.set_rows(state.shared.row_head[keep])
+        state.mask = torch.cat([state.mask, torch.ones((state.mask.shape[0], 1), dtype=state.mask.dtype, device=self.device)], dim=1)
+        if state.shared is not None:
+            from .shared_prefix import active
+
+            state.shared.set_tail_mask(state.mask, self.dtype)
+            with active(self.model, state.shared):
+                out = self.model(input_ids=nxt.unsqueeze(-1), position_ids=state.next_pos, past_key_values=state.cache, use_cache=True)
+        else:
+            out = self.model(input_ids=nxt.unsqueeze(-1), attention_mask=state.mask, position_ids=state.next_pos, past_key_values=state.cache, use_cache=True)
+        state.cache = out.past_key_values
+        state.next_pos = state.next_pos + 1
+        state.logits = out.logits[:, -1, :].float()
+        return state.logits
+
+    def _shared_prefix_verdict(self) -> bool:
+        """_probe_shared_prefix, remembered in the cache dir per (weights, dtype, device, library
+        versions): the probe runs eight forward passes (~1 s on 2 cores), a warm load ~0.3 s."""
+        import torch
+        import transformers
+
+        key = f"{self.fingerprint}|{self.dtype}|{self.device}|torch {torch.__version__}|transformers {transformers.__version__}"
+        path = self.cache_dir / "shared-prefix-probes.json"
+        try:
+            known = json.loads(path.read_text())
+        except (OSError, ValueError):
+            known = {}
+        if isinstance(known.get(key), bool):
+            return known[key]
+        verdict = self._probe_shared_prefix()
+        known[key] = verdict
+        with contextlib.suppress(OSError):  # a read-only cache dir only costs a probe next time
+            _atomic_write_json(path, known)
+        return verdict
+
+    def _probe_shared_prefix(self) -> bool:
+        """Whether shared-head decoding gives this model the same logits as its own attention.
+
+        A model family whose attention does not go through transformers' attention interface
+        (or stores its cache differently) would silently attend to the tail only; this catches
+        that once at load, on two short prompts, and falls back to plain decoding.
+        """
+        import torch
+
+        head = tuple(self.tokenizer("You write one short sentence for a customer.", add_special_tokens=False)["input_ids"])
+        tails = [self.tokenizer(t, add_special_tokens=False)["input_ids"] for t in ("Hello from York.", "A longer second tail, from Kingston upon Hull.")]
+        batch = [(head, list(t)) for t in tails]
+        try:
+            with torch.inference_mode():
+                runs = []
+                for share in (False, True):
+                    state = self._prefill(batch, steps=2, n=2, share=share)
+                    logits = state.logits
+                    for _ in range(2):
+                        logits = self._step(state, logits.argmax(-1), None)
+                    runs.append((logits, state.shared))
+        except Exception as exc:  # noqa: BLE001 - any failure just means: do not use it
+            log.info("shared-prefix decoding unavailable for %s: %s", self.source, exc)
+            return False
+        (plain, _), (fast, shared) = runs
+        layers = len(state.cache.layers)
+        tol = 1e-3 if self.dtype == torch.float32 else 5e-2
+        same = bool(torch.allclose(plain, fast, atol=tol * float(plain.abs().max()), rtol=0))
+        used = shared is not None and shared.calls == 2 * layers
+        if not (same and used):
+            log.info("shared-prefix decoding disabled for %s (same logits: %s, attention calls: %s)", self.source, same, shared and shared.calls)
+        return same and used
 
     def _run_batch(
         self, batch: list[tuple[tuple[int, ...], list[int]]], seeds: list[int], n: int, settings: GenerationSettings, greedy: bool
@@ -365,12 +476,8 @@ class TransformersFiller(SlotFiller):
             draws = [torch.rand(steps, generator=torch.Generator().manual_seed(candidate_seed(s, k)), dtype=torch.float64) for s in seeds for k in range(n)]
             uniforms = torch.stack(draws).to(dev)
         with torch.inference_mode():
-            logits, cache, mask, next_pos = self._prefill(batch)
-            if n > 1:  # the n candidates of a prompt share its prefill
-                cache.batch_repeat_interleave(n)
-                logits = logits.repeat_interleave(n, dim=0)
-                mask = mask.repeat_interleave(n, dim=0)
-                next_pos = next_pos.repeat_interleave(n, dim=0)
+            state = self._prefill(batch, steps, n, self.shared_prefix)
+            logits = state.logits
             alive = torch.arange(rows, device=dev)  # original row index of each batch row
             live = torch.ones(rows, dtype=torch.bool, device=dev)  # False once a row emitted EOS
             tokens = torch.full((rows, steps), -1, dtype=torch.long, device=dev)
@@ -382,17 +489,13 @@ class TransformersFiller(SlotFiller):
                 n_live = int(live.sum())
                 if t == steps - 1 or n_live == 0:
                     break
-                # Pruning copies the whole KV cache, so do it only when it saves real work.
+                keep = None
+                # Pruning copies the rows' caches, so do it only when it saves real work.
                 if n_live <= len(alive) - max(1, len(alive) // 8):
                     keep = live.nonzero().squeeze(-1)
-                    cache.batch_select_indices(keep)
-                    alive, mask, next_pos, nxt, live = alive[keep], mask[keep], next_pos[keep], nxt[keep], live[keep]
-                mask = torch.cat([mask, torch.ones((mask.shape[0], 1), dtype=mask.dtype, device=dev)], dim=1)
-                out = self.model(input_ids=nxt.unsqueeze(-1), attention_mask=mask, position_ids=next_pos, past_key_values=cache, use_cache=True)
-                cache = out.past_key_values
-                logits = out.logits[:, -1, :].float()
-                next_pos = next_pos + 1
-        del cache
+                    alive, live = alive[keep], live[keep]
+                logits = self._step(state, nxt, keep)
+        del state
         texts, generated = [], 0
         eos = set(self.eos_ids)
         for row in tokens.cpu().tolist():
@@ -436,6 +539,111 @@ class TransformersFiller(SlotFiller):
         target = uniforms.unsqueeze(-1) * cdf[:, -1:]
         pos = torch.searchsorted(cdf, target, right=True).clamp(max=cdf.shape[-1] - 1)
         return idx.gather(1, pos).squeeze(-1)
+
+
+def _preallocated_layer_class() -> type:
+    from transformers.cache_utils import DynamicLayer
+
+    class PreallocatedLayer(DynamicLayer):
+        """A DynamicLayer whose key/value storage is allocated once for the whole decode.
+
+        DynamicLayer.update concatenates, copying every layer's whole cache on every step: 60% of
+        a decode step at batch 64 (torch profiler, 2-core CPU). Here a step writes its one new
+        position into spare capacity and `keys`/`values` are views of the filled part, so the
+        attention sees exactly the tensors DynamicLayer would give it.
+        """
+
+        def __init__(self, layer: Any, extra: int, drop_front: int = 0) -> None:
+            super().__init__()
+            keys, values = layer.keys[:, :, drop_front:], layer.values[:, :, drop_front:]
+            self.dtype, self.device = keys.dtype, keys.device
+            self.length = keys.shape[-2]
+            b, h, _, d = keys.shape
+            self._k = keys.new_empty((b, h, self.length + extra, d))
+            self._v = values.new_empty((b, values.shape[1], self.length + extra, values.shape[-1]))
+            self._k[:, :, : self.length] = keys
+            self._v[:, :, : self.length] = values
+            self.is_initialized = True
+            self._views()
+
+        def _views(self) -> None:
+            self.keys = self._k[:, :, : self.length]
+            self.values = self._v[:, :, : self.length]
+
+        def update(self, key_states: Any, value_states: Any, *args: Any, **kwargs: Any) -> tuple[Any, Any]:
+            import torch
+
+            end = self.length + key_states.shape[-2]
+            if end > self._k.shape[-2]:  # more steps than planned: grow (never happens in _run_batch)
+                spare = max(end - self._k.shape[-2], self._k.shape[-2])
+                pad = (self._k.shape[0], self._k.shape[1], spare, self._k.shape[-1])
+                self._k = torch.cat([self._k, self._k.new_empty(pad)], dim=-2)
+                self._v = torch.cat([self._v, self._v.new_empty((*pad[:-1], self._v.shape[-1]))], dim=-2)
+            self._k[:, :, self.length : end] = key_states
+            self._v[:, :, self.length : end] = value_states
+            self.length = end
+            self._views()
+            return self.keys, self.values
+
+        def get_seq_length(self) -> int:
+            return self.length
+
+        def batch_select_indices(self, indices: Any) -> None:
+            self._k, self._v = self._k[indices], self._v[indices]
+            self._views()
+
+        def batch_repeat_interleave(self, repeats: int) -> None:
+            self._k = self._k.repeat_interleave(repeats, dim=0)
+            self._v = self._v.repeat_interleave(repeats, dim=0)
+            self._views()
+
+        def crop(self, tokens_to_remove: int) -> None:
+            if tokens_to_remove < 0:
+                self.length = max(0, self.length + tokens_to_remove)
+                self._views()
+
+    return PreallocatedLayer
+
+
+_PREALLOCATED: type | None = None
+
+
+def _full_attention(cache: Any) -> bool:
+    """True for a DynamicCache whose every layer is a plain, filled, full-attention DynamicLayer."""
+    from transformers.cache_utils import DynamicLayer
+
+    layers = getattr(cache, "layers", None)
+    return bool(layers) and all(type(layer) is DynamicLayer and layer.is_initialized for layer in layers)
+
+
+def preallocate(cache: Any, extra: int, drop_front: int = 0) -> bool:
+    """Give every full-attention layer of a DynamicCache room for `extra` more positions, in place,
+    dropping its first `drop_front` positions (a head that shared_prefix holds once per batch).
+
+    Returns False (and leaves the cache alone) for caches of any other shape, e.g. sliding-window
+    or linear-attention layers of other model families, which keep their own update logic.
+    """
+    global _PREALLOCATED
+    if not _full_attention(cache):
+        return False
+    if _PREALLOCATED is None:
+        _PREALLOCATED = _preallocated_layer_class()
+    layers = cache.layers
+    for i, layer in enumerate(layers):  # one layer at a time: at most one layer is held twice
+        layers[i] = _PREALLOCATED(layer, extra, drop_front)
+        del layer
+    return True
+
+
+@dataclass
+class _Decode:
+    """What a batch's decode loop carries from step to step."""
+
+    cache: Any
+    mask: Any  # [rows, positions] 1/0: the rows' own tokens only when `shared` holds the head
+    next_pos: Any
+    logits: Any
+    shared: Any = None  # shared_prefix.SharedHeads, or None for plain decoding
 
 
 _fillers: dict[tuple[str, str], SlotFiller] = {}

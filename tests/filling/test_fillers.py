@@ -75,3 +75,107 @@ def test_real_model_greedy_is_usable(real_filler: TransformersFiller, welcome_sl
     assert len(out[0]) == 1
     assert clean_output(out[0][0], welcome_slot.max_words)
     assert len(real_filler.fingerprint) == 64
+
+
+def test_preallocated_cache_layer_behaves_like_dynamic_layer() -> None:
+    """Same keys/values as transformers' DynamicLayer through prefill, decode, pruning and repeat."""
+    import torch
+    from transformers.cache_utils import DynamicCache, DynamicLayer
+
+    from review.filling.model import preallocate
+
+    gen = torch.Generator().manual_seed(0)
+
+    def kv(batch: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return torch.randn(batch, 3, length, 8, generator=gen), torch.randn(batch, 3, length, 8, generator=gen)
+
+    plain, fast = DynamicCache(), DynamicCache()
+    first = [kv(4, 5) for _ in range(2)]
+    for layer, (k, v) in enumerate(first):
+        plain.update(k, v, layer)
+        fast.update(k, v, layer)
+    assert preallocate(fast, extra=2)  # room for 2 steps; a 3rd forces the grow path
+    assert all(type(layer) is not DynamicLayer for layer in fast.layers)
+    for step in range(3):
+        if step == 1:
+            for cache in (plain, fast):
+                cache.batch_select_indices(torch.tensor([0, 2, 3]))
+                cache.batch_repeat_interleave(2)
+        batch = 4 if step == 0 else 6
+        for layer in range(2):
+            k, v = kv(batch, 1)
+            want = plain.update(k, v, layer)
+            got = fast.update(k, v, layer)
+            assert torch.equal(want[0], got[0]) and torch.equal(want[1], got[1])
+        assert plain.get_seq_length() == fast.get_seq_length() == 6 + step
+
+
+def test_preallocate_leaves_other_caches_alone() -> None:
+    from transformers.cache_utils import DynamicCache
+
+    from review.filling.model import preallocate
+
+    assert not preallocate(DynamicCache(), extra=4)  # nothing initialized yet
+    assert not preallocate(object(), extra=4)
+
+
+@pytest.mark.model
+def test_real_model_preallocated_cache_changes_nothing(real_filler: TransformersFiller, welcome_slot: SlotSpec, tip_slot: SlotSpec) -> None:
+    settings = GenerationSettings(n_candidates=3, max_new_tokens=24)
+    prompts = [build_prompt(welcome_slot, {"city": c}, "Warm.") for c in ("York", "Ely")] + [build_prompt(tip_slot, {"policy_type": "pet"}, "Warm.")]
+    try:  # the plain (unshared) decode path, with and without preallocated storage
+        real_filler.shared_prefix = False
+        real_filler.preallocate_cache = False
+        plain = real_filler.generate(prompts, seeds=[1, 2, 3], settings=settings)
+        real_filler.preallocate_cache = True
+        assert real_filler.generate(prompts, seeds=[1, 2, 3], settings=settings) == plain
+    finally:
+        real_filler.preallocate_cache = real_filler.shared_prefix = True
+
+
+@pytest.mark.model
+def test_real_model_shared_head_decoding_changes_nothing(real_filler: TransformersFiller, welcome_slot: SlotSpec, tip_slot: SlotSpec) -> None:
+    """The bundled model passes the load-time probe, and storing the head once gives the same drafts."""
+    assert real_filler.shared_prefix
+    settings = GenerationSettings(n_candidates=3, max_new_tokens=24)
+    prompts = [build_prompt(welcome_slot, {"city": c}, "Warm.") for c in ("York", "Ely")] + [build_prompt(tip_slot, {"policy_type": "pet"}, "Warm.")]
+    shared = real_filler.generate(prompts, seeds=[4, 5, 6], settings=settings)
+    try:
+        real_filler.shared_prefix = False
+        plain = real_filler.generate(prompts, seeds=[4, 5, 6], settings=settings)
+    finally:
+        real_filler.shared_prefix = True
+    assert shared == plain
+
+
+@pytest.mark.model
+def test_probe_refuses_shared_heads_when_the_model_bypasses_them(real_filler: TransformersFiller, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model whose attention never calls ours would attend to the tail only: the probe says no."""
+    from review.filling import shared_prefix
+
+    def enter_without_switching(self: shared_prefix.active) -> shared_prefix.SharedHeads:
+        self.previous = self.model.config._attn_implementation
+        shared_prefix._state.heads = self.heads
+        return self.heads
+
+    assert real_filler._probe_shared_prefix()
+    monkeypatch.setattr(shared_prefix.active, "__enter__", enter_without_switching)
+    assert not real_filler._probe_shared_prefix()
+
+
+@pytest.mark.model
+def test_probe_verdict_is_remembered_per_model(real_filler: TransformersFiller, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+
+    def probe() -> bool:
+        calls.append(1)
+        return False
+
+    monkeypatch.setattr(real_filler, "cache_dir", tmp_path)
+    monkeypatch.setattr(real_filler, "_probe_shared_prefix", probe)
+    assert real_filler._shared_prefix_verdict() is False
+    assert real_filler._shared_prefix_verdict() is False
+    assert len(calls) == 1  # the second load reads the verdict
+    monkeypatch.setattr(real_filler, "fingerprint", "0" * 64)  # other weights: probed again
+    real_filler._shared_prefix_verdict()
+    assert len(calls) == 2
