@@ -342,7 +342,7 @@ class TransformersFiller(SlotFiller):
         import torch
 
         heads = sorted({h for h, _ in batch})
-        cache, shared, head_width = None, None, 0
+        cache, shared = None, None
         if any(heads):
             head_ids, head_mask = self._left_pad(heads)
             # Positions count real tokens only, so a padded row sees exactly the RoPE positions
@@ -357,8 +357,8 @@ class TransformersFiller(SlotFiller):
                 bias = torch.zeros(head_mask.shape, dtype=self.dtype, device=self.device).masked_fill_(head_mask == 0, float("-inf"))
                 layers = cache.layers
                 shared = SharedHeads([ly.keys for ly in layers], [ly.values for ly in layers], bias[:, None, :], which)
-                head_width = head_mask.shape[1]
-            cache.batch_select_indices(which)  # one shared head KV -> one copy per prompt (for the tail's prefill)
+            else:
+                cache.batch_select_indices(which)  # one shared head KV -> one copy per prompt
             head_mask = head_mask[which]
         else:
             head_mask = torch.zeros((len(batch), 0), dtype=torch.long, device=self.device)
@@ -366,14 +366,21 @@ class TransformersFiller(SlotFiller):
         # Padding sits between head and tail; the mask hides it and positions skip it.
         mask = torch.cat([head_mask, tail_mask], dim=1)
         pos = (mask.cumsum(-1) - 1).clamp(min=0)[:, head_mask.shape[1] :]
-        out = self.model(input_ids=tail_ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True, logits_to_keep=1)
+        if shared is not None:
+            from .shared_prefix import active
+
+            # The tails start a cache of their own; their attention reads the head from `shared`.
+            shared.set_rows(which)
+            shared.set_prefill_mask(tail_mask, self.dtype)
+            with active(self.model, shared):
+                out = self.model(input_ids=tail_ids, position_ids=pos, use_cache=True, logits_to_keep=1)
+            mask = tail_mask
+        else:
+            out = self.model(input_ids=tail_ids, attention_mask=mask, position_ids=pos, past_key_values=cache, use_cache=True, logits_to_keep=1)
         logits, cache, next_pos = out.logits[:, -1, :].float(), out.past_key_values, pos[:, -1:] + 1
         if shared is not None:
-            # Rows keep only their own tokens; the head stays once per batch in `shared`.
-            if not preallocate(cache, steps, drop_front=head_width):
-                shared = None  # unreachable: _full_attention checked the layers; stay correct anyway
-            else:
-                mask = mask[:, head_width:]
+            if not preallocate(cache, steps):  # the probe rules this out for a model that passed it
+                raise RuntimeError("shared-prefix decoding needs a plain full-attention cache")
         elif self.preallocate_cache:
             preallocate(cache, steps)
         if n > 1:  # the n candidates of a prompt share its prefill
@@ -457,7 +464,7 @@ class TransformersFiller(SlotFiller):
         layers = len(state.cache.layers)
         tol = 1e-3 if self.dtype == torch.float32 else 5e-2
         same = bool(torch.allclose(plain, fast, atol=tol * float(plain.abs().max()), rtol=0))
-        used = shared is not None and shared.calls == 2 * layers
+        used = shared is not None and shared.calls == 3 * layers  # the tails' prefill and two decode steps
         if not (same and used):
             log.info("shared-prefix decoding disabled for %s (same logits: %s, attention calls: %s)", self.source, same, shared and shared.calls)
         return same and used

@@ -14,7 +14,8 @@ the same attention over the same keys; only where the keys are stored changes. R
 are adjacent (the filler sorts by head), so the head part is one matrix product per head for
 all its rows together.
 
-Only the decode steps use it; prefill is the model's own attention. `probe` checks, once per
+The head's own prefill is the model's attention; the tails' prefill and every decode step use
+this one, so no row ever holds a copy of the head. The filler's probe checks, once per
 model, that the model really routes attention through transformers' attention interface and
 that both paths give the same next-token logits; a model that does not is run the plain way.
 """
@@ -39,7 +40,7 @@ class SharedHeads:
     values: list[Any]
     head_bias: Any  # [heads, 1, head_len]: 0 for a real head token, -inf for head padding
     row_head: Any  # [rows]: which head each row continues (non-decreasing)
-    tail_bias: Any = None  # [rows, 1, 1, tail_len]: set before every decode step
+    tail_bias: Any = None  # [rows, 1, q_len, tail_len]: set before every forward pass
     groups: list[tuple[int, int, int]] = field(default_factory=list)  # (head, first row, end row)
     calls: int = 0
 
@@ -56,15 +57,25 @@ class SharedHeads:
             raise ValueError("rows of one head must be adjacent")
 
     def set_tail_mask(self, mask: Any, dtype: Any) -> None:
-        """mask: [rows, tail_len] 1/0 over the rows' own tokens (tail padding is 0)."""
+        """Decode step. mask: [rows, tail_len] 1/0 over the rows' own tokens (tail padding is 0)."""
         import torch
 
         bias = torch.zeros(mask.shape, dtype=dtype, device=mask.device)
         self.tail_bias = bias.masked_fill_(mask == 0, float("-inf"))[:, None, None, :]
 
+    def set_prefill_mask(self, mask: Any, dtype: Any) -> None:
+        """Tail prefill (the rows' own tokens, after the head). mask: [rows, tail_len] 1/0.
+        A tail token sees the whole head, and the tail's real tokens up to itself."""
+        import torch
+
+        n = mask.shape[1]
+        causal = torch.ones((n, n), dtype=torch.bool, device=mask.device).tril()
+        visible = causal[None, :, :] & (mask[:, None, :] != 0)
+        self.tail_bias = torch.zeros(visible.shape, dtype=dtype, device=mask.device).masked_fill_(~visible, float("-inf"))[:, None, :, :]
+
 
 def _attention(module: Any, query: Any, key: Any, value: Any, attention_mask: Any, scaling: float | None = None, **_: Any) -> tuple[Any, None]:
-    """Attention for one decode step: `key`/`value` are the rows' own tokens; the head comes from state."""
+    """Attention with the head from state: `key`/`value` are the rows' own tokens (tail and generated)."""
     import torch
 
     st: SharedHeads | None = getattr(_state, "heads", None)
@@ -72,30 +83,30 @@ def _attention(module: Any, query: Any, key: Any, value: Any, attention_mask: An
         raise RuntimeError(f"{NAME} attention used outside a shared-prefix decode step")
     rows, q_heads, q_len, dim = query.shape
     kv_heads = key.shape[1]
-    if q_len != 1:
-        raise RuntimeError(f"{NAME} attention only serves single-token decode steps")
     groups = q_heads // kv_heads  # query head h reads kv head h // groups (transformers' repeat_kv order)
     scale = scaling if scaling is not None else dim**-0.5
     layer = module.layer_idx
     head_k, head_v = st.keys[layer], st.values[layer]
     head_len = head_k.shape[-2]
-    q = query.reshape(rows, kv_heads, groups, dim)
-    # Scores against the head, one product per head for all of its rows: [kv_heads, rows*groups, head_len].
-    head_scores = query.new_empty((rows, kv_heads, groups, head_len))
+    m = groups * q_len  # queries per (row, kv head), ordered group-major: index g * q_len + i
+    q = query.reshape(rows, kv_heads, m, dim)
+    tail_bias = st.tail_bias if q_len == 1 else st.tail_bias.repeat(1, 1, groups, 1)
+    # Scores against the head, one product per head for all of its rows: [kv_heads, rows*m, head_len].
+    head_scores = query.new_empty((rows, kv_heads, m, head_len))
     for h, a, b in st.groups:
-        qh = q[a:b].permute(1, 0, 2, 3).reshape(kv_heads, (b - a) * groups, dim)
+        qh = q[a:b].permute(1, 0, 2, 3).reshape(kv_heads, (b - a) * m, dim)
         s = torch.matmul(qh, head_k[h].transpose(-1, -2)) * scale + st.head_bias[h]
-        head_scores[a:b] = s.reshape(kv_heads, b - a, groups, head_len).permute(1, 0, 2, 3)
-    tail_scores = torch.matmul(q, key.transpose(-1, -2)) * scale + st.tail_bias  # [rows, kv_heads, groups, tail_len]
+        head_scores[a:b] = s.reshape(kv_heads, b - a, m, head_len).permute(1, 0, 2, 3)
+    tail_scores = torch.matmul(q, key.transpose(-1, -2)) * scale + tail_bias  # [rows, kv_heads, m, tail_len]
     probs = torch.softmax(torch.cat([head_scores, tail_scores], dim=-1), dim=-1)
-    out = torch.matmul(probs[..., head_len:], value)  # [rows, kv_heads, groups, dim]
+    out = torch.matmul(probs[..., head_len:], value)  # [rows, kv_heads, m, dim]
     head_probs = probs[..., :head_len]
     for h, a, b in st.groups:
-        ph = head_probs[a:b].permute(1, 0, 2, 3).reshape(kv_heads, (b - a) * groups, head_len)
-        out[a:b] += torch.matmul(ph, head_v[h]).reshape(kv_heads, b - a, groups, dim).permute(1, 0, 2, 3)
+        ph = head_probs[a:b].permute(1, 0, 2, 3).reshape(kv_heads, (b - a) * m, head_len)
+        out[a:b] += torch.matmul(ph, head_v[h]).reshape(kv_heads, b - a, m, dim).permute(1, 0, 2, 3)
     st.calls += 1
     # The layout transformers' attention functions return: [rows, q_len, q_heads, dim].
-    return out.reshape(rows, q_heads, 1, dim).transpose(1, 2).contiguous(), None
+    return out.reshape(rows, q_heads, q_len, dim).transpose(1, 2).contiguous(), None
 
 
 def register() -> None:
