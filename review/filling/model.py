@@ -527,25 +527,35 @@ class TransformersFiller(SlotFiller):
             return logits.argmax(dim=-1)
         probs = torch.softmax(logits / settings.temperature, dim=-1)
         # Nucleus sampling over the top-k first: a full 49k-way sort of every row costs more than
-        # the model step. Rows whose top-k mass is below top_p get a larger k, then the full
-        # vocabulary, so the result is exactly nucleus sampling either way.
+        # the model step. Rows whose top-k mass is below top_p are sampled from the full sorted
+        # vocabulary instead, so the result is exactly nucleus sampling either way. The two kinds
+        # of row are sampled apart: a row's arithmetic never depends on its batch mates, and the
+        # full-width arrays (the process's peak memory in a campaign) exist only for short rows.
         vocab = probs.shape[-1]
         k = min(512, vocab)
-        sorted_p, idx = torch.topk(probs, k, dim=-1, sorted=True)
-        short = (sorted_p.sum(-1) < settings.top_p).nonzero().squeeze(-1)
-        if len(short) and k < vocab:
-            wide_p, wide_idx = torch.sort(probs[short], dim=-1, descending=True, stable=True)
-            full_p = torch.zeros((probs.shape[0], vocab), dtype=probs.dtype, device=probs.device)
-            full_idx = torch.zeros((probs.shape[0], vocab), dtype=idx.dtype, device=idx.device)
-            full_p[:, :k], full_idx[:, :k] = sorted_p, idx
-            full_p[short], full_idx[short] = wide_p, wide_idx
-            sorted_p, idx = full_p, full_idx
-        cum = sorted_p.cumsum(dim=-1)
-        sorted_p = torch.where(cum - sorted_p < settings.top_p, sorted_p, torch.zeros_like(sorted_p))  # keeps >= 1 token
-        cdf = sorted_p.double().cumsum(dim=-1)
-        target = uniforms.unsqueeze(-1) * cdf[:, -1:]
-        pos = torch.searchsorted(cdf, target, right=True).clamp(max=cdf.shape[-1] - 1)
-        return idx.gather(1, pos).squeeze(-1)
+        top_p, top_idx = torch.topk(probs, k, dim=-1, sorted=True)
+        short = top_p.sum(-1) < settings.top_p
+        if k == vocab or not bool(short.any()):
+            return _nucleus(top_p, top_idx, uniforms, settings.top_p)
+        picked = torch.empty(probs.shape[0], dtype=torch.long, device=probs.device)
+        wide, narrow = short.nonzero().squeeze(-1), (~short).nonzero().squeeze(-1)
+        wide_p, wide_idx = torch.sort(probs[wide], dim=-1, descending=True, stable=True)
+        picked[wide] = _nucleus(wide_p, wide_idx, uniforms[wide], settings.top_p)
+        if len(narrow):
+            picked[narrow] = _nucleus(top_p[narrow], top_idx[narrow], uniforms[narrow], settings.top_p)
+        return picked
+
+
+def _nucleus(sorted_p: Any, idx: Any, uniforms: Any, top_p: float) -> Any:
+    """Sample one token per row from probabilities sorted in descending order (idx: their ids)."""
+    import torch
+
+    cum = sorted_p.cumsum(dim=-1)
+    sorted_p = torch.where(cum - sorted_p < top_p, sorted_p, torch.zeros_like(sorted_p))  # keeps >= 1 token
+    cdf = sorted_p.double().cumsum(dim=-1)
+    target = uniforms.unsqueeze(-1) * cdf[:, -1:]
+    pos = torch.searchsorted(cdf, target, right=True).clamp(max=cdf.shape[-1] - 1)
+    return idx.gather(1, pos).squeeze(-1)
 
 
 def _preallocated_layer_class() -> type:

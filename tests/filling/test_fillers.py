@@ -179,3 +179,27 @@ def test_probe_verdict_is_remembered_per_model(real_filler: TransformersFiller, 
     monkeypatch.setattr(real_filler, "fingerprint", "0" * 64)  # other weights: probed again
     real_filler._shared_prefix_verdict()
     assert len(calls) == 2
+
+
+def test_nucleus_sampling_of_a_row_ignores_its_batch_mates() -> None:
+    """A peaked row (top-512 suffices) and a flat row (full sort) pick the same alone as together."""
+    import torch
+
+    from review.filling.model import TransformersFiller as Filler
+
+    settings = GenerationSettings()
+    gen = torch.Generator().manual_seed(1)
+    peaked = torch.randn(3, 49152, generator=gen) * 12
+    flat = torch.randn(2, 49152, generator=gen) * 0.1  # top-512 mass far below top_p
+    uniforms = torch.rand(5, generator=gen, dtype=torch.float64)
+    history = torch.zeros((5, 0), dtype=torch.long)
+    together = Filler._pick(torch.cat([peaked, flat]), history, uniforms, settings, False)
+    alone_peaked = Filler._pick(peaked, history[:3], uniforms[:3], settings, False)
+    alone_flat = Filler._pick(flat, history[3:], uniforms[3:], settings, False)
+    assert together.tolist() == alone_peaked.tolist() + alone_flat.tolist()
+    # And it is nucleus sampling: a peaked row's pick lies inside its top-p set.
+    probs = torch.softmax(peaked / settings.temperature, dim=-1)
+    for row, tok in enumerate(alone_peaked.tolist()):
+        p, ids = torch.sort(probs[row], descending=True)
+        keep = ids[(p.cumsum(0) - p) < settings.top_p]
+        assert tok in keep.tolist()
