@@ -33,6 +33,8 @@ def found(tmp_path, text, given, examples=(), rule=RULE, **kw):
         ("We offer an extended one-year service.", {"tenure_years": "3"}, "one"),
         ("You have been with us since 2019.", {}, "2019"),
         ("Thanks for your 3rd year.", {"tenure_years": "2"}, "3rd"),
+        ("Do not exceed your data cache (32GB).", {"policy_type": "home"}, "32GB"),  # a unit glued on
+        ("Claims answered within 24h.", {"policy_type": "home"}, "24h"),
     ],
 )
 def test_ungrounded_numbers(tmp_path, text, given, match):
@@ -52,6 +54,7 @@ def test_ungrounded_numbers(tmp_path, text, given, match):
         ("Here is one of our favourite tips.", {"policy_type": "home"}),  # 'one' with no unit
         ("First, check your named drivers.", {"policy_type": "motor"}),
         ("Our R1SK team is here for you.", {}),  # a digit inside a word is no number
+        ("Travel safe in the 2020s and beyond.", {"tenure_years": "2020"}),
         ("Check your cover before you travel.", {}),
     ],
 )

@@ -43,7 +43,9 @@ _UNITS = frozenset(
         "cent", "pounds", "dollars", "euros", "payment", "payments"
     ]
 )
-_DIGITS = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?:st|nd|rd|th|s)?(?![\w])", re.I)
+# Digits, with a unit or ordinal glued on ("32GB", "24h", "5km", "3rd", "90s"); a digit inside a
+# word ("R1SK", "COVID19") is no number.
+_DIGITS = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?:[a-z]+)?(?![\w])", re.I)
 _WORD = re.compile(r"[A-Za-z]+(?:['\u2019][A-Za-z]+)*")
 # A run of capitalized words ("Harbor Mutual", "Leeds", "St Albans"), possibly joined by "of"/"upon".
 _NAME = re.compile(r"[A-Z][\w'\u2019-]*(?:\s+(?:(?:of|upon|on|the|de|la)\s+)?[A-Z][\w'\u2019-]*)*")
@@ -63,7 +65,7 @@ _COMMON = frozenset(
 
 
 def _num(token: str) -> float | None:
-    token = re.sub(r"(?<=\d)(?:st|nd|rd|th|s)$", "", token.lower())
+    token = re.sub(r"(?<=\d)[a-z]+$", "", token.lower())
     if token in _ALL_WORDS:
         return float(_ALL_WORDS[token])
     try:
