@@ -28,16 +28,19 @@ def check_password(user: User, password: str) -> bool:
 def authenticate(session: Session, username: str, password: str) -> User:
     user = session.exec(select(User).where(User.username == username.strip())).first()
     if user is None or not user.active or not check_password(user, password):
-        raise AuthenticationError("Wrong username or password.")
+        # The attempted name, cut and stripped of control characters: it is untrusted input.
+        tried = "".join(ch for ch in username.strip()[:64] if ch.isprintable()) or "(empty)"
+        raise AuthenticationError("Wrong username or password.", actor=tried, attempted="login", entity="user", entity_id=user.id if user else "")
     audit.append(session, actor=user.username, action="login", entity="user", entity_id=user.id)
     return user
 
 
 def require_role(user: User, *roles: str) -> None:
+    who = {"actor": user.username, "attempted": f"an action for {' or '.join(roles)}", "entity": "user", "entity_id": user.id}
     if not user.active:
-        raise PermissionDenied(f"{user.username}'s account is deactivated.")
+        raise PermissionDenied(f"{user.username}'s account is deactivated.", **who)
     if user.role not in roles:
-        raise PermissionDenied(f"{user.username} is a {user.role}; this needs the {' or '.join(roles)} role.")
+        raise PermissionDenied(f"{user.username} is a {user.role}; this needs the {' or '.join(roles)} role.", **who)
 
 
 def get_user(session: Session, user_id: int) -> User:

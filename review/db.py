@@ -7,6 +7,7 @@ never loses data.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +19,9 @@ from sqlmodel import Session, SQLModel, create_engine
 
 from . import models  # noqa: F401  (registers the tables)
 from .config import settings
+from .errors import Refusal
+
+log = logging.getLogger(__name__)
 
 
 def make_engine(url: str | None = None) -> Engine:
@@ -111,11 +115,33 @@ def migrate(engine: Engine) -> list[str]:
 
 @contextmanager
 def session_scope(engine: Engine) -> Iterator[Session]:
-    """One unit of work: commit on success, roll back on any error."""
+    """One unit of work: commit on success, roll back on any error.
+
+    A security refusal that names its actor (errors.Refusal) is then recorded in the audit trail
+    in a transaction of its own: the refused work is gone, the attempt is not.
+    """
     with Session(engine, expire_on_commit=False) as session:
         try:
             yield session
             session.commit()
+        except Refusal as exc:
+            session.rollback()
+            if exc.actor:
+                record_refusal(engine, exc)
+            raise
         except BaseException:
             session.rollback()
             raise
+
+
+def record_refusal(engine: Engine, exc: Refusal) -> None:
+    """Append a `refused` audit event for `exc`; a failure here is logged, never raised over `exc`."""
+    from review import audit
+
+    try:
+        with Session(engine, expire_on_commit=False) as s:
+            after = {"refusal": type(exc).__name__, "attempted": exc.attempted, "reason": str(exc)}
+            audit.append(s, actor=str(exc.actor), action="refused", entity=exc.entity or "request", entity_id=exc.entity_id or "", after=after)
+            s.commit()
+    except Exception:  # noqa: BLE001 - the user must still see the refusal itself
+        log.exception("could not record a refusal in the audit trail")

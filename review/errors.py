@@ -15,11 +15,21 @@ class NotFound(CountersignError):
     """The thing asked for does not exist."""
 
 
-class PermissionDenied(CountersignError):
+class Refusal(CountersignError):
+    """A security refusal. When `actor` is given, session_scope records it in the audit trail
+    (in its own transaction, after the refused one rolls back): failed logins, failed signatures,
+    self-review and role violations are what an examiner asks about."""
+
+    def __init__(self, message: str, *, actor: str | None = None, attempted: str = "", entity: str = "", entity_id: object = "") -> None:
+        super().__init__(message)
+        self.actor, self.attempted, self.entity, self.entity_id = actor, attempted, entity, entity_id
+
+
+class PermissionDenied(Refusal):
     """The acting user's role or relation to the object forbids the action."""
 
 
-class AuthenticationError(CountersignError):
+class AuthenticationError(Refusal):
     """Wrong username or password, or an inactive account."""
 
 

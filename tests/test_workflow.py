@@ -313,3 +313,48 @@ def test_a_new_template_version_never_alters_existing_drafts(generated) -> None:
     w.session.commit()
     assert tv2.version == 2 and tv2.id != w.template_version_id
     assert {d.id: (d.content_hash, d.slots) for d in drafts_of(w)} == before
+
+
+def _refusals(w) -> list[AuditEvent]:  # type: ignore[no-untyped-def]
+    w.session.expire_all()
+    return list(w.session.exec(select(AuditEvent).where(AuditEvent.action == "refused").order_by(AuditEvent.seq)).all())
+
+
+def test_security_refusals_are_audited_in_their_own_transaction(generated) -> None:  # type: ignore[no-untyped-def]
+    """Failed signature, self-review, wrong role, failed login: the refused work rolls back, the attempt stays."""
+    from review.auth import authenticate
+    from review.db import session_scope
+
+    w = generated
+    d = in_review(w)
+    before = w.session.exec(select(AuditEvent)).all()
+    attempts = [
+        (AuthenticationError, lambda s: approve(s, s.get(User, w.reviewer.id), d.id, password="not-my-password", meaning=MEANING)),
+        (PermissionDenied, lambda s: approve(s, s.get(User, w.marketer.id), d.id, password=w.PASSWORDS["maria"], meaning=MEANING)),
+        (AuthenticationError, lambda s: authenticate(s, "rita\x1b[2J", "guess")),
+    ]
+    for error, attempt in attempts:
+        with pytest.raises(error), session_scope(w.engine) as s:
+            attempt(s)
+    events = _refusals(w)
+    assert [(e.actor, e.entity, e.after["refusal"], e.after["attempted"]) for e in events] == [
+        ("rita", "draft", "AuthenticationError", "sign"),
+        ("maria", "user", "PermissionDenied", "an action for reviewer"),  # the role check knows the user, not the draft
+        ("rita[2J", "user", "AuthenticationError", "login"),  # control characters dropped
+    ]
+    assert events[0].entity_id == str(d.id) and "password does not match" in events[0].after["reason"]
+    assert len(w.session.exec(select(AuditEvent)).all()) == len(before) + 3  # nothing else was written
+    w.session.refresh(d)
+    assert d.status == Status.IN_REVIEW and not w.session.exec(select(Approval).where(Approval.draft_id == d.id)).all()
+    assert audit.verify_chain(w.session).ok
+
+
+def test_rule_refusals_are_not_security_events(generated) -> None:  # type: ignore[no-untyped-def]
+    """A missing comment is a form error, not an attempt worth an examiner's time: nothing is audited."""
+    from review.db import session_scope
+
+    w = generated
+    d = in_review(w)
+    with pytest.raises(WorkflowError), session_scope(w.engine) as s:
+        reject(s, s.get(User, w.reviewer.id), d.id, comment="")
+    assert _refusals(w) == []

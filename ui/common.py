@@ -19,8 +19,8 @@ from sqlalchemy.exc import NoInspectionAvailable
 from sqlmodel import Session
 
 from review.config import settings
-from review.db import make_engine, migrate
-from review.errors import CountersignError
+from review.db import make_engine, migrate, record_refusal
+from review.errors import CountersignError, Refusal
 from review.models import Role, User
 
 T = TypeVar("T")
@@ -97,6 +97,8 @@ def call(fn: Callable[..., T], *args: Any, show_error: bool = True, **kwargs: An
             return Outcome(True, value)
         except CountersignError as e:
             session.rollback()
+            if isinstance(e, Refusal) and e.actor:  # the attempt stays on record (review.db.record_refusal)
+                record_refusal(get_engine(), e)
             if show_error:
                 st.error(str(e), icon=":material/error:")
             return Outcome(False, error=e)

@@ -53,6 +53,7 @@ def test_approve_with_signature(app, world):
     assert not at.exception
     assert errors(at) == ["Signature refused: the password does not match."]
     assert world.draft(d.id).status == Status.IN_REVIEW
+    assert [(e.actor, e.entity_id, e.after["attempted"]) for e in world.events("refused")] == [("rita", str(d.id), "sign")]
     if n_warn:
         # Warnings not acknowledged: refused.
         at.text_input(key="approve_password").input(PASSWORDS["rita"])

@@ -32,6 +32,8 @@ def test_wrong_password_is_refused_in_plain_words(app, world):
     assert errors(at) == ["Wrong username or password."]
     assert "user_id" not in at.session_state
     assert not world.events("login")
+    [refused] = world.events("refused")  # the failed attempt is on record
+    assert (refused.actor, refused.after["attempted"]) == ("rita", "login")
 
 
 def test_navigation_shows_only_the_roles_pages(app):
