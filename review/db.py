@@ -126,8 +126,7 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             session.commit()
         except Refusal as exc:
             session.rollback()
-            if exc.actor:
-                record_refusal(engine, exc)
+            record_refusal(engine, exc)
             raise
         except BaseException:
             session.rollback()
@@ -135,9 +134,12 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 
 def record_refusal(engine: Engine, exc: Refusal) -> None:
-    """Append a `refused` audit event for `exc`; a failure here is logged, never raised over `exc`."""
+    """Append a `refused` audit event for `exc` if it names its actor; a failure here is logged,
+    never raised over `exc`."""
     from review import audit
 
+    if not exc.actor:
+        return
     try:
         with Session(engine, expire_on_commit=False) as s:
             after = {"refusal": type(exc).__name__, "attempted": exc.attempted, "reason": str(exc)}

@@ -178,16 +178,15 @@ def _require_comment(comment: str, what: str) -> str:
     return comment
 
 
+def _attempt(actor: User, attempted: str, draft: Draft) -> dict[str, Any]:
+    """What a refused attempt on a draft records in the audit trail (errors.Refusal)."""
+    return {"actor": actor.username, "attempted": attempted, "entity": "draft", "entity_id": draft.id}
+
+
 def _decision_guard(session: Session, actor: User, draft: Draft) -> None:
     require_role(actor, Role.REVIEWER)
     if actor.id in authors(session, draft):
-        raise PermissionDenied(
-            f"{actor.username} wrote or edited draft {draft.id} and cannot review it",
-            actor=actor.username,
-            attempted="review",
-            entity="draft",
-            entity_id=draft.id,
-        )
+        raise PermissionDenied(f"{actor.username} wrote or edited draft {draft.id} and cannot review it", **_attempt(actor, "review", draft))
     if draft.status != S.IN_REVIEW:
         raise InvalidTransition(f"draft {draft.id} is {draft.status}, not in review")
 
@@ -206,7 +205,7 @@ def approve(
     draft = get_draft(session, draft_id)
     _decision_guard(session, actor, draft)
     if not password or not check_password(actor, password):
-        raise AuthenticationError("Signature refused: the password does not match.", actor=actor.username, attempted="sign", entity="draft", entity_id=draft.id)
+        raise AuthenticationError("Signature refused: the password does not match.", **_attempt(actor, "sign", draft))
     if meaning not in SIGNATURE_MEANINGS:
         raise WorkflowError(f"choose what the signature means: {'; '.join(SIGNATURE_MEANINGS)}")
     if expected_content_hash is not None and expected_content_hash != draft.content_hash:
@@ -217,13 +216,7 @@ def approve(
         raise WorkflowError(f"draft {draft.id}'s content does not match its recorded hash; it cannot be signed")
     existing = valid_approvals(session, draft)
     if any(a.reviewer_id == actor.id for a in existing):
-        raise PermissionDenied(
-            f"{actor.username} already approved this revision; another reviewer must sign",
-            actor=actor.username,
-            attempted="sign",
-            entity="draft",
-            entity_id=draft.id,
-        )
+        raise PermissionDenied(f"{actor.username} already approved this revision; another reviewer must sign", **_attempt(actor, "sign", draft))
     needed = set(warning_ids(draft.findings))
     acked = set(acknowledged or [])
     missing = needed - acked

@@ -97,7 +97,7 @@ def call(fn: Callable[..., T], *args: Any, show_error: bool = True, **kwargs: An
             return Outcome(True, value)
         except CountersignError as e:
             session.rollback()
-            if isinstance(e, Refusal) and e.actor:  # the attempt stays on record (review.db.record_refusal)
+            if isinstance(e, Refusal):  # the attempt stays on record (review.db.record_refusal)
                 record_refusal(get_engine(), e)
             if show_error:
                 st.error(str(e), icon=":material/error:")

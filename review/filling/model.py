@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,28 +94,37 @@ def _atomic_write_json(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+def _remembered(path: Path, key: str, kind: type, compute: Callable[[], Any]) -> Any:
+    """compute(), remembered under `key` in the JSON file `path`. A missing, unreadable or
+    read-only file only means computing again; a stored value not of `kind` is recomputed."""
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    if not isinstance(known, dict):
+        known = {}
+    if isinstance(known.get(key), kind):
+        return known[key]
+    known[key] = value = compute()
+    with contextlib.suppress(OSError):
+        _atomic_write_json(path, known)
+    return value
+
+
 def fingerprint_model(path: Path, cache_dir: Path) -> str:
     """sha256 over the model file(s); remembered per (path, size, mtime) so it is hashed once."""
     files = _model_files(path)
     if not files:
         raise ModelLoadError(f"Model directory {path} contains no model files. {_HINT}")
     stamp = [[str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns] for p in files]
-    index_path = cache_dir / "fingerprints.json"
-    key = hashlib.sha256(json.dumps(stamp).encode()).hexdigest()
-    try:
-        index = json.loads(index_path.read_text())
-    except (OSError, ValueError):
-        index = {}
-    if key in index:
-        return str(index[key])
-    if len(files) == 1:
-        digest = _sha256_file(files[0])
-    else:  # a directory: hash of (name, file hash) pairs, order-independent of the filesystem
-        digest = hashlib.sha256(json.dumps([[p.name, _sha256_file(p)] for p in files]).encode()).hexdigest()
-    index[key] = digest
-    with contextlib.suppress(OSError):  # a read-only cache dir only costs a re-hash next time
-        _atomic_write_json(index_path, index)
-    return digest
+
+    def digest() -> str:
+        if len(files) == 1:
+            return _sha256_file(files[0])
+        # a directory: hash of (name, file hash) pairs, order-independent of the filesystem
+        return hashlib.sha256(json.dumps([[p.name, _sha256_file(p)] for p in files]).encode()).hexdigest()
+
+    return str(_remembered(cache_dir / "fingerprints.json", hashlib.sha256(json.dumps(stamp).encode()).hexdigest(), str, digest))
 
 
 def choose_dtype(device: str, requested: str | None = None) -> Any:
@@ -352,11 +361,11 @@ class TransformersFiller(SlotFiller):
             cache = out.past_key_values
             which = torch.tensor([heads.index(h) for h, _ in batch], device=self.device)
             if share and _full_attention(cache):
-                from .shared_prefix import SharedHeads
+                from .shared_prefix import SharedHeads, additive_bias
 
-                bias = torch.zeros(head_mask.shape, dtype=self.dtype, device=self.device).masked_fill_(head_mask == 0, float("-inf"))
                 layers = cache.layers
-                shared = SharedHeads([ly.keys for ly in layers], [ly.values for ly in layers], bias[:, None, :], which)
+                bias = additive_bias(head_mask != 0, self.dtype)[:, None, :]
+                shared = SharedHeads([ly.keys for ly in layers], [ly.values for ly in layers], bias, which)
             else:
                 cache.batch_select_indices(which)  # one shared head KV -> one copy per prompt
             head_mask = head_mask[which]
@@ -423,18 +432,7 @@ class TransformersFiller(SlotFiller):
         import transformers
 
         key = f"{self.fingerprint}|{self.dtype}|{self.device}|torch {torch.__version__}|transformers {transformers.__version__}"
-        path = self.cache_dir / "shared-prefix-probes.json"
-        try:
-            known = json.loads(path.read_text())
-        except (OSError, ValueError):
-            known = {}
-        if isinstance(known.get(key), bool):
-            return known[key]
-        verdict = self._probe_shared_prefix()
-        known[key] = verdict
-        with contextlib.suppress(OSError):  # a read-only cache dir only costs a probe next time
-            _atomic_write_json(path, known)
-        return verdict
+        return bool(_remembered(self.cache_dir / "shared-prefix-probes.json", key, bool, self._probe_shared_prefix))
 
     def _probe_shared_prefix(self) -> bool:
         """Whether shared-head decoding gives this model the same logits as its own attention.
@@ -570,9 +568,9 @@ def _preallocated_layer_class() -> type:
         attention sees exactly the tensors DynamicLayer would give it.
         """
 
-        def __init__(self, layer: Any, extra: int, drop_front: int = 0) -> None:
+        def __init__(self, layer: Any, extra: int) -> None:
             super().__init__()
-            keys, values = layer.keys[:, :, drop_front:], layer.values[:, :, drop_front:]
+            keys, values = layer.keys, layer.values
             self.dtype, self.device = keys.dtype, keys.device
             self.length = keys.shape[-2]
             b, h, _, d = keys.shape
@@ -633,9 +631,8 @@ def _full_attention(cache: Any) -> bool:
     return bool(layers) and all(type(layer) is DynamicLayer and layer.is_initialized for layer in layers)
 
 
-def preallocate(cache: Any, extra: int, drop_front: int = 0) -> bool:
-    """Give every full-attention layer of a DynamicCache room for `extra` more positions, in place,
-    dropping its first `drop_front` positions (a head that shared_prefix holds once per batch).
+def preallocate(cache: Any, extra: int) -> bool:
+    """Give every full-attention layer of a DynamicCache room for `extra` more positions, in place.
 
     Returns False (and leaves the cache alone) for caches of any other shape, e.g. sliding-window
     or linear-attention layers of other model families, which keep their own update logic.
@@ -647,7 +644,7 @@ def preallocate(cache: Any, extra: int, drop_front: int = 0) -> bool:
         _PREALLOCATED = _preallocated_layer_class()
     layers = cache.layers
     for i, layer in enumerate(layers):  # one layer at a time: at most one layer is held twice
-        layers[i] = _PREALLOCATED(layer, extra, drop_front)
+        layers[i] = _PREALLOCATED(layer, extra)
         del layer
     return True
 

@@ -32,6 +32,13 @@ _registered = False
 _register_lock = threading.Lock()
 
 
+def additive_bias(visible: Any, dtype: Any) -> Any:
+    """The attention bias for a boolean visibility mask: 0 where visible, -inf where not."""
+    import torch
+
+    return torch.zeros(visible.shape, dtype=dtype, device=visible.device).masked_fill_(~visible, float("-inf"))
+
+
 @dataclass
 class SharedHeads:
     """One batch's shared heads and the per-row bookkeeping the attention function needs."""
@@ -58,10 +65,7 @@ class SharedHeads:
 
     def set_tail_mask(self, mask: Any, dtype: Any) -> None:
         """Decode step. mask: [rows, tail_len] 1/0 over the rows' own tokens (tail padding is 0)."""
-        import torch
-
-        bias = torch.zeros(mask.shape, dtype=dtype, device=mask.device)
-        self.tail_bias = bias.masked_fill_(mask == 0, float("-inf"))[:, None, None, :]
+        self.tail_bias = additive_bias(mask != 0, dtype)[:, None, None, :]
 
     def set_prefill_mask(self, mask: Any, dtype: Any) -> None:
         """Tail prefill (the rows' own tokens, after the head). mask: [rows, tail_len] 1/0.
@@ -71,7 +75,7 @@ class SharedHeads:
         n = mask.shape[1]
         causal = torch.ones((n, n), dtype=torch.bool, device=mask.device).tril()
         visible = causal[None, :, :] & (mask[:, None, :] != 0)
-        self.tail_bias = torch.zeros(visible.shape, dtype=dtype, device=mask.device).masked_fill_(~visible, float("-inf"))[:, None, :, :]
+        self.tail_bias = additive_bias(visible, dtype)[:, None, :, :]
 
 
 def _attention(module: Any, query: Any, key: Any, value: Any, attention_mask: Any, scaling: float | None = None, **_: Any) -> tuple[Any, None]:
