@@ -38,8 +38,9 @@ def _seam_ok(before: str, after: str) -> bool:
     return not (_joins(before) and _joins(after))
 
 
-@lru_cache(maxsize=4096)
-def _fixed_word_count(text: str) -> int:
+@lru_cache(maxsize=8192)
+def _cached_word_count(text: str) -> int:
+    """word_count for texts that recur across drafts: fixed copy, fallbacks, repeated slot texts."""
     return word_count(text)
 
 
@@ -107,19 +108,15 @@ class Draft:
     def __init__(self, ctx: CheckContext):
         self.ctx = ctx
         self._texts: dict[str, list[ScopeText]] = {}
-        self._word_counts: dict[str, int] = {}
 
     def word_count(self, text: str) -> int:
-        """word_count(text), computed once per draft (budget and length both count the slots)."""
-        n = self._word_counts.get(text)
-        if n is None:
-            n = self._word_counts[text] = word_count(text)
-        return n
+        """word_count(text), computed once (budget and length both count the slots; texts recur)."""
+        return _cached_word_count(text)
 
     def message_word_count(self) -> int:
         """word_count(ctx.message). Where the message is exactly the fixed copy with the slot texts
         in place and no word runs across a seam, it is the sum of the pieces' counts: the fixed
-        pieces recur across drafts (cached) and the slots are counted once per draft anyway."""
+        pieces recur across drafts and their counts are cached (slots are counted for the budget anyway)."""
         ctx = self.ctx
         if ctx.fixed_segments:
             fixed = ctx.fixed_segments
@@ -129,10 +126,7 @@ class Draft:
                 parts += [ctx.slots.get(name, ""), seg]
             pieces = [p for p in parts if p]
             if "".join(pieces) == ctx.message and all(_seam_ok(a[-1], b[0]) for a, b in zip(pieces, pieces[1:], strict=False)):
-                total = 0
-                for k, piece in enumerate(parts):
-                    total += _fixed_word_count(piece) if k % 2 == 0 else self.word_count(piece)
-                return total
+                return sum(map(_cached_word_count, parts))
         return self.word_count(ctx.message)
 
     def texts(self, scope: str) -> list[ScopeText]:

@@ -116,6 +116,19 @@ def _emit(node: dict[str, dict], depth: int) -> str:
 _serial = itertools.count(1)
 
 
+def _term_index(keys: dict[str, int], match: str) -> int:
+    """Which literal term a match is: its text without separators is the term's key. Most matches
+    hold plain spaces at most, removed without a regex; keys never hold a separator, so a match
+    with another separator misses the first lookup and takes the full one."""
+    got = keys.get(match.replace(" ", ""))
+    return got if got is not None else keys.get(_SEP.sub("", match), 0)
+
+
+def _is_word(ch: str) -> bool:
+    """re's \\w for one character of a str pattern."""
+    return ch.isalnum() or ch == "_"
+
+
 @dataclass(frozen=True)
 class TermSet:
     """Several terms compiled into a single regex, plus how to tell which term a match is."""
@@ -128,6 +141,10 @@ class TermSet:
     # Set when every term is a /regex/ that needs one of these characters: a text holding none of
     # them cannot match, and `in` (C speed) says so before the regex scans every position.
     needs: str | None = field(default=None, compare=False, repr=False)
+    # Each literal term as it reads with single spaces between its words (in the view it is
+    # matched in): where one occurs on word boundaries, the regex matches there too, so presence
+    # is decided by str.find (C speed) before any regex runs.
+    spelled: tuple[str, ...] = field(default=(), compare=False, repr=False)
     # Never reused: keys this set's matches in a text's memo (shared by every rule using the set).
     uid: int = field(default_factory=lambda: next(_serial), compare=False, repr=False)
 
@@ -158,7 +175,7 @@ class TermSet:
             if group is not None:
                 idx = int(group[1:])
             else:
-                idx = keys.get(_SEP.sub("", m.group()), 0)
+                idx = _term_index(keys, m.group())
             start, end = span(m.start(), m.end())
             out.append((idx, start, end))
         return out
@@ -187,11 +204,23 @@ class TermSet:
             if m.end() == m.start():
                 continue
             group = m.lastgroup
-            idx = int(group[1:]) if group is not None else self.keys.get(_SEP.sub("", m.group()), 0)
+            idx = int(group[1:]) if group is not None else _term_index(self.keys, m.group())
             hit = (idx, *norm.span(m.start(), m.end()))
             break
         memo[key] = hit
         return hit
+
+    def contains(self, norm: Normalized) -> bool:
+        """Whether any term occurs in the text (as `search(norm) is not None`, usually faster)."""
+        view = norm.folded if self.ignorecase else norm.plain
+        for lit in self.spelled:
+            at = view.find(lit)
+            while at >= 0:
+                end = at + len(lit)
+                if not (_is_word(lit[0]) and at and _is_word(view[at - 1])) and not (_is_word(lit[-1]) and end < len(view) and _is_word(view[end])):
+                    return True
+                at = view.find(lit, at + 1)
+        return self.search(norm) is not None
 
     def possible(self, tokens: set[str] | frozenset[str]) -> bool:
         return self.anchors is None or not self.anchors.isdisjoint(tokens)
@@ -218,6 +247,7 @@ def compile_terms(terms: Sequence[str], *, ignorecase: bool = True, path: tuple[
 
 def _compile(terms: Sequence[str], ignorecase: bool, path: tuple[str | int, ...]) -> TermSet:
     literals: list[list[str]] = []
+    spelled: list[str] = []
     ends: set[bool] = set()
     regexes: list[str] = []
     keys: dict[str, int] = {}
@@ -238,6 +268,7 @@ def _compile(terms: Sequence[str], ignorecase: bool, path: tuple[str | int, ...]
             continue
         units = _units(term, ignorecase)
         literals.append(units)
+        spelled.append("".join(" " if u == GAP else u for u in units))
         ends.add(units[-1].isalnum() or units[-1] == "_")
         keys.setdefault("".join(u for u in units if u != GAP), i)
         found = _anchors(term)
@@ -264,7 +295,7 @@ def _compile(terms: Sequence[str], ignorecase: bool, path: tuple[str | int, ...]
         chars = [_needed_char(t.strip()[1:-1]) for t in terms]
         if all(chars):
             needs = "".join(sorted(set(chars)))  # type: ignore[arg-type]
-    return TermSet(tuple(t.strip() for t in terms), regex, frozenset(anchors) if anchors is not None else None, ignorecase, keys, needs)
+    return TermSet(tuple(t.strip() for t in terms), regex, frozenset(anchors) if anchors is not None else None, ignorecase, keys, needs, tuple(spelled))
 
 
 def _needed_char(src: str) -> str | None:

@@ -31,7 +31,7 @@ class Conditional(TextRule):
 
     def check_text(self, st: ScopeText) -> Iterator[Finding]:
         hit = self.when.search(st.norm)
-        if hit is None or self.require.search(st.norm) is not None:
+        if hit is None or self.require.contains(st.norm):
             return
         _, start, end = hit
         match = st.original[start:end]

@@ -67,12 +67,15 @@ def sentence_count(text: str) -> int:
 
 @lru_cache(maxsize=4096)
 def grade(text: str) -> float:
-    """Flesch-Kincaid grade: 0.39 * words/sentence + 11.8 * syllables/word - 15.59.
+    """Flesch-Kincaid grade: 0.39 * words/sentence + 11.8 * syllables/word - 15.59."""
+    return _grade(text, text.split())
 
-    Words (textstat's lexicon_count) and syllables (letter runs) never span whitespace, so both
-    are sums over the whitespace-separated tokens, which recur across texts and are cached.
-    """
-    total = sum(map(_token_counts, text.split()))
+
+def _grade(text: str, tokens: list[str]) -> float:
+    """grade(text) given text.split(). Words (textstat's lexicon_count) and syllables (letter runs)
+    never span whitespace, so both are sums over the whitespace-separated tokens, which recur
+    across texts and are cached."""
+    total = sum(map(_token_counts, tokens))
     n_words, syllables = total & ((1 << _HIGH) - 1), total >> _HIGH
     if not n_words:
         return 0.0
@@ -97,9 +100,15 @@ class Readability(TextRule):
         self.min_words = int(opts["min_words"])
 
     def check_text(self, st: ScopeText) -> Iterator[Finding]:
-        text = st.norm.plain
-        if len(text.split()) < self.min_words:
+        memo = st.norm.memo
+        got = memo.get("readability")
+        if got is None:  # (tokens, grade once computed): shared by every readability rule on this text
+            got = memo["readability"] = [st.norm.plain.split(), None]
+        tokens = got[0]
+        if len(tokens) < self.min_words:
             return
-        g = grade(text)
+        g = got[1]
+        if g is None:
+            g = got[1] = _grade(st.norm.plain, tokens)
         if g > self.grade:
             yield self.finding(st, None, "", g, grade=self.grade)

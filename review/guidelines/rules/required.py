@@ -30,7 +30,7 @@ class Required(TextRule):
         self._made: dict[tuple[str, str | None, str], Finding] = {}
 
     def check_text(self, st: ScopeText) -> Iterator[Finding]:
-        missing = [tok for tok, ts in zip(self.tokens, self.sets, strict=True) if ts.search(st.norm) is None]
+        missing = [tok for tok, ts in zip(self.tokens, self.sets, strict=True) if not ts.contains(st.norm)]
         if self.any:
             if len(missing) == len(self.tokens):
                 yield self._missing(st, " / ".join(self.tokens))
