@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, or_, select
 
 from . import audit
-from .errors import AuthenticationError, NotFound, PermissionDenied, WorkflowError
-from .models import Role, User
+from .config import settings
+from .errors import AccountLocked, AuthenticationError, NotFound, PermissionDenied, WorkflowError
+from .models import AuditEvent, Role, User, utcnow
 
 _hasher = PasswordHasher()
 MIN_PASSWORD = 8
@@ -27,11 +31,85 @@ def check_password(user: User, password: str) -> bool:
 
 def authenticate(session: Session, username: str, password: str) -> User:
     user = session.exec(select(User).where(User.username == username.strip())).first()
+    # The attempted name, cut and stripped of control characters: it is untrusted input.
+    tried = "".join(ch for ch in username.strip()[:64] if ch.isprintable()) or "(empty)"
+    who = {"actor": tried, "attempted": "login", "entity": "user", "entity_id": user.id if user else ""}
+    # Unknown names are counted and paused the same way: the answer never tells which names exist.
+    ensure_not_locked(session, tried, user.id if user else None, who)
     if user is None or not user.active or not check_password(user, password):
-        # The attempted name, cut and stripped of control characters: it is untrusted input.
-        tried = "".join(ch for ch in username.strip()[:64] if ch.isprintable()) or "(empty)"
-        raise AuthenticationError("Wrong username or password.", actor=tried, attempted="login", entity="user", entity_id=user.id if user else "")
+        raise AuthenticationError("Wrong username or password.", **who)
     audit.append(session, actor=user.username, action="login", entity="user", entity_id=user.id)
+    return user
+
+
+@dataclass(frozen=True)
+class Lockout:
+    """Recent wrong passwords for one name, and until when its password checks are paused."""
+
+    failures: int
+    until: datetime | None = None
+
+    @property
+    def locked(self) -> bool:
+        return self.until is not None
+
+
+# The audit events a lock-out is computed from: wrong passwords (sign-in and signature) count;
+# a successful sign-in or an admin's unlock starts the count again.
+_WRONG_PASSWORD = "AuthenticationError"
+_RESET = ("login", "user_unlocked")
+
+
+def lockout(session: Session, name: str, user_id: int | None = None, *, now: datetime | None = None) -> Lockout:
+    """Read from the audit trail (the same record an examiner reads, so it holds across app
+    processes): `login_max_failures` wrong passwords within `login_lockout_minutes` pause the
+    name's password checks until that long after the last of them."""
+    cfg = settings()
+    window = timedelta(minutes=cfg.login_lockout_minutes)
+    now = now or utcnow()
+    mine = (col(AuditEvent.actor) == name) & col(AuditEvent.action).in_(("refused", "login"))
+    unlocked = (col(AuditEvent.action) == "user_unlocked") & (col(AuditEvent.entity_id) == str(user_id))
+    where = or_(mine, unlocked) if user_id is not None else mine
+    rows = session.exec(select(AuditEvent).where(where).order_by(col(AuditEvent.seq).desc()).limit(4 * cfg.login_max_failures + 20)).all()
+    failures: list[datetime] = []  # newest first
+    for ev in rows:
+        ts = ev.ts if ev.ts.tzinfo else ev.ts.replace(tzinfo=UTC)
+        if ev.action in _RESET or now - ts > 2 * window:
+            break
+        if ev.after.get("refusal") == _WRONG_PASSWORD and ev.after.get("attempted") in ("login", "sign"):
+            failures.append(ts)
+    recent = [t for t in failures if now - t <= window]
+    k = cfg.login_max_failures
+    # Locked when some failure closes a run of k within the window and that was under a window ago.
+    for i, last in enumerate(failures):
+        if now - last > window:
+            break
+        if len(failures) >= i + k and last - failures[i + k - 1] <= window:
+            return Lockout(len(recent), last + window)
+    return Lockout(len(recent))
+
+
+def ensure_not_locked(session: Session, name: str, user_id: int | None, who: dict) -> None:
+    """Raise AccountLocked (recorded as a refusal, not counted as a wrong password) while paused."""
+    state = lockout(session, name, user_id)
+    if state.until is not None:
+        minutes = max(1, -(-int((state.until - utcnow()).total_seconds()) // 60))
+        raise AccountLocked(
+            f"Too many wrong passwords: password checks for this account are paused for {minutes} more minute{'s' if minutes != 1 else ''}. "
+            "An admin can lift the pause sooner.",
+            **who,
+        )
+
+
+def unlock_user(session: Session, actor: User, user_id: int) -> User:
+    """An admin lifts a lock-out (after confirming who was trying); the count starts again."""
+    require_role(actor, Role.ADMIN)
+    user = get_user(session, user_id)
+    state = lockout(session, user.username, user.id)
+    if not state.locked:
+        raise WorkflowError(f"{user.username} is not locked out")
+    before = {"failures": state.failures, "locked_until": state.until.isoformat() if state.until else None}
+    audit.append(session, actor=actor.username, action="user_unlocked", entity="user", entity_id=user.id, before=before, after={"locked": False})
     return user
 
 
@@ -104,3 +182,15 @@ def set_active(session: Session, actor: User, user_id: int, active: bool) -> Use
 def list_users(session: Session, actor: User) -> list[User]:
     require_role(actor, Role.ADMIN)
     return list(session.exec(select(User).order_by(User.username)).all())
+
+
+@dataclass(frozen=True)
+class Account:
+    """A user as the admin's users page shows it: the user and its lock-out state."""
+
+    user: User
+    lockout: Lockout
+
+
+def list_accounts(session: Session, actor: User) -> list[Account]:
+    return [Account(u, lockout(session, u.username, u.id)) for u in list_users(session, actor)]

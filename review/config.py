@@ -18,6 +18,8 @@ class Settings:
     guidelines_dir: Path
     templates_dir: Path
     session_timeout_minutes: int
+    login_max_failures: int
+    login_lockout_minutes: int
 
 
 def settings() -> Settings:
@@ -31,4 +33,8 @@ def settings() -> Settings:
         guidelines_dir=Path(os.environ.get("COUNTERSIGN_GUIDELINES_DIR", ROOT / "brand_guidelines")),
         templates_dir=Path(os.environ.get("COUNTERSIGN_TEMPLATES_DIR", ROOT / "templates")),
         session_timeout_minutes=int(os.environ.get("COUNTERSIGN_SESSION_TIMEOUT_MINUTES", "30")),
+        # This many wrong passwords (sign-in or signature) within the lock-out time pause the
+        # account's password checks for that long after the last one; an admin can lift it sooner.
+        login_max_failures=int(os.environ.get("COUNTERSIGN_LOGIN_MAX_FAILURES", "5")),
+        login_lockout_minutes=int(os.environ.get("COUNTERSIGN_LOGIN_LOCKOUT_MINUTES", "15")),
     )

@@ -84,9 +84,15 @@ def m002_review_indexes(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_approval_draft_valid ON approval (draft_id, valid)"))
 
 
+def m003_audit_actor_index(conn: Connection) -> None:
+    # Every sign-in reads the name's recent failed attempts (review.auth.lockout).
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_auditevent_actor_action ON auditevent (actor, action, seq)"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_review_indexes", m002_review_indexes),
+    ("m003_audit_actor_index", m003_audit_actor_index),
 ]
 
 

@@ -33,6 +33,10 @@ class AuthenticationError(Refusal):
     """Wrong username or password, or an inactive account."""
 
 
+class AccountLocked(AuthenticationError):
+    """Too many wrong passwords lately: password checks for this name are paused."""
+
+
 class InvalidTransition(CountersignError):
     """A draft cannot move from its current status to the requested one."""
 

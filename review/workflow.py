@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from . import audit
-from .auth import check_password, require_role
+from .auth import check_password, ensure_not_locked, require_role
 from .checks import apply_findings, check_slots, warning_ids
 from .errors import AuthenticationError, InvalidTransition, NotFound, PermissionDenied, WorkflowError
 from .models import Approval, Brand, Campaign, Comment, Draft, DraftRevision, Role, Status, User, Variant, utcnow
@@ -204,6 +204,7 @@ def approve(
     """Record an electronic signature; the draft becomes approved once enough distinct reviewers signed."""
     draft = get_draft(session, draft_id)
     _decision_guard(session, actor, draft)
+    ensure_not_locked(session, actor.username, actor.id, _attempt(actor, "sign", draft))
     if not password or not check_password(actor, password):
         raise AuthenticationError("Signature refused: the password does not match.", **_attempt(actor, "sign", draft))
     if meaning not in SIGNATURE_MEANINGS:

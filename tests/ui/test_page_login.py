@@ -76,3 +76,20 @@ def test_deactivated_user_is_logged_out(app, world):
     assert not at.exception
     assert "user_id" not in at.session_state
     assert "no longer active" in texts(at)
+
+
+def test_repeated_wrong_passwords_pause_sign_in(app, world):
+    at = app()
+    for _ in range(5):
+        at.text_input(key="login_username").input("rita")
+        at.text_input(key="login_password").input("not-her-password")
+        at.button(key="login_submit").click().run()
+        assert errors(at) == ["Wrong username or password."]
+    at.text_input(key="login_username").input("rita")
+    at.text_input(key="login_password").input(PASSWORDS["rita"])  # the right one, too late
+    at.button(key="login_submit").click().run()
+    assert not at.exception
+    [message] = errors(at)
+    assert message.startswith("Too many wrong passwords") and "An admin can lift the pause sooner." in message
+    assert "user_id" not in at.session_state
+    assert [e.after["refusal"] for e in world.events("refused")] == ["AuthenticationError"] * 5 + ["AccountLocked"]

@@ -65,3 +65,30 @@ def test_admin_cannot_deactivate_self(app, world):
 def test_non_admins_are_refused_by_the_service(world):
     with world.session() as s, pytest.raises(PermissionDenied, match="needs the admin role"):
         list_users(s, world.user("rita"))
+
+
+def _wrong_passwords(world, name: str, times: int) -> None:
+    from review.auth import authenticate
+    from review.db import session_scope
+    from review.errors import AuthenticationError
+
+    for _ in range(times):
+        with pytest.raises(AuthenticationError), session_scope(world.engine) as s:
+            authenticate(s, name, "not-the-password")
+
+
+def test_admin_sees_and_lifts_a_sign_in_pause(app, world):
+    _wrong_passwords(world, "rob", 5)
+    at = app("admin", page="ui/pages/users.py")
+    table = next(df for df in at.dataframe if "Username" in df.value.columns).value
+    rob_row = table[table["Username"] == "rob"].iloc[0]
+    assert rob_row["Sign-in"].startswith("paused until") and rob_row["Recent wrong passwords"] == 5
+    assert table[table["Username"] == "rita"].iloc[0]["Sign-in"] == "ok"
+    assert not [b for b in at.button if b.key == "user_unlock"]  # the first user picked (admin) is not paused
+    at.selectbox(key="user_pick").set_value(world.user("rob").id).run()
+    assert any("paused after 5 wrong passwords" in w.value for w in at.warning)
+    at.button(key="user_unlock").click().run()
+    assert not at.exception and not errors(at)
+    assert world.events("user_unlocked")[-1].entity_id == str(world.user("rob").id)
+    table = next(df for df in at.dataframe if "Username" in df.value.columns).value
+    assert table[table["Username"] == "rob"].iloc[0]["Sign-in"] == "ok"

@@ -1,10 +1,10 @@
-"""Users (admin): list, create, deactivate / reactivate."""
+"""Users (admin): list, create, deactivate / reactivate, lift a sign-in lock-out."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from review.auth import create_user, list_users, set_active
+from review.auth import create_user, list_accounts, set_active, unlock_user
 from review.models import Role
 from ui import common
 
@@ -12,20 +12,23 @@ from ui import common
 def render() -> None:
     user = common.require_user()
     st.title("Users")
-    out = common.call(list_users, user)
+    out = common.call(list_accounts, user)
     if not out.ok:
         return
-    users = out.value
+    accounts = out.value
+    users = [a.user for a in accounts]
     st.dataframe(
         [
             {
-                "Username": u.username,
-                "Full name": u.full_name,
-                "Role": u.role,
-                "Active": "active" if u.active else "deactivated",
-                "Created": common.fmt_ts(u.created_at),
+                "Username": a.user.username,
+                "Full name": a.user.full_name,
+                "Role": a.user.role,
+                "Active": "active" if a.user.active else "deactivated",
+                "Sign-in": f"paused until {common.fmt_ts(a.lockout.until)}" if a.lockout.locked else "ok",
+                "Recent wrong passwords": a.lockout.failures,
+                "Created": common.fmt_ts(a.user.created_at),
             }
-            for u in users
+            for a in accounts
         ],
         hide_index=True,
         key="users_table",
@@ -57,6 +60,18 @@ def render() -> None:
             if res.ok:
                 common.flash(f"{target.username} is now {'active' if res.value.active else 'deactivated'}.", "success")
                 st.rerun()
+        locked = {a.user.id: a.lockout for a in accounts if a.lockout.locked}
+        if uid in locked:
+            st.warning(
+                f"{target.username}'s password checks are paused after {locked[uid].failures} wrong passwords. "
+                "Lift the pause only once you know the attempts were theirs.",
+                icon=":material/lock:",
+            )
+            if st.button("Lift the sign-in pause", key="user_unlock"):
+                res = common.call(unlock_user, user, uid)
+                if res.ok:
+                    common.flash(f"{target.username} can sign in again.", "success")
+                    st.rerun()
 
 
 if __name__ == "__main__":
