@@ -145,7 +145,9 @@ _LEET = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t
 # Written to start at the (rare) leet character, so the engine skips ahead to it instead of
 # trying the pattern at every letter: same matches as r"[a-z][0-9@$]|[0-9@$][a-z]" (existence).
 _LEET_HINT = re.compile(r"[0-9@$](?:(?<=[a-z][0-9@$])|(?=[a-z]))")
-_LEET_TOKEN = re.compile(r"[a-z0-9@$]+")
+# A whole run of letters and leet characters that holds a leet character (runs of letters alone
+# never change, so they are not handed to the Python callback at all).
+_LEET_TOKEN = re.compile(r"(?<![a-z0-9@$])[a-z0-9@$]*[0-9@$][a-z0-9@$]*")
 # Ordinals and units ("1st", "5mg", "10am") are real numbers, not disguised letters.
 _NUMBER_WITH_UNIT = re.compile(r"\d+[a-z]{1,3}|\d+(?:st|nd|rd|th)")
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 
@@ -9,9 +10,10 @@ from .context import CheckContext
 from .findings import SCOPES, Finding
 from .normalize import normalize
 from .rule import Claim, Draft, Rule, ScopeText, TextRule
-from .terms import _SEP, compile_terms, first_tokens
+from .terms import _SEP, TermSet, compile_terms, first_tokens
 
 _TOKEN = re.compile(r"\w+")
+_serial = itertools.count(1)
 
 
 class _ScopePlan:
@@ -26,6 +28,7 @@ class _ScopePlan:
     """
 
     def __init__(self, rules: list[TextRule]):
+        self.uid = ("plan", next(_serial))  # keys this plan's results in a text's memo; never reused
         self.always: list[TextRule] = []
         self.by_token: dict[str, list[TextRule]] = {}
         self.by_key: dict[str, list[TextRule]] = {}
@@ -52,33 +55,62 @@ class _ScopePlan:
         # One unscreenable anchored rule would be skipped wrongly: then rely on tokens alone.
         self.screen = compile_terms(sorted(set(terms))).regex if terms and screenable else None
         self.tokens = frozenset(self.by_token)
+        # Screened rules' term sets: every term of theirs is in the screen, so their matches are
+        # found from the screen's (TermSet.matches_within) instead of another pass over the text.
+        self.guided: dict[int, tuple[TermSet, ...]] = {id(r): r.triggers for r in rules if r.anchors is not None} if self.screen is not None else {}
         self._chosen: dict[tuple[tuple[str, str], ...], list[TextRule]] = {}
 
     def __bool__(self) -> bool:
         return bool(self.always or self.by_token)
 
+    def findings(self, st: ScopeText) -> list[Finding]:
+        """Every finding of this plan's rules in one text. Text rules see nothing but the text, its
+        scope, slot name and offset, so the result is kept with the normalized text and reused when
+        the same text comes back in that place: fixed copy, fallbacks, a variant many recipients share."""
+        memo = st.norm.memo
+        key = (self.uid, st.slot, st.offset)
+        got = memo.get(key)
+        if got is None:
+            got = []
+            rules, spans = self._candidates(st)
+            for rule in rules:
+                for ts in self.guided.get(id(rule), ()):
+                    if ts.uid not in memo:
+                        memo[ts.uid] = ts.matches_within(st.norm, spans)
+                got.extend(rule.check_text(st))
+            memo[key] = got
+        return got
+
     def candidates(self, st: ScopeText) -> list[TextRule]:
+        return self._candidates(st)[0]
+
+    def _candidates(self, st: ScopeText) -> tuple[list[TextRule], list[tuple[int, int]]]:
+        """The rules to run on this text, and the screen's match spans (folded-view offsets)."""
         if not self.by_token:
-            return self.always
+            return self.always, []
         if self.screen is not None:
             folded = st.norm.folded
-            found = [(m.group(), _next_token(folded, m.end())) for m in self.screen.finditer(folded)]
+            spans: list[tuple[int, int]] = []
+            found = []
+            for m in self.screen.finditer(folded):
+                spans.append(m.span())
+                found.append((m.group(), _next_token(folded, m.end())))
             if not found:
-                return self.always
+                return self.always, spans
             key = tuple(found)
             got = self._chosen.get(key)
             if got is None:
                 if len(self._chosen) >= 4096:
                     self._chosen.clear()
                 got = self._chosen[key] = self._choose(found)
-            return got
+            return got, spans
         chosen: dict[int, TextRule] = {}
         for tok in st.tokens & self.tokens:  # set intersection in C
             for rule in self.by_token[tok]:
                 chosen[id(rule)] = rule
         if not chosen:
-            return self.always
-        return self.always + sorted(chosen.values(), key=lambda r: self.order[id(r)])
+            return self.always, []
+        return self.always + sorted(chosen.values(), key=lambda r: self.order[id(r)]), []
 
     def _choose(self, found: list[tuple[str, str]]) -> list[TextRule]:
         """The rules to run for these screen matches: each match's owners, plus rules with a term
@@ -139,8 +171,7 @@ class RuleSet:
             if not plan:
                 continue
             for st in draft.texts(scope):
-                for rule in plan.candidates(st):
-                    out.extend(rule.check_text(st))
+                out.extend(plan.findings(st))
         for rule in self._context:
             out.extend(rule.check(draft))
         return _sorted(out)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from .normalize import Normalized, fold, normalize
 
 _SEP = re.compile(r"[\s\-]+")
+_TERM_START = re.compile(r"(?<!\w)\w|[^\w\s\-]")
 _WORD = re.compile(r"\w+")
 GAP = r"[\s\-]*"  # between the words of a term: hyphen, space(s) or nothing
 
@@ -145,6 +146,8 @@ class TermSet:
     # matched in): where one occurs on word boundaries, the regex matches there too, so presence
     # is decided by str.find (C speed) before any regex runs.
     spelled: tuple[str, ...] = field(default=(), compare=False, repr=False)
+    # The characters a literal term can start with (in the view it is matched in).
+    firsts: frozenset[str] = field(default=frozenset(), compare=False, repr=False)
     # Never reused: keys this set's matches in a text's memo (shared by every rule using the set).
     uid: int = field(default_factory=lambda: next(_serial), compare=False, repr=False)
 
@@ -155,6 +158,36 @@ class TermSet:
         if got is None:
             got = memo[self.uid] = self._scan(norm) if self.regex is not None and self._may_match(norm) else []
         return got
+
+    def matches_within(self, norm: Normalized, spans: list[tuple[int, int]]) -> list[tuple[int, int, int]]:
+        """What `matches(norm)` returns, found without a pass over the whole text.
+
+        For a set of literal, case-insensitive terms that are all in a screen regex (one trie of
+        many sets' terms, same boundaries) which found `spans` in this text's folded view. Where
+        one of our terms matches, the screen matches too, so its non-overlapping pass either
+        reported a match starting there or stepped over that position inside a longer match. So
+        every position where a match of ours can start lies in `spans`; trying our regex at each
+        of them in order, and going on after each match's end, is exactly what finditer does.
+        """
+        view = norm.folded
+        regex, firsts, keys, span = self.regex, self.firsts, self.keys, norm.span
+        if regex is None or not self.ignorecase or self.anchors is None:
+            return self.matches(norm)
+        out: list[tuple[int, int, int]] = []
+        pos = 0
+        for s, e in spans:
+            # Where a term can start: a word's first character, or a character that is neither
+            # word, space nor hyphen ("#1"); never inside a word (our regex would refuse it).
+            for c in _TERM_START.finditer(view, max(s, pos), e):
+                p = c.start()
+                if p < pos or view[p] not in firsts:
+                    continue
+                m = regex.match(view, p)
+                if m is None or m.end() == p:
+                    continue
+                out.append((_term_index(keys, m.group()), *span(p, m.end())))
+                pos = m.end()
+        return out
 
     def _may_match(self, norm: Normalized) -> bool:
         needs = self.needs
@@ -248,6 +281,7 @@ def compile_terms(terms: Sequence[str], *, ignorecase: bool = True, path: tuple[
 def _compile(terms: Sequence[str], ignorecase: bool, path: tuple[str | int, ...]) -> TermSet:
     literals: list[list[str]] = []
     spelled: list[str] = []
+    firsts: set[str] = set()
     ends: set[bool] = set()
     regexes: list[str] = []
     keys: dict[str, int] = {}
@@ -269,6 +303,7 @@ def _compile(terms: Sequence[str], ignorecase: bool, path: tuple[str | int, ...]
         units = _units(term, ignorecase)
         literals.append(units)
         spelled.append("".join(" " if u == GAP else u for u in units))
+        firsts.add(units[0])
         ends.add(units[-1].isalnum() or units[-1] == "_")
         keys.setdefault("".join(u for u in units if u != GAP), i)
         found = _anchors(term)
@@ -295,7 +330,8 @@ def _compile(terms: Sequence[str], ignorecase: bool, path: tuple[str | int, ...]
         chars = [_needed_char(t.strip()[1:-1]) for t in terms]
         if all(chars):
             needs = "".join(sorted(set(chars)))  # type: ignore[arg-type]
-    return TermSet(tuple(t.strip() for t in terms), regex, frozenset(anchors) if anchors is not None else None, ignorecase, keys, needs, tuple(spelled))
+    frozen_anchors = frozenset(anchors) if anchors is not None else None
+    return TermSet(tuple(t.strip() for t in terms), regex, frozen_anchors, ignorecase, keys, needs, tuple(spelled), frozenset(firsts))
 
 
 def _needed_char(src: str) -> str | None:

@@ -53,3 +53,21 @@ def test_ascii_is_identity_and_cached() -> None:
     n = normalize("Plain text.")
     assert n.starts is None and n.span(0, 5) == (0, 5) and n.plain == "Plain text."
     assert normalize("Plain text.") is n
+
+
+def test_fold_leet_equals_folding_every_run():
+    """Only runs holding a leet character go through the callback; the result is as if all did."""
+    import random
+    import re
+
+    from review.guidelines.normalize import _LEET_HINT, _unleet_token, fold_leet
+
+    every_run = re.compile(r"[a-z0-9@$]+")
+    rnd = random.Random(2)
+    changed = 0
+    for _ in range(3000):
+        text = "".join(rnd.choice("ab st1305@$ -.\n9x") for _ in range(rnd.randint(0, 20)))
+        want = every_run.sub(_unleet_token, text) if _LEET_HINT.search(text) else text
+        assert fold_leet(text) == want, text
+        changed += want != text
+    assert changed > 500

@@ -46,3 +46,13 @@ def test_counts_match_textstat(text):
     syllables = sum(map(_syllables, _LETTERS.findall(text.lower())))
     want = round(0.39 * n_words / n_sentences + 11.8 * syllables / n_words - 15.59, 1) if n_words else 0.0
     assert grade(text) == want
+
+
+@pytest.mark.parametrize(
+    "text", ["", "\n", "one\ntwo three\n\nfour", "a\r\nb\tc\u2028d\x0be  f\n\n", " lead\n trail \n", "Dear customer,\n\nKind regards,\nThe Team"]
+)
+def test_line_by_line_counts_equal_whole_text_counts(text):
+    from review.guidelines.rules.readability import _token_counts, text_counts
+
+    tokens = text.split()
+    assert text_counts(text) == (len(tokens), sum(map(_token_counts, tokens)))

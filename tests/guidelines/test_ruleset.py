@@ -19,6 +19,9 @@ TEXTS = [
 
 
 def brute_force(rs, ctx: CheckContext) -> list[Finding]:
+    from review.guidelines.normalize import normalize
+
+    normalize.cache_clear()  # fresh texts: nothing the fast path worked out is reused
     draft = Draft(ctx)
     out = [f for r in rs.rules for f in r.check(draft)]
     return sorted(dict.fromkeys(out), key=Finding.sort_key)
@@ -43,3 +46,34 @@ def test_overlapping_terms_of_different_rules(tmp_path):
     )
     found = [(f.rule, f.match) for f in rs.check_text("It is the best plan ever")]
     assert found == [("acme.long", "the best plan"), ("acme.short", "best plan ever"), ("acme.tiny", "plan")]
+
+
+def test_matches_within_the_screen_equal_a_full_pass():
+    """TermSet.matches_within (matching only where a shared screen matched) == a pass of its own."""
+    import random
+
+    from review.guidelines.normalize import normalize
+    from review.guidelines.terms import compile_terms
+
+    rnd = random.Random(11)
+    sets = [
+        compile_terms(["risk free", "risk", "free money"]),
+        compile_terms(["no. 1", "#1", "100%", "1"]),
+        compile_terms(["the best", "best plan", "plan ever"]),
+        compile_terms(["a-b c", "b c", "c"]),
+        compile_terms(["free", "money back", "back"]),
+        compile_terms(["ab", "aba", "bab"]),
+    ]
+    screen = compile_terms(sorted({t for ts in sets for t in ts.terms})).regex
+    pieces = ["risk", "free", "money", "back", "no", ".", "1", "#", "100", "%", "the", "best", "plan", "ever"]
+    pieces += ["a", "b", "c", "ab", "ba", " ", " ", "  ", "-", "\u2011", "\u200b", "R1SK", "x", "_", "\n"]
+    checked = 0
+    for _ in range(4000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 14)))
+        norm = normalize.__wrapped__(text)
+        spans = [m.span() for m in screen.finditer(norm.folded)]
+        for ts in sets:
+            want = ts._scan(norm)
+            assert ts.matches_within(norm, spans) == want, (text, ts.terms)
+            checked += bool(want)
+    assert checked > 1000  # the texts do hit the terms, often

@@ -96,9 +96,14 @@ class Leak(ContextRule):
 
     def check(self, draft: Draft) -> Iterator[Finding]:
         ctx = draft.ctx
+        values = None  # the recipient's checkable values, worked out once per draft
         for slot, text in sorted(ctx.slots.items()):
             if not text:
                 continue
+            if values is None:
+                values = self._values(ctx.recipient)
+                if not values:
+                    return
             given = ctx.slot_inputs.get(slot) or {}
             given_values = {_comparable(v) for v in given.values() if v}
             norm = normalize(text)
@@ -106,11 +111,8 @@ class Leak(ContextRule):
             if len(low) != len(norm.plain):
                 low = norm.folded
             found: list[tuple[int, int, str]] = []
-            for field, value in sorted(ctx.recipient.items()):
-                if field in given or field in self.ignore_fields or value is None:
-                    continue
-                v = _comparable(str(value))
-                if len(v) < self.min_length or v in self.ignore_values or v in given_values:
+            for field, v in values:
+                if field in given or v in given_values:
                     continue
                 at = _mentions(low, v)
                 if at < 0:
@@ -123,3 +125,14 @@ class Leak(ContextRule):
                     continue
                 match = text[start:end]
                 yield self.finding(None, (start, end), match, match, scope="slot", slot=slot, field=field)
+
+    def _values(self, recipient: dict[str, Any]) -> list[tuple[str, str]]:
+        """(field, comparable value) for every recipient value worth looking for, by field name."""
+        out = []
+        for field, value in sorted(recipient.items()):
+            if field in self.ignore_fields or value is None:
+                continue
+            v = _comparable(str(value))
+            if len(v) >= self.min_length and v not in self.ignore_values:
+                out.append((field, v))
+        return out

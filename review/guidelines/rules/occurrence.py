@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from typing import Any
 
 from ..findings import Finding
@@ -50,6 +51,8 @@ class Occurrence(TextRule):
         tok = opts["token"]
         self.literal = tok if tok.isascii() and re.escape(tok) == tok and not any(c.isalpha() for c in tok) else None
         self.word_runs = self.regex.pattern in (r"\w+", r"\b\w+\b")
+        # Sentences recur across drafts (fixed copy above all): their counts are cached.
+        self._occurrences = lru_cache(maxsize=4096)(lambda text: len(self.regex.findall(text)))
 
     def check_text(self, st: ScopeText) -> Iterator[Finding]:
         norm = st.norm
@@ -65,8 +68,9 @@ class Occurrence(TextRule):
                 return
             if self.min is None and total <= self.max:
                 return  # no sentence can exceed the limit if the whole text does not
+        shortest = 2 * self.max + 1 if bound else 0  # (k runs need 2k - 1 characters)
         for sm in _SENTENCE.finditer(norm.plain):
-            if bound and (len(sm.group(0)) + 1) // 2 <= self.max:
+            if sm.end() - sm.start() < shortest:
                 continue
             if sm.group(0).strip():
                 yield from self._count(st, sm.group(0), sm.start(), sm)
@@ -80,7 +84,7 @@ class Occurrence(TextRule):
         return total
 
     def _count(self, st: ScopeText, text: str, base: int, sentence: re.Match[str] | None) -> Iterator[Finding]:
-        n = len(self.regex.findall(text))
+        n = self._occurrences(text)
         if (self.max is None or n <= self.max) and (self.min is None or n >= self.min):
             return  # the common case, decided without building match objects
         hits = list(self.regex.finditer(text))

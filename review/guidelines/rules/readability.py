@@ -56,26 +56,46 @@ def _words(text: str) -> int:
     return sum(map(_token_counts, text.split())) & ((1 << _HIGH) - 1)
 
 
+@lru_cache(maxsize=16384)
+def _short(sentence: str) -> int:
+    """1 if textstat would not count this sentence (two words or fewer), else 0."""
+    return 0 if _THREE_WORDS.search(sentence) else int(_words(sentence) <= 2)
+
+
 def sentence_count(text: str) -> int:
     """textstat.sentence_count(text): sentences, not counting those of two words or fewer."""
     if not text:
         return 0
     sentences = _TS_SENTENCE.findall(text)
-    ignore = sum(1 for s in sentences if not _THREE_WORDS.search(s) and _words(s) <= 2)
-    return max(1, len(sentences) - ignore)
+    return max(1, len(sentences) - sum(map(_short, sentences)))
+
+
+@lru_cache(maxsize=16384)
+def _line_counts(line: str) -> tuple[int, int]:
+    """One line: its whitespace-separated tokens, and their summed _token_counts."""
+    tokens = line.split()
+    return len(tokens), sum(map(_token_counts, tokens))
+
+
+def text_counts(text: str) -> tuple[int, int]:
+    """(len(text.split()), summed _token_counts of those tokens), added up line by line: no token
+    spans a line break, and lines (fixed copy above all) recur across drafts, so they are cached."""
+    n = total = 0
+    for k, t in map(_line_counts, text.split("\n")):
+        n += k
+        total += t
+    return n, total
 
 
 @lru_cache(maxsize=4096)
 def grade(text: str) -> float:
     """Flesch-Kincaid grade: 0.39 * words/sentence + 11.8 * syllables/word - 15.59."""
-    return _grade(text, text.split())
+    return _grade(text, text_counts(text)[1])
 
 
-def _grade(text: str, tokens: list[str]) -> float:
-    """grade(text) given text.split(). Words (textstat's lexicon_count) and syllables (letter runs)
-    never span whitespace, so both are sums over the whitespace-separated tokens, which recur
-    across texts and are cached."""
-    total = sum(map(_token_counts, tokens))
+def _grade(text: str, total: int) -> float:
+    """grade(text) given its summed token counts. Words (textstat's lexicon_count) and syllables
+    (letter runs) never span whitespace, so both are sums over the whitespace-separated tokens."""
     n_words, syllables = total & ((1 << _HIGH) - 1), total >> _HIGH
     if not n_words:
         return 0.0
@@ -102,13 +122,12 @@ class Readability(TextRule):
     def check_text(self, st: ScopeText) -> Iterator[Finding]:
         memo = st.norm.memo
         got = memo.get("readability")
-        if got is None:  # (tokens, grade once computed): shared by every readability rule on this text
-            got = memo["readability"] = [st.norm.plain.split(), None]
-        tokens = got[0]
-        if len(tokens) < self.min_words:
+        if got is None:  # [tokens, token counts, grade once computed]: shared by every readability rule
+            got = memo["readability"] = [*text_counts(st.norm.plain), None]
+        if got[0] < self.min_words:
             return
-        g = got[1]
+        g = got[2]
         if g is None:
-            g = got[1] = _grade(st.norm.plain, tokens)
+            g = got[2] = _grade(st.norm.plain, got[1])
         if g > self.grade:
             yield self.finding(st, None, "", g, grade=self.grade)
