@@ -1,6 +1,6 @@
 """Benchmark: a 100-rule brand over 10,000 drafts, against a one-regex floor.
 
-Run: .venv/bin/python bench/checks.py [--drafts N] [--seed S]
+Run: .venv/bin/python bench/checks.py [--drafts N] [--seed S] [--rounds R]
 
 The floor is one pass of a single compiled regex holding every rule's terms over the same texts
 (message, subject, each slot): the least any term-matching engine must do. Both are timed in this
@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import random
 import re
+import statistics
 import sys
 import tempfile
 import time
@@ -159,7 +160,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--drafts", type=int, default=10_000)
     ap.add_argument("--seed", type=int, default=7)
-    ap.add_argument("--rounds", type=int, default=3, help="timed rounds of engine and floor, in turn (best of each is reported)")
+    ap.add_argument("--rounds", type=int, default=5, help="timed rounds of engine and floor, in turn (best of each is reported)")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         brand_dir = write_brand(Path(tmp))
@@ -184,7 +185,8 @@ def main() -> None:
         floor_runs.append(time_floor(floor, drafts, lower=True)[0])
     engine_s, floor_s = min(engine_runs), min(floor_runs)
     floor_hits = time_floor(floor, drafts, lower=True)[1]
-    naive_s, _ = time_floor(naive, drafts, lower=False)
+    few = drafts[: max(1, len(drafts) // 10)]  # the textbook regex is ~30x slower: a tenth is plenty
+    naive_s = time_floor(naive, few, lower=False)[0] * len(drafts) / len(few)
 
     n = len(drafts)
     types = sorted({r.type for r in rules.rules})
@@ -192,10 +194,12 @@ def main() -> None:
     print(f"drafts: {n} ({sum(len(c.slots) for c in drafts) / n:.1f} slots each), findings: {findings}, floor regex hits: {floor_hits}")
     print(f"engine: {engine_s:.3f} s  -> {n / engine_s:,.0f} drafts/s ({engine_s / n * 1e6:.0f} us/draft)")
     print(f"floor : {floor_s:.3f} s  -> {n / floor_s:,.0f} drafts/s (one trie regex of all terms over lower-cased texts)")
-    print(f"naive : {naive_s:.3f} s  -> {n / naive_s:,.0f} drafts/s (reference: one plain IGNORECASE alternation)")
-    ratios = ", ".join(f"{e / f:.2f}" for e, f in zip(engine_runs, floor_runs, strict=True))
-    print(f"rounds: engine {', '.join(f'{n / e:,.0f}' for e in engine_runs)} drafts/s; ratio per round {ratios}")
-    print(f"ratio engine/floor (best rounds): {engine_s / floor_s:.2f}x   target: >= 5,000 drafts/s and <= 3x floor")
+    print(f"naive : {naive_s:.3f} s  -> {n / naive_s:,.0f} drafts/s (reference: one plain IGNORECASE alternation, timed on a tenth)")
+    per_round = [e / f for e, f in zip(engine_runs, floor_runs, strict=True)]
+    median = statistics.median(per_round)
+    print(f"rounds: engine {', '.join(f'{n / e:,.0f}' for e in engine_runs)} drafts/s; floor {', '.join(f'{n / f:,.0f}' for f in floor_runs)} drafts/s")
+    print(f"ratio engine/floor: best rounds {engine_s / floor_s:.2f}x; per round {', '.join(f'{r:.2f}' for r in per_round)} (median {median:.2f}x)")
+    print("target: >= 5,000 drafts/s and <= 3x floor (best engine round, and the best-rounds ratio)")
     ok = n / engine_s >= 5000 and engine_s / floor_s <= 3
     print("MEETS TARGET" if ok else "BELOW TARGET")
 

@@ -29,15 +29,6 @@ def word_count(text: str) -> int:
     return len(_COUNT_WORD.findall(text))
 
 
-def _joins(ch: str) -> bool:
-    return ch.isalnum() or ch in "_'-"  # \w (isalnum or '_'), or a word's inner ' or -
-
-
-def _seam_ok(before: str, after: str) -> bool:
-    """No counted word can run across a seam between these two characters."""
-    return not (_joins(before) and _joins(after))
-
-
 @lru_cache(maxsize=8192)
 def _cached_word_count(text: str) -> int:
     """word_count for texts that recur across drafts: fixed copy, fallbacks, repeated slot texts."""
@@ -114,20 +105,9 @@ class Draft:
         return _cached_word_count(text)
 
     def message_word_count(self) -> int:
-        """word_count(ctx.message). Where the message is exactly the fixed copy with the slot texts
-        in place and no word runs across a seam, it is the sum of the pieces' counts: the fixed
-        pieces recur across drafts and their counts are cached (slots are counted for the budget anyway)."""
-        ctx = self.ctx
-        if ctx.fixed_segments:
-            fixed = ctx.fixed_segments
-            parts = [fixed[0]]
-            for i, seg in enumerate(fixed[1:]):
-                name = ctx.slot_sequence[i] if i < len(ctx.slot_sequence) else ""
-                parts += [ctx.slots.get(name, ""), seg]
-            pieces = [p for p in parts if p]
-            if "".join(pieces) == ctx.message and all(_seam_ok(a[-1], b[0]) for a, b in zip(pieces, pieces[1:], strict=False)):
-                return sum(map(_cached_word_count, parts))
-        return self.word_count(ctx.message)
+        """word_count(ctx.message), added up line by line: no counted word spans a line break, and
+        the lines (the fixed copy's above all) recur across drafts, so their counts are cached."""
+        return sum(map(_cached_word_count, self.ctx.message.split("\n")))
 
     def texts(self, scope: str) -> list[ScopeText]:
         got = self._texts.get(scope)

@@ -34,3 +34,15 @@ def test_rule_file_overrides_brand_numbers(tmp_path):
     rs = brand(tmp_path, {"brand.yaml": BRAND, "rules/budget.yaml": "extends: budget\nmax_slots: 5\nlevel: warning\n"})
     found = rs.check(ctx("a b c", slots={k: "x" for k in "abcdef"}, personalized=False))
     assert [(f.rule, f.level) for f in found if "slots" in f.message] == [("acme.budget", "warning")]
+
+
+def test_message_word_count_line_by_line_equals_counting_the_whole_message():
+    import random
+
+    from review.guidelines import CheckContext, Draft
+    from review.guidelines.rule import word_count
+
+    rnd = random.Random(4)
+    for _ in range(2000):
+        message = "".join(rnd.choice(["a", "b1", "'", "-", " ", "\n", "\r\n", "don't", "low-risk", "é", "_", ".", "\n-", "-\n"]) for _ in range(rnd.randint(0, 16)))
+        assert Draft(CheckContext(message=message)).message_word_count() == word_count(message), repr(message)

@@ -105,17 +105,21 @@ class Leak(ContextRule):
                 if not values:
                     return
             given = ctx.slot_inputs.get(slot) or {}
-            given_values = {_comparable(v) for v in given.values() if v}
+            given_values = None  # worked out only if a value is found (a value the slot was given is fine)
             norm = normalize(text)
             low = norm.plain.lower()
             if len(low) != len(norm.plain):
                 low = norm.folded
             found: list[tuple[int, int, str]] = []
             for field, v in values:
-                if field in given or v in given_values:
+                if field in given:
                     continue
                 at = _mentions(low, v)
                 if at < 0:
+                    continue
+                if given_values is None:
+                    given_values = {_comparable(x) for x in given.values() if x}
+                if v in given_values:
                     continue
                 start, end = norm.span(at, at + len(v))
                 found.append((start, end, field))
