@@ -44,5 +44,6 @@ def test_message_word_count_line_by_line_equals_counting_the_whole_message():
 
     rnd = random.Random(4)
     for _ in range(2000):
-        message = "".join(rnd.choice(["a", "b1", "'", "-", " ", "\n", "\r\n", "don't", "low-risk", "é", "_", ".", "\n-", "-\n"]) for _ in range(rnd.randint(0, 16)))
+        pieces = ["a", "b1", "'", "-", " ", "\n", "\r\n", "don't", "low-risk", "é", "_", ".", "\n-", "-\n"]
+        message = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 16)))
         assert Draft(CheckContext(message=message)).message_word_count() == word_count(message), repr(message)
