@@ -58,7 +58,7 @@ class _ScopePlan:
         # Screened rules' term sets: every term of theirs is in the screen, so their matches are
         # found from the screen's (TermSet.matches_within) instead of another pass over the text.
         self.guided: dict[int, tuple[TermSet, ...]] = {id(r): r.triggers for r in rules if r.anchors is not None} if self.screen is not None else {}
-        self._chosen: dict[tuple[tuple[str, str], ...], list[TextRule]] = {}
+        self._chosen: dict[tuple[tuple[str, str], ...], tuple[list[TextRule], tuple[TermSet, ...]]] = {}
 
     def __bool__(self) -> bool:
         return bool(self.always or self.by_token)
@@ -72,11 +72,12 @@ class _ScopePlan:
         got = memo.get(key)
         if got is None:
             got = []
-            rules, spans = self._candidates(st)
+            rules, guided, spans = self._candidates(st)
+            norm = st.norm
+            for ts in guided:
+                if ts.uid not in memo:
+                    memo[ts.uid] = ts.matches_within(norm, spans)
             for rule in rules:
-                for ts in self.guided.get(id(rule), ()):
-                    if ts.uid not in memo:
-                        memo[ts.uid] = ts.matches_within(st.norm, spans)
                 got.extend(rule.check_text(st))
             memo[key] = got
         return got
@@ -84,10 +85,11 @@ class _ScopePlan:
     def candidates(self, st: ScopeText) -> list[TextRule]:
         return self._candidates(st)[0]
 
-    def _candidates(self, st: ScopeText) -> tuple[list[TextRule], list[tuple[int, int]]]:
-        """The rules to run on this text, and the screen's match spans (folded-view offsets)."""
+    def _candidates(self, st: ScopeText) -> tuple[list[TextRule], tuple[TermSet, ...], list[tuple[int, int]]]:
+        """The rules to run on this text, the term sets of theirs to find from the screen's
+        matches, and the screen's match spans (folded-view offsets)."""
         if not self.by_token:
-            return self.always, []
+            return self.always, (), []
         if self.screen is not None:
             folded = st.norm.folded
             spans: list[tuple[int, int]] = []
@@ -96,21 +98,23 @@ class _ScopePlan:
                 spans.append(m.span())
                 found.append((m.group(), _next_token(folded, m.end())))
             if not found:
-                return self.always, spans
+                return self.always, (), spans
             key = tuple(found)
             got = self._chosen.get(key)
             if got is None:
                 if len(self._chosen) >= 4096:
                     self._chosen.clear()
-                got = self._chosen[key] = self._choose(found)
-            return got, spans
+                rules = self._choose(found)
+                sets = {ts.uid: ts for r in rules for ts in self.guided.get(id(r), ())}
+                got = self._chosen[key] = (rules, tuple(sets.values()))
+            return got[0], got[1], spans
         chosen: dict[int, TextRule] = {}
         for tok in st.tokens & self.tokens:  # set intersection in C
             for rule in self.by_token[tok]:
                 chosen[id(rule)] = rule
         if not chosen:
-            return self.always, []
-        return self.always + sorted(chosen.values(), key=lambda r: self.order[id(r)]), []
+            return self.always, (), []
+        return self.always + sorted(chosen.values(), key=lambda r: self.order[id(r)]), (), []
 
     def _choose(self, found: list[tuple[str, str]]) -> list[TextRule]:
         """The rules to run for these screen matches: each match's owners, plus rules with a term

@@ -55,3 +55,22 @@ def test_detect_subset(tmp_path):
 def test_brand_allowed_domains(tmp_path):
     rs = one_rule(tmp_path, "extends: pii\n", {"brand.yaml": "name: A\nallowed_domains: [acme.example]\n"})
     assert hits(rs, "Visit https://help.acme.example/x") == []
+
+
+def test_pre_check_says_what_its_plain_form_says():
+    """_HINT is written for speed; it must accept exactly the texts its plain form accepts."""
+    import random
+    import re
+
+    from review.guidelines.rules.pii import _HINT, _TLDS
+
+    plain = re.compile(r"@|www\.|://|\.(?:" + _TLDS + r")(?![a-z0-9\-])|[a-z]{2}\d\d|\d\d ?\d\d ?\d\d|\d[\d \-().]{6,}\d", re.IGNORECASE)
+    rnd = random.Random(9)
+    alphabet = "ab.:/@w 0123-()+xyz\nTcomukWWWCOMUK\u0130\u212a\u017f."
+    hits = 0
+    for _ in range(60000):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 16)))
+        want = plain.search(text) is not None
+        assert (_HINT.search(text) is not None) == want, repr(text)
+        hits += want
+    assert 5000 < hits < 55000
