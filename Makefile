@@ -48,6 +48,7 @@ format: install-dev
 
 bench: install-dev
 	$(PY) bench/checks.py
+	$(PY) bench/checks.py --unique
 	$(PY) bench/generate.py
 	$(PY) bench/quality.py
 	$(PY) bench/ui.py
