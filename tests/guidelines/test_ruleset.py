@@ -77,3 +77,31 @@ def test_matches_within_the_screen_equal_a_full_pass():
             assert ts.matches_within(norm, spans) == want, (text, ts.terms)
             checked += bool(want)
     assert checked > 1000  # the texts do hit the terms, often
+
+
+def test_terms_broken_over_lines_are_found_as_by_every_rule_alone(tmp_path):
+    """Messages of many lines, with terms broken over line breaks, blank lines, hyphens and glued
+    words, some recurring: the engine finds exactly what every rule finds on its own."""
+    import random
+
+    from review.guidelines.testing import brand
+
+    rs = brand(
+        tmp_path,
+        {
+            "rules/a.yaml": "extends: existence\ntokens: [risk free, no side effects, free money, 'no. 1', '#1', side]\n",
+            "rules/b.yaml": "extends: substitution\nswap:\n  best plan: good plan\n  plan ever: plan\n",
+            "rules/c.yaml": "extends: existence\nscope: slot\ntokens: [kind regards, money]\n",
+            "rules/d.yaml": "extends: capitalization\nnames: [Acme Cover]\n",
+        },
+    )
+    rnd = random.Random(21)
+    words = ["risk", "free", "no", "side", "effects", "money", "best", "plan", "ever", "acme", "Acme", "cover", "Cover", "kind", "regards", "#", "1", ".", "x"]
+    seps = [" ", "\n", "\n\n", "-\n", " \n ", "\n-", "", " - "]
+    for i in range(1500):
+        parts = [rnd.choice(words) + rnd.choice(seps) for _ in range(rnd.randint(1, 12))]
+        message = "".join(parts)
+        check = CheckContext(message=message, slots={"s": message.split("\n")[0]})
+        assert rs.check(check) == brute_force(rs, check), repr(message)
+        if i % 100 == 0:  # and again with what was kept for the recurring texts
+            assert rs.check(check) == brute_force(rs, check), repr(message)
