@@ -70,7 +70,10 @@ def lockout(session: Session, name: str, user_id: int | None = None, *, now: dat
     mine = (col(AuditEvent.actor) == name) & col(AuditEvent.action).in_(("refused", "login"))
     unlocked = (col(AuditEvent.action) == "user_unlocked") & (col(AuditEvent.entity_id) == str(user_id))
     where = or_(mine, unlocked) if user_id is not None else mine
-    rows = session.exec(select(AuditEvent).where(where).order_by(col(AuditEvent.seq).desc()).limit(4 * cfg.login_max_failures + 20)).all()
+    # Every event of the last two windows, however many: a cap would let a flood of attempts
+    # made while paused push the failures that caused the pause out of sight.
+    recent_rows = select(AuditEvent).where(where, col(AuditEvent.ts) >= now - 2 * window)
+    rows = session.exec(recent_rows.order_by(col(AuditEvent.seq).desc())).all()
     failures: list[datetime] = []  # newest first
     for ev in rows:
         ts = ev.ts if ev.ts.tzinfo else ev.ts.replace(tzinfo=UTC)

@@ -145,3 +145,12 @@ def test_thresholds_come_from_settings(world, clock, monkeypatch) -> None:  # ty
         login(world, "rob", world.PASSWORDS["rob"])
     clock.advance(1.01)
     assert login(world, "rob", world.PASSWORDS["rob"]).username == "rob"
+
+
+def test_a_flood_of_attempts_while_paused_does_not_lift_the_pause(world, clock) -> None:  # type: ignore[no-untyped-def]
+    fail(world, "rita", 5)
+    for _ in range(60):
+        with pytest.raises(AccountLocked):
+            login(world, "rita", "another-guess")
+    with pytest.raises(AccountLocked):
+        login(world, "rita", world.PASSWORDS["rita"])
