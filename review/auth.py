@@ -77,7 +77,7 @@ def lockout(session: Session, name: str, user_id: int | None = None, *, now: dat
     failures: list[datetime] = []  # newest first
     for ev in rows:
         ts = ev.ts if ev.ts.tzinfo else ev.ts.replace(tzinfo=UTC)
-        if ev.action in _RESET or now - ts > 2 * window:
+        if ev.action in _RESET:
             break
         if ev.after.get("refusal") == _WRONG_PASSWORD and ev.after.get("attempted") in ("login", "sign"):
             failures.append(ts)

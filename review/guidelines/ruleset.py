@@ -10,7 +10,7 @@ from .context import CheckContext
 from .findings import SCOPES, Finding
 from .normalize import normalize
 from .rule import Claim, Draft, Rule, ScopeText, TextRule
-from .terms import _SEP, TermSet, compile_terms, first_tokens
+from .terms import _SEP, TermSet, _is_word, compile_terms, first_tokens
 
 _TOKEN = re.compile(r"\w+")
 _serial = itertools.count(1)
@@ -135,7 +135,7 @@ class _ScopePlan:
 
 def _next_token(text: str, at: int) -> str:
     """The word token starting exactly at `at` ('' when none does)."""
-    if at < len(text) and (text[at].isalnum() or text[at] == "_"):
+    if at < len(text) and _is_word(text[at]):
         return _TOKEN.match(text, at).group()  # type: ignore[union-attr]
     return ""
 

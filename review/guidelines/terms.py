@@ -64,6 +64,11 @@ def first_tokens(term: str) -> set[str]:
 _END = ""  # trie key marking the end of a term
 
 
+def _is_word(ch: str) -> bool:
+    """re's \\w for one character of a str pattern."""
+    return ch.isalnum() or ch == "_"
+
+
 def _units(term: str, ignorecase: bool) -> list[str]:
     """A literal term as trie units: single characters, with GAP between its words."""
     view = fold(term) if ignorecase else normalize(term).plain
@@ -102,7 +107,7 @@ def _emit(node: dict[str, dict], depth: int) -> str:
             head = GAP
         else:
             head = re.escape(unit)
-            if depth == 0 and (unit.isalnum() or unit == "_"):
+            if depth == 0 and _is_word(unit):
                 head += r"(?<!\w.)"  # the term starts at a word boundary
         alts.append(head + _emit(node[unit], depth + 1))
     if _END in node:
@@ -123,11 +128,6 @@ def _term_index(keys: dict[str, int], match: str) -> int:
     with another separator misses the first lookup and takes the full one."""
     got = keys.get(match.replace(" ", ""))
     return got if got is not None else keys.get(_SEP.sub("", match), 0)
-
-
-def _is_word(ch: str) -> bool:
-    """re's \\w for one character of a str pattern."""
-    return ch.isalnum() or ch == "_"
 
 
 @dataclass(frozen=True)
@@ -282,7 +282,6 @@ def _compile(terms: Sequence[str], ignorecase: bool, path: tuple[str | int, ...]
     literals: list[list[str]] = []
     spelled: list[str] = []
     firsts: set[str] = set()
-    ends: set[bool] = set()
     regexes: list[str] = []
     keys: dict[str, int] = {}
     anchors: set[str] | None = set()
@@ -304,7 +303,6 @@ def _compile(terms: Sequence[str], ignorecase: bool, path: tuple[str | int, ...]
         literals.append(units)
         spelled.append("".join(" " if u == GAP else u for u in units))
         firsts.add(units[0])
-        ends.add(units[-1].isalnum() or units[-1] == "_")
         keys.setdefault("".join(u for u in units if u != GAP), i)
         found = _anchors(term)
         if found is None:
@@ -313,8 +311,8 @@ def _compile(terms: Sequence[str], ignorecase: bool, path: tuple[str | int, ...]
             anchors |= found
     parts = []
     if literals:
-        word_end = [u for u in literals if u[-1].isalnum() or u[-1] == "_"]
-        other_end = [u for u in literals if not (u[-1].isalnum() or u[-1] == "_")]
+        word_end = [u for u in literals if _is_word(u[-1])]
+        other_end = [u for u in literals if not _is_word(u[-1])]
         # The word-end check is shared, after the trie: a term never stops inside a word.
         if word_end:
             parts.append(f"(?:{trie_pattern(word_end)})(?!\\w)")

@@ -64,7 +64,7 @@ class Occurrence(TextRule):
             if self.per == "scope":
                 if (self.max is None or total <= self.max) and (self.min is None or total >= self.min):
                     return
-                yield from self._count(st, norm.plain, 0, None)
+                yield from self._count(st, norm.plain, 0, None, total)
                 return
             if self.min is None and total <= self.max:
                 return  # no sentence can exceed the limit if the whole text does not
@@ -83,8 +83,9 @@ class Occurrence(TextRule):
             total = norm.memo[key] = norm.plain.count(self.literal) if self.literal else len(self.regex.findall(norm.plain))
         return total
 
-    def _count(self, st: ScopeText, text: str, base: int, sentence: re.Match[str] | None) -> Iterator[Finding]:
-        n = self._occurrences(text)
+    def _count(self, st: ScopeText, text: str, base: int, sentence: re.Match[str] | None, n: int | None = None) -> Iterator[Finding]:
+        if n is None:  # a sentence: counted here (a whole scope text comes with its total)
+            n = self._occurrences(text)
         if (self.max is None or n <= self.max) and (self.min is None or n >= self.min):
             return  # the common case, decided without building match objects
         hits = list(self.regex.finditer(text))
