@@ -185,3 +185,15 @@ def policy_for(brand: Brand, root: Path | None = None) -> BrandPolicy:
     from .config import settings
 
     return load_brand((root or settings().guidelines_dir) / brand.slug)
+
+
+def policy_fingerprint(policy: BrandPolicy) -> str:
+    """SHA-256 of the brand.yaml a decision was taken under (recorded in each signature)."""
+    import hashlib
+
+    if policy.directory is None:
+        return ""
+    try:
+        return hashlib.sha256((Path(policy.directory) / "brand.yaml").read_bytes()).hexdigest()
+    except OSError:
+        return ""

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from .errors import AuditChainBroken, CountersignError
 
@@ -155,16 +155,17 @@ def generate_cmd(campaign_id: int, model_path: str | None, username: str, passwo
 @password_opt
 @friendly
 def submit_cmd(campaign_id: int, username: str, password: str) -> None:
-    """Submit every checked draft of a campaign that has no error-level finding."""
+    """Submit every draft of a campaign that may go to review (no error-level finding; a draft sent
+    back for changes only once it changed)."""
     from .db import session_scope
-    from .models import Draft, Status
-    from .workflow import submit_for_review
+    from .workflow import submit_ready
 
     with session_scope(_engine()) as s:
         user = _login(s, username, password)
-        drafts = s.exec(select(Draft).where(Draft.campaign_id == campaign_id, col(Draft.status).in_([Status.CHECKED, Status.NEEDS_CHANGES]))).all()
-        ok = [submit_for_review(s, user, d.id) for d in drafts if d.error_count == 0]  # type: ignore[arg-type]
-        click.echo(f"submitted {len(ok)} draft(s); {len(drafts) - len(ok)} held back by error-level findings")
+        report = submit_ready(s, user, campaign_id)
+        click.echo(f"submitted {len(report.submitted)} draft(s); {len(report.skipped)} held back")
+        for draft_id, why in report.skipped:
+            click.echo(f"  draft {draft_id}: {why}")
 
 
 @cli.command("list-queue")
@@ -220,17 +221,65 @@ def retire_claim_cmd(brand: str, claim_id: str, reason: str, username: str, pass
         click.echo(f"claim {claim_id} retired: {result.drafts_rechecked} draft(s) used it, {len(result.drafts_changed)} changed")
 
 
-@cli.command("verify-audit")
+@cli.command("recheck")
+@click.argument("brand")
+@click.option("--reason", default="guideline files changed", show_default=True)
+@as_user
+@password_opt
 @friendly
-def verify_audit_cmd() -> None:
-    """Verify the audit trail's hash chain; report the first broken link."""
-    from .audit import verify_chain
+def recheck_cmd(brand: str, reason: str, username: str, password: str) -> None:
+    """Re-check every open draft of a brand against its guideline files as they are now.
+
+    Drafts whose findings changed lose their signatures; those in review or approved that now
+    have an error go back to their author (needs changes), the others back to review."""
+    from .db import session_scope
+    from .workflow import recheck_brand
+
+    with session_scope(_engine()) as s:
+        changed = recheck_brand(s, _login(s, username, password), brand, reason=reason)
+        click.echo(f"{len(changed)} draft(s) changed: {', '.join(map(str, changed)) or 'none'}")
+
+
+@cli.command("verify-audit")
+@click.option(
+    "--checkpoint",
+    "checkpoint",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="A checkpoint file kept outside the database (default: COUNTERSIGN_AUDIT_CHECKPOINTS when it exists).",
+)
+@friendly
+def verify_audit_cmd(checkpoint: Path | None) -> None:
+    """Verify the audit trail: every hash link and MAC, the head, and the checkpoints."""
+    from .audit import read_checkpoints, verify_chain
+    from .config import settings
+
+    path = checkpoint or settings().audit_checkpoint_file
+    if checkpoint is not None and not checkpoint.is_file():
+        raise click.UsageError(f"checkpoint file {checkpoint} not found")
+    checkpoints = read_checkpoints(path) if path.is_file() else []
+    with Session(_engine()) as s:
+        report = verify_chain(s, checkpoints=checkpoints)
+    if not report.ok:
+        raise AuditChainBroken(str(report))
+    click.echo(str(report) + (f" (checkpoints: {path})" if checkpoints else ""))
+
+
+@cli.command("audit-checkpoint")
+@click.option("--to", "to", type=click.Path(dir_okay=False, path_type=Path), default=None, help="Append here instead of COUNTERSIGN_AUDIT_CHECKPOINTS.")
+@friendly
+def audit_checkpoint_cmd(to: Path | None) -> None:
+    """Append the audit chain's current head to the checkpoint file (run it from cron, and copy
+    the file where the database's administrators cannot write)."""
+    from .audit import current_checkpoint, verify_chain, write_checkpoint
 
     with Session(_engine()) as s:
         report = verify_chain(s)
-    if not report.ok:
-        raise AuditChainBroken(str(report))
-    click.echo(str(report))
+        if not report.ok:
+            raise AuditChainBroken(f"no checkpoint written: {report}")
+        cp = current_checkpoint(s)
+    path = write_checkpoint(cp, to)
+    click.echo(f"checkpoint of event #{cp['seq']} appended to {path}")
 
 
 @cli.command("regenerate")

@@ -20,6 +20,9 @@ class Settings:
     session_timeout_minutes: int
     login_max_failures: int
     login_lockout_minutes: int
+    audit_key: str | None
+    audit_key_file: Path
+    audit_checkpoint_file: Path
 
 
 def settings() -> Settings:
@@ -37,4 +40,12 @@ def settings() -> Settings:
         # account's password checks for that long after the last one; an admin can lift it sooner.
         login_max_failures=int(os.environ.get("COUNTERSIGN_LOGIN_MAX_FAILURES", "5")),
         login_lockout_minutes=int(os.environ.get("COUNTERSIGN_LOGIN_LOCKOUT_MINUTES", "15")),
+        # The audit trail's MAC key: kept outside the database, so someone who can write the
+        # database alone cannot rewrite the trail unnoticed. The variable wins over the file;
+        # the file is created (mode 600) on first use when neither exists.
+        audit_key=os.environ.get("COUNTERSIGN_AUDIT_KEY") or None,
+        audit_key_file=Path(os.environ.get("COUNTERSIGN_AUDIT_KEY_FILE", data_dir / "audit.key")),
+        # Checkpoints of the chain's head (JSON lines), written after every export and by
+        # `python -m review audit-checkpoint`; copy them somewhere the database's admins cannot write.
+        audit_checkpoint_file=Path(os.environ.get("COUNTERSIGN_AUDIT_CHECKPOINTS", data_dir / "audit-checkpoints.jsonl")),
     )

@@ -89,10 +89,34 @@ def m003_audit_actor_index(conn: Connection) -> None:
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_auditevent_actor_action ON auditevent (actor, action, seq)"))
 
 
+def m004_audit_macs(conn: Connection) -> None:
+    """Key the audit chain: a MAC per event and on the head, under a key kept outside the database.
+
+    Events written before this migration are sealed now with the current key: from here on,
+    rewriting any of them without the key is detected (what happened to them before cannot be
+    told, and the README says so).
+    """
+    from . import audit
+
+    for table in ("auditevent", "audithead"):
+        if "mac" not in {c["name"] for c in inspect(conn).get_columns(table)}:
+            conn.execute(text(f"ALTER TABLE {table} ADD COLUMN mac VARCHAR NOT NULL DEFAULT ''"))
+    rows = conn.execute(text("SELECT id, hash FROM auditevent WHERE mac = '' ORDER BY seq")).all()
+    if not rows and not conn.execute(text("SELECT 1 FROM audithead WHERE mac = '' AND seq > 0")).first():
+        return
+    key = audit.audit_key()
+    assert key is not None
+    for row_id, h in rows:
+        conn.execute(text("UPDATE auditevent SET mac = :m WHERE id = :i"), {"m": audit.event_mac(key, h), "i": row_id})
+    for seq, h in conn.execute(text("SELECT seq, hash FROM audithead WHERE id = 1")).all():
+        conn.execute(text("UPDATE audithead SET mac = :m WHERE id = 1"), {"m": audit.head_mac(key, seq, h)})
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_review_indexes", m002_review_indexes),
     ("m003_audit_actor_index", m003_audit_actor_index),
+    ("m004_audit_macs", m004_audit_macs),
 ]
 
 

@@ -72,6 +72,10 @@ class AudienceImportError(CountersignError):
 class ExportRefused(CountersignError):
     """Publishing was refused because a draft is not fully approved or changed since."""
 
+    def __init__(self, message: str, *, problems: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.problems = problems or [message]
+
 
 class AuditChainBroken(CountersignError):
     """The audit trail's hash chain does not verify."""

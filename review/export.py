@@ -1,4 +1,11 @@
-"""Publishing = export. Nothing leaves unless every draft is fully approved and unchanged."""
+"""Publishing = export. Nothing leaves unless every draft is fully approved and unchanged.
+
+Export trusts no row on its own word: under the campaign's lock it re-verifies every
+signature at the door (manifest recomputed from the rows, its hash, the signing event in the
+keyed audit trail, the signer still a distinct active reviewer who did not write the text),
+counts signers against brand.yaml as it is now, and re-runs the brand's current checks on
+what would ship. It refuses with a reason per draft.
+"""
 
 from __future__ import annotations
 
@@ -14,39 +21,132 @@ from sqlmodel import Session, col, select
 
 from . import audit
 from .auth import require_role
-from .brands import policy_for
 from .campaigns import campaign_template, get_campaign
+from .checks import brand_rules, check_slots, warning_ids
 from .config import settings
 from .errors import ExportRefused
-from .models import Approval, Brand, CampaignRecipient, Draft, Export, Recipient, Role, Status, User, Variant
-from .templates import render
-from .workflow import draft_content_hash, transition, valid_approvals
+from .locks import lock_campaign, lock_campaign_drafts
+from .models import Approval, AuditEvent, Brand, Campaign, CampaignRecipient, Draft, Export, Recipient, Role, Status, User, Variant
+from .templates import TemplateSpec, render, sha256_json
+from .workflow import authors, content_hash, last_change, manifest, valid_approvals
 
 CSV_COLUMNS = ["recipient_id", "channel", "subject", "body", "variant", "content_hash", "approvals"]
+# What a signature's manifest must still say about the draft at export (its "policy" part
+# records the rules it was signed under; the count is checked against brand.yaml now).
+_CONTENT_KEYS = (
+    "draft_id",
+    "revision",
+    "campaign_id",
+    "variant_key",
+    "variant_inputs",
+    "template_version_id",
+    "template_hash",
+    "slots",
+    "content_hash",
+    "check_report",
+    "model_fingerprint",
+    "seed",
+    "settings",
+    "prompt_fingerprint",
+    "slot_meta",
+)
 
 
 def readiness(session: Session, campaign_id: int) -> list[str]:
     """Every reason the campaign cannot be published now (empty when it can)."""
     camp = get_campaign(session, campaign_id)
+    drafts = list(session.exec(select(Draft).where(Draft.campaign_id == campaign_id).order_by(col(Draft.id))).all())
+    return verify_campaign(session, camp, drafts)
+
+
+def _signing_events(session: Session, drafts: list[Draft]) -> dict[int, AuditEvent]:
+    """approval id -> the audit event recorded when it was signed."""
+    out: dict[int, AuditEvent] = {}
+    ids = [str(d.id) for d in drafts]
+    for i in range(0, len(ids), 500):
+        q = select(AuditEvent).where(AuditEvent.action == "draft_signed", AuditEvent.entity == "draft", col(AuditEvent.entity_id).in_(ids[i : i + 500]))
+        for ev in session.exec(q).all():
+            approval_id = (ev.after or {}).get("approval_id")
+            if isinstance(approval_id, int):
+                out[approval_id] = ev
+    return out
+
+
+def _signature_problem(session: Session, draft: Draft, a: Approval, now: dict[str, Any], ev: AuditEvent | None, key: bytes, writers: set[int]) -> str | None:
+    """Why this signature no longer stands (None when it does)."""
+    who = f"signature {a.id} ({a.full_name})"
+    if sha256_json(a.manifest) != a.manifest_hash:
+        return f"{who}: its manifest does not match its hash"
+    differs = [k for k in _CONTENT_KEYS if a.manifest.get(k) != now.get(k)]
+    if differs:
+        return f"{who} covers other content than what would ship ({', '.join(differs[:3])} differ)"
+    if ev is None:
+        return f"{who} has no signing event in the audit trail"
+    problem = audit.event_problem(ev, key)
+    if problem:
+        return f"{who}: its signing event does not verify ({problem})"
+    signer = session.get(User, a.reviewer_id)
+    if signer is None or ev.actor != signer.username:
+        return f"{who} names a signer other than the one the audit trail recorded ({ev.actor})"
+    if (ev.after or {}).get("manifest_hash") != a.manifest_hash:
+        return f"{who}: its manifest is not the one recorded when it was signed"
+    if not signer.active or signer.role != Role.REVIEWER:
+        return f"{who}: {signer.username} is no longer an active reviewer"
+    if signer.id in writers:
+        return f"{who}: {signer.username} wrote or edited this draft and cannot sign it"
+    return None
+
+
+def verify_campaign(session: Session, camp: Campaign, drafts: list[Draft]) -> list[str]:
+    """Every reason, per draft, that this campaign's content may not ship now."""
+    problems: list[str] = []
     brand = session.get(Brand, camp.brand_id)
     assert brand is not None
-    problems = []
-    variants = session.exec(select(Variant).where(Variant.campaign_id == campaign_id)).all()
-    drafts = {d.variant_id: d for d in session.exec(select(Draft).where(Draft.campaign_id == campaign_id)).all()}
+    _, policy = brand_rules(brand.slug)
+    spec, tv = campaign_template(session, camp)
+    if spec.content_hash != tv.content_hash:
+        problems.append(f"template version {tv.id} was altered after it was saved (its text no longer matches its hash)")
+    for f in sorted(set(spec.slot_fields()) | set(spec.merge_fields)):
+        if f in policy.sensitive_fields or f not in policy.allowed_fields:
+            problems.append(f"the template uses '{f}', which brand.yaml no longer allows")
+    by_variant = {d.variant_id: d for d in drafts}
+    variants = session.exec(select(Variant).where(Variant.campaign_id == camp.id).order_by(col(Variant.id))).all()
     for v in variants:
-        d = drafts.get(v.id)  # type: ignore[arg-type]
-        if d is None:
+        if v.id not in by_variant:
             problems.append(f"variant '{v.label}' has no draft yet (generation unfinished)")
-            continue
+    key = audit.audit_key()
+    assert key is not None
+    events = _signing_events(session, drafts)
+    for d in drafts:
         if d.status != Status.APPROVED:
             problems.append(f"draft {d.id} is {d.status}, not approved")
             continue
-        approvals = valid_approvals(session, d)
-        if len({a.reviewer_id for a in approvals}) < brand.approvals_required:
-            problems.append(f"draft {d.id} has {len(approvals)} of {brand.approvals_required} required approvals")
-        current = draft_content_hash(session, d)
-        if current != d.content_hash or any(a.manifest.get("content_hash") != current for a in approvals):
-            problems.append(f"draft {d.id} changed since it was approved")
+        if content_hash(tv.content_hash, d.slots) != d.content_hash:
+            problems.append(f"draft {d.id} changed since it was approved (its text does not match its hash)")
+            continue
+        now = manifest(session, d)
+        writers = authors(session, d)
+        signers: set[int] = set()
+        acknowledged: list[set[str]] = []
+        for a in valid_approvals(session, d):
+            why = _signature_problem(session, d, a, now, events.get(a.id), key, writers)  # type: ignore[arg-type]
+            if why:
+                problems.append(f"draft {d.id}: {why}")
+            else:
+                signers.add(a.reviewer_id)
+                acknowledged.append(set(a.acknowledged))
+        if len(signers) < policy.approvals_required:
+            problems.append(f"draft {d.id} has {len(signers)} valid signature(s); brand.yaml requires {policy.approvals_required}")
+        variant = session.get(Variant, d.variant_id)
+        assert variant is not None
+        current = check_slots(session, camp, variant, spec, d.slots)
+        errors = [f for f in current if f.get("level") == "error"]
+        if errors:
+            problems.append(f"draft {d.id} breaks the brand's current rules: {errors[0].get('rule')}: {errors[0].get('message')} (re-check it to send it back)")
+            continue
+        unacked = [w for w in warning_ids(current) if not all(w in acks for acks in acknowledged)]
+        if unacked:
+            problems.append(f"draft {d.id} has a warning its signers did not acknowledge ({unacked[0].split('@')[0]}); re-check it to send it back to review")
     return problems
 
 
@@ -57,31 +157,82 @@ def _atomic_write(path: Path, data: bytes) -> None:
     os.replace(tmp, path)
 
 
+def _refusal(camp: Campaign, problems: list[str]) -> ExportRefused:
+    more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+    return ExportRefused(f"campaign '{camp.name}' cannot be published: " + "; ".join(problems[:5]) + more, problems=problems)
+
+
 def publish(session: Session, actor: User, campaign_id: int, export_dir: Path | None = None) -> Export:
-    """Write one JSONL and one CSV row per recipient, then mark the drafts published."""
+    """Write one JSONL and one CSV row per recipient, then mark the drafts published.
+
+    Taken under the campaign's lock: of two exports at once, the second waits, finds the
+    campaign published and is refused, naming the first.
+    """
     require_role(actor, Role.MARKETER, Role.REVIEWER, Role.ADMIN)
-    problems = readiness(session, campaign_id)
-    camp = get_campaign(session, campaign_id)
+    camp = lock_campaign(session, campaign_id)
+    drafts = lock_campaign_drafts(session, campaign_id)
+    done = session.exec(select(Export).where(Export.campaign_id == campaign_id).order_by(col(Export.id).desc())).first()
+    if done is not None and drafts and all(d.status == Status.PUBLISHED for d in drafts):
+        raise ExportRefused(f"campaign '{camp.name}' is already published: {last_change(session, drafts[0])} as export {done.id}; nothing was exported again")
+    problems = verify_campaign(session, camp, drafts)
     if problems:
-        raise ExportRefused(
-            f"campaign '{camp.name}' cannot be published: " + "; ".join(problems[:5]) + (f" (and {len(problems) - 5} more)" if len(problems) > 5 else "")
-        )
+        raise _refusal(camp, problems)
     spec, _ = campaign_template(session, camp)
     brand = session.get(Brand, camp.brand_id)
     assert brand is not None
-    policy = policy_for(brand)
-    drafts = {d.variant_id: d for d in session.exec(select(Draft).where(Draft.campaign_id == campaign_id)).all()}
+    _, policy = brand_rules(brand.slug)
+    by_variant = {d.variant_id: d for d in drafts}
     variants = {v.id: v for v in session.exec(select(Variant).where(Variant.campaign_id == campaign_id)).all()}
     approvals: dict[int, list[dict[str, Any]]] = {}
-    for d in drafts.values():
+    for d in drafts:
         approvals[d.id] = [  # type: ignore[index]
             {"reviewer": a.full_name, "meaning": a.meaning, "signed_at": a.signed_at.isoformat(), "manifest_hash": a.manifest_hash}
             for a in valid_approvals(session, d)
         ]
+    records = _records(session, camp, spec, policy, by_variant, variants, approvals)
+    exp = Export(campaign_id=campaign_id, created_by=actor.id, jsonl_path="", csv_path="", row_count=len(records), sha256="")  # type: ignore[arg-type]
+    session.add(exp)
+    session.flush()
+    directory = Path(export_dir or settings().export_dir)
+    directory.mkdir(parents=True, exist_ok=True)
+    # Named by the export's id: a rolled-back export can leave files, but never under a name
+    # a recorded export points to.
+    stem = f"campaign-{camp.id}-export-{exp.id}"
+    jsonl = "".join(json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n" for rec in records).encode("utf-8")
+    jpath, cpath = directory / f"{stem}.jsonl", directory / f"{stem}.csv"
+    _atomic_write(jpath, jsonl)
+    _atomic_write(cpath, _csv_bytes(records))
+    exp.jsonl_path, exp.csv_path, exp.sha256 = str(jpath), str(cpath), hashlib.sha256(jsonl).hexdigest()
+    session.add(exp)
+    for d in drafts:
+        from .workflow import transition
+
+        transition(session, d, Status.PUBLISHED, actor, reason=f"exported as {stem}", extra={"export_id": exp.id})
+    audit.append(
+        session,
+        actor=actor.username,
+        action="campaign_published",
+        entity="campaign",
+        entity_id=campaign_id,
+        after={"export_id": exp.id, "rows": len(records), "jsonl_sha256": exp.sha256, "files": [jpath.name, cpath.name]},
+    )
+    audit.checkpoint_after_commit(session)
+    return exp
+
+
+def _records(
+    session: Session,
+    camp: Campaign,
+    spec: TemplateSpec,
+    policy: Any,
+    drafts: dict[int, Draft],
+    variants: dict[int | None, Variant],
+    approvals: dict[int, list[dict[str, Any]]],
+) -> list[dict[str, Any]]:
     rows = session.exec(
         select(CampaignRecipient, Recipient)
         .join(Recipient, col(Recipient.id) == col(CampaignRecipient.recipient_id))
-        .where(CampaignRecipient.campaign_id == campaign_id)
+        .where(CampaignRecipient.campaign_id == camp.id)
         .order_by(col(Recipient.id))
     ).all()
     records = []
@@ -100,35 +251,7 @@ def publish(session: Session, actor: User, campaign_id: int, export_dir: Path | 
                 "approvals": approvals[d.id],  # type: ignore[index]
             }
         )
-    directory = Path(export_dir or settings().export_dir)
-    directory.mkdir(parents=True, exist_ok=True)
-    stem = f"campaign-{camp.id}-{len(session.exec(select(Export).where(Export.campaign_id == campaign_id)).all()) + 1}"
-    jsonl = "".join(json.dumps(rec, ensure_ascii=False, sort_keys=True) + "\n" for rec in records).encode("utf-8")
-    buf = _csv_bytes(records)
-    jpath, cpath = directory / f"{stem}.jsonl", directory / f"{stem}.csv"
-    _atomic_write(jpath, jsonl)
-    _atomic_write(cpath, buf)
-    exp = Export(
-        campaign_id=campaign_id,
-        created_by=actor.id,
-        jsonl_path=str(jpath),
-        csv_path=str(cpath),
-        row_count=len(records),
-        sha256=hashlib.sha256(jsonl).hexdigest(),
-    )  # type: ignore[arg-type]
-    session.add(exp)
-    session.flush()
-    for d in drafts.values():
-        transition(session, d, Status.PUBLISHED, actor, reason=f"exported as {stem}", extra={"export_id": exp.id})
-    audit.append(
-        session,
-        actor=actor.username,
-        action="campaign_published",
-        entity="campaign",
-        entity_id=campaign_id,
-        after={"export_id": exp.id, "rows": len(records), "jsonl_sha256": exp.sha256, "files": [jpath.name, cpath.name]},
-    )
-    return exp
+    return records
 
 
 def _csv_bytes(records: list[dict[str, Any]]) -> bytes:

@@ -23,6 +23,7 @@ from .brands import BrandPolicy
 from .checks import apply_findings, brand_rules, build_context, check_slots
 from .errors import NotFound, WorkflowError
 from .filling import GenerationSettings, Prompt, SlotFiller, build_prompt, choose_best, clean_output, score_candidate
+from .locks import lock_campaign, lock_job
 from .models import Brand, Campaign, Draft, DraftRevision, FillCache, GenerationJob, Recipient, Role, Status, User, Variant, utcnow
 from .templates import SlotSpec, TemplateSpec, sha256_json
 from .workflow import content_hash
@@ -165,7 +166,14 @@ def _fill_batch(
                 baselines[vid] = _baseline(session, ctx, r.variant)
             text, meta = select_fill(session, ctx, r.variant, r.slot, todo[r.key].candidates, baselines[vid])
             chosen[r.key] = (text, meta)
-            session.merge(FillCache(key=r.key, text=text, source=meta["source"], meta={k: v for k, v in meta.items() if k != "source"}))
+    # Everything above only read. Now take the campaign's lock, and write only the variants
+    # nobody drafted meanwhile: two runners of one job (or a restarted one) never collide.
+    lock_campaign(session, ctx.campaign.id)  # type: ignore[arg-type]
+    taken = set(session.exec(select(Draft.variant_id).where(Draft.campaign_id == ctx.campaign.id, col(Draft.variant_id).in_([v.id for v in variants]))).all())
+    variants = [v for v in variants if v.id not in taken]
+    fresh = {r.key: chosen[r.key] for r in requests if r.key not in cached and r.variant.id not in taken}
+    for key, (text, meta) in fresh.items():
+        _cache_fill(session, key, text, meta)
     by_variant: dict[int, list[SlotRequest]] = {}
     for r in requests:
         by_variant.setdefault(r.variant.id, []).append(r)  # type: ignore[arg-type]
@@ -225,15 +233,27 @@ def _fill_batch(
     return drafts
 
 
+def _cache_fill(session: Session, key: str, text: str, meta: dict[str, Any]) -> None:
+    """Insert a fill into the cache unless another runner already did (same key, same text)."""
+    values = {"key": key, "text": text, "source": meta["source"], "meta": {k: v for k, v in meta.items() if k != "source"}, "created_at": utcnow()}
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif dialect == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert  # type: ignore[assignment]
+    else:  # pragma: no cover - other databases: a plain merge
+        session.merge(FillCache(**values))
+        return
+    session.execute(insert(FillCache).values(**values).on_conflict_do_nothing(index_elements=["key"]))
+
+
 # ----------------------------------------------------------------------------- jobs
 
 
 def start_job(session: Session, actor: User, campaign_id: int, settings: GenerationSettings | None = None) -> GenerationJob:
     """Create a generation job, or return the campaign's unfinished one (so a restart resumes it)."""
     require_role(actor, Role.MARKETER, Role.ADMIN)
-    camp = session.get(Campaign, campaign_id)
-    if camp is None:
-        raise NotFound(f"campaign {campaign_id} not found")
+    lock_campaign(session, campaign_id)  # two starts at once: the second finds the first's job
     existing = session.exec(select(GenerationJob).where(GenerationJob.campaign_id == campaign_id, col(GenerationJob.status).in_(ACTIVE))).first()
     if existing is not None:
         return existing
@@ -255,9 +275,7 @@ def start_job(session: Session, actor: User, campaign_id: int, settings: Generat
 
 def cancel_job(session: Session, actor: User, job_id: int) -> GenerationJob:
     require_role(actor, Role.MARKETER, Role.ADMIN)
-    job = session.get(GenerationJob, job_id)
-    if job is None:
-        raise NotFound(f"generation job {job_id} not found")
+    job = lock_job(session, job_id)
     if job.status not in ACTIVE:
         raise WorkflowError(f"job {job_id} is {job.status}; only a queued or running job can be cancelled")
     job.cancel_requested = True
@@ -309,19 +327,10 @@ def run_job(
         with Session(engine, expire_on_commit=False) as s:
             job = s.get(GenerationJob, job_id)
             assert job is not None
+            if job.status not in ACTIVE:  # another runner of this job finished or cancelled it
+                break
             if job.cancel_requested:
-                job.status = "cancelled"
-                job.finished_at = utcnow()
-                s.add(job)
-                audit.append(
-                    s,
-                    actor="generator",
-                    action="generation_cancelled",
-                    entity="campaign",
-                    entity_id=job.campaign_id,
-                    after={"job_id": job_id, "done": job.done, "total": job.total},
-                )
-                s.commit()
+                _finish(s, job_id, "cancelled", "generation_cancelled")
                 break
             done_ids = select(Draft.variant_id).where(Draft.campaign_id == job.campaign_id)
             todo = list(
@@ -332,46 +341,22 @@ def run_job(
                     .limit(batch_variants)
                 ).all()
             )
-            done_count = len(s.exec(done_ids).all())
             if first_done is None:
-                first_done = done_count
+                first_done = len(s.exec(done_ids).all())
             if not todo:
-                job.done = done_count
-                job.status = "done"
-                job.finished_at = utcnow()
-                s.add(job)
-                audit.append(
-                    s,
-                    actor="generator",
-                    action="generation_finished",
-                    entity="campaign",
-                    entity_id=job.campaign_id,
-                    after={"job_id": job_id, "drafts": done_count},
-                )
-                s.commit()
+                _finish(s, job_id, "done", "generation_finished")
                 break
             try:
-                made = _fill_batch(s, ctx, todo, filler, settings, author_id)
-                job.done = done_count + len(made)
+                _fill_batch(s, ctx, todo, filler, settings, author_id)
+                job = lock_job(s, job_id)
+                job.done = len(s.exec(done_ids).all())
                 job.updated_at = utcnow()
                 s.add(job)
                 s.commit()
             except Exception as e:
                 s.rollback()
                 with Session(engine) as s2:
-                    j = s2.get(GenerationJob, job_id)
-                    assert j is not None
-                    j.status, j.error, j.finished_at = "failed", f"{type(e).__name__}: {e}", utcnow()
-                    s2.add(j)
-                    audit.append(
-                        s2,
-                        actor="generator",
-                        action="generation_failed",
-                        entity="campaign",
-                        entity_id=j.campaign_id,
-                        after={"job_id": job_id, "error": j.error},
-                    )
-                    s2.commit()
+                    _finish(s2, job_id, "failed", "generation_failed", error=f"{type(e).__name__}: {e}")
                 raise
             if on_progress is not None:
                 rate = (job.done - first_done) / max(time.monotonic() - started, 1e-6)
@@ -382,6 +367,23 @@ def run_job(
             break
     with Session(engine) as s:
         return progress(s, job_id)
+
+
+def _finish(session: Session, job_id: int, status: str, action: str, *, error: str = "") -> None:
+    """End a job once: of two runners finishing it at the same moment, only one records it."""
+    job = lock_job(session, job_id)
+    if job.status not in ACTIVE:
+        session.rollback()
+        return
+    job.done = len(session.exec(select(Draft.id).where(Draft.campaign_id == job.campaign_id)).all())
+    job.status, job.finished_at = status, utcnow()
+    job.error = error or job.error
+    session.add(job)
+    after: dict[str, Any] = {"job_id": job_id, "drafts": job.done, "total": job.total}
+    if error:
+        after["error"] = error
+    audit.append(session, actor="generator", action=action, entity="campaign", entity_id=job.campaign_id, after=after)
+    session.commit()
 
 
 def generate_campaign(engine: Engine, actor: User, campaign_id: int, filler: SlotFiller, settings: GenerationSettings | None = None, **kw: Any) -> Progress:

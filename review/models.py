@@ -213,6 +213,9 @@ class AuditEvent(SQLModel, table=True):
     after: dict[str, Any] = _json()
     prev_hash: str
     hash: str
+    # HMAC of `hash` under the audit key (kept outside the database): recomputing the chain
+    # after editing an event is only possible with the key.
+    mac: str = ""
 
 
 class AuditHead(SQLModel, table=True):
@@ -221,6 +224,7 @@ class AuditHead(SQLModel, table=True):
     id: int = Field(default=1, primary_key=True)
     seq: int = 0
     hash: str = ""
+    mac: str = ""  # HMAC of (seq, hash): cutting events off the end and resetting the head needs the key
 
 
 class Export(SQLModel, table=True):

@@ -1,22 +1,28 @@
 """The approval workflow: the one place a draft's status changes.
 
-Each service function starts with its guards (role, relation to the draft, status), then
-makes the change, then writes the audit event — all in the caller's transaction, so either
-everything happens or nothing does. No model, rule or task ever approves on its own.
+Each service function first locks the draft (review.locks), then runs its guards (role,
+relation to the draft, status) on what it reads *after* the lock, then makes the change and
+writes the audit event — all in the caller's transaction, so either everything happens or
+nothing does. Of two people acting on one draft at once, the second waits for the first,
+then sees its outcome and is refused with a message naming it. No model, rule or task ever
+approves on its own.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from . import audit
 from .auth import check_password, ensure_not_locked, require_role
-from .checks import apply_findings, check_slots, warning_ids
+from .brands import BrandPolicy, policy_fingerprint
+from .checks import apply_findings, brand_rules, check_slots, warning_ids
 from .errors import AuthenticationError, InvalidTransition, NotFound, PermissionDenied, WorkflowError
-from .models import Approval, Brand, Campaign, Comment, Draft, DraftRevision, Role, Status, User, Variant, utcnow
+from .locks import lock_draft, lock_rows
+from .models import Approval, AuditEvent, Brand, Campaign, Comment, Draft, DraftRevision, Role, Status, User, Variant, utcnow
 from .template_versions import get_version, version_spec
 from .templates import sha256_json
 
@@ -25,7 +31,7 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     S.CHECKED: frozenset({S.IN_REVIEW}),
     S.IN_REVIEW: frozenset({S.APPROVED, S.NEEDS_CHANGES, S.REJECTED, S.CHECKED}),
     S.NEEDS_CHANGES: frozenset({S.IN_REVIEW}),
-    S.APPROVED: frozenset({S.PUBLISHED, S.WITHDRAWN, S.IN_REVIEW, S.CHECKED}),
+    S.APPROVED: frozenset({S.PUBLISHED, S.WITHDRAWN, S.IN_REVIEW, S.NEEDS_CHANGES, S.CHECKED}),
     S.PUBLISHED: frozenset({S.WITHDRAWN}),
     S.REJECTED: frozenset(),
     S.WITHDRAWN: frozenset(),
@@ -42,7 +48,7 @@ def transition(session: Session, draft: Draft, to: str, actor: User, *, reason: 
     """Move a draft to `to`. Every status change in the system goes through here."""
     allowed = TRANSITIONS.get(draft.status, frozenset())
     if to not in allowed:
-        raise InvalidTransition(f"draft {draft.id} is {draft.status}; it cannot become {to} (allowed: {', '.join(sorted(allowed)) or 'none, it is final'})")
+        raise InvalidTransition(f"{last_change(session, draft)}; it cannot become {to} (allowed: {', '.join(sorted(allowed)) or 'none, it is final'})")
     before = draft.status
     draft.status = to
     draft.updated_at = utcnow()
@@ -75,6 +81,41 @@ def _brand_of(session: Session, draft: Draft) -> Brand:
     brand = session.get(Brand, camp.brand_id)
     assert brand is not None
     return brand
+
+
+def brand_policy(session: Session, draft: Draft) -> BrandPolicy:
+    """The brand's policy as brand.yaml says it now: the file is the single source."""
+    return brand_rules(_brand_of(session, draft).slug)[1]
+
+
+_DONE = {
+    "draft_in_review": "submitted for review",
+    "draft_approved": "approved",
+    "draft_needs_changes": "sent back for changes",
+    "draft_rejected": "rejected",
+    "draft_withdrawn": "withdrawn",
+    "draft_published": "published",
+    "draft_checked": "moved out of review",
+    "draft_edited": "edited",
+    "draft_signed": "signed",
+    "draft_rechecked": "re-checked",
+}
+
+
+def last_change(session: Session, draft: Draft) -> str:
+    """'draft 12 was rejected by rob a moment ago' — what a loser of a race is told."""
+    ev = session.exec(
+        select(AuditEvent)
+        .where(AuditEvent.entity == "draft", AuditEvent.entity_id == str(draft.id), col(AuditEvent.action).in_(list(_DONE)))
+        .order_by(col(AuditEvent.seq).desc())
+        .limit(1)
+    ).first()
+    if ev is None:
+        return f"draft {draft.id} is {draft.status}"
+    ts = ev.ts if ev.ts.tzinfo else ev.ts.replace(tzinfo=UTC)
+    age = (utcnow() - ts).total_seconds()
+    when = "a moment ago" if age < 120 else f"at {ts:%Y-%m-%d %H:%M} UTC"
+    return f"draft {draft.id} was {_DONE[ev.action]} by {ev.actor} {when} and is {draft.status}"
 
 
 def content_hash(template_hash: str, slots: dict[str, str]) -> str:
@@ -161,14 +202,66 @@ def get_actions(session: Session, draft: Draft, user: User) -> list[Action]:
 # ------------------------------------------------------------------------- services
 
 
-def submit_for_review(session: Session, actor: User, draft_id: int) -> Draft:
-    require_role(actor, Role.MARKETER, Role.ADMIN)
-    draft = get_draft(session, draft_id)
+def _sent_back_at(session: Session, draft: Draft) -> Comment | None:
+    """The reviewer's latest request for changes, if the draft is waiting on one."""
+    if draft.status != S.NEEDS_CHANGES:
+        return None
+    return session.exec(
+        select(Comment).where(Comment.draft_id == draft.id, col(Comment.kind).in_(("request_changes", "system"))).order_by(col(Comment.id).desc()).limit(1)
+    ).first()
+
+
+def _submit_problem(session: Session, draft: Draft, reply: str) -> str | None:
+    """Why this draft cannot be submitted now (None when it can)."""
     if draft.status not in (S.CHECKED, S.NEEDS_CHANGES):
-        raise InvalidTransition(f"draft {draft.id} is {draft.status}; only checked or needs-changes drafts can be submitted")
+        return f"{last_change(session, draft)}; only checked or needs-changes drafts can be submitted"
     if draft.error_count:
-        raise WorkflowError(f"draft {draft.id} has {draft.error_count} error-level finding(s); fix them before submitting for review")
-    return transition(session, draft, S.IN_REVIEW, actor, reason="submitted for review")
+        return f"draft {draft.id} has {draft.error_count} error-level finding(s); fix them before submitting for review"
+    asked = _sent_back_at(session, draft)
+    if asked is not None and asked.revision == draft.revision and len(reply) < 3:
+        return (
+            f"draft {draft.id} was sent back with changes requested and has not changed since; "
+            "edit it, or reply to the reviewer's comment to resubmit it as it is"
+        )
+    return None
+
+
+def submit_for_review(session: Session, actor: User, draft_id: int, *, reply: str = "") -> Draft:
+    """Send a draft to the reviewers. A draft sent back for changes goes back only once it was
+    changed since, or with a reply to the reviewer saying why it stands as it is."""
+    require_role(actor, Role.MARKETER, Role.ADMIN)
+    draft = lock_draft(session, draft_id)
+    reply = (reply or "").strip()
+    problem = _submit_problem(session, draft, reply)
+    if problem:
+        raise (InvalidTransition if draft.status not in (S.CHECKED, S.NEEDS_CHANGES) else WorkflowError)(problem)
+    if reply:
+        session.add(Comment(draft_id=draft.id, user_id=actor.id, kind="reply", text=reply, revision=draft.revision))  # type: ignore[arg-type]
+    return transition(session, draft, S.IN_REVIEW, actor, reason=reply or "submitted for review")
+
+
+@dataclass(frozen=True)
+class SubmitReport:
+    submitted: list[int]
+    skipped: list[tuple[int, str]]
+
+
+def submit_ready(session: Session, actor: User, campaign_id: int) -> SubmitReport:
+    """Submit every draft of a campaign that may go to review; say why each other one did not."""
+    require_role(actor, Role.MARKETER, Role.ADMIN)
+    ids = [d for d in session.exec(select(Draft.id).where(Draft.campaign_id == campaign_id).order_by(col(Draft.id))).all() if d is not None]
+    submitted: list[int] = []
+    skipped: list[tuple[int, str]] = []
+    for draft in lock_rows(session, Draft, ids):
+        if draft.status not in (S.CHECKED, S.NEEDS_CHANGES):
+            continue
+        problem = _submit_problem(session, draft, "")
+        if problem:
+            skipped.append((draft.id, problem))  # type: ignore[arg-type]
+            continue
+        transition(session, draft, S.IN_REVIEW, actor, reason="submitted for review")
+        submitted.append(draft.id)  # type: ignore[arg-type]
+    return SubmitReport(submitted, skipped)
 
 
 def _require_comment(comment: str, what: str) -> str:
@@ -188,7 +281,7 @@ def _decision_guard(session: Session, actor: User, draft: Draft) -> None:
     if actor.id in authors(session, draft):
         raise PermissionDenied(f"{actor.username} wrote or edited draft {draft.id} and cannot review it", **_attempt(actor, "review", draft))
     if draft.status != S.IN_REVIEW:
-        raise InvalidTransition(f"draft {draft.id} is {draft.status}, not in review")
+        raise InvalidTransition(f"{last_change(session, draft)}, no longer in review")
 
 
 def approve(
@@ -198,19 +291,21 @@ def approve(
     *,
     password: str,
     meaning: str,
+    expected_content_hash: str,
     acknowledged: list[str] | None = None,
-    expected_content_hash: str | None = None,
 ) -> Approval:
-    """Record an electronic signature; the draft becomes approved once enough distinct reviewers signed."""
-    draft = get_draft(session, draft_id)
+    """Record an electronic signature over the content the reviewer was shown
+    (`expected_content_hash`); the draft becomes approved once as many distinct reviewers
+    signed as brand.yaml requires now."""
+    draft = lock_draft(session, draft_id)
     _decision_guard(session, actor, draft)
     ensure_not_locked(session, actor.username, actor.id, _attempt(actor, "sign", draft))
     if not password or not check_password(actor, password):
         raise AuthenticationError("Signature refused: the password does not match.", **_attempt(actor, "sign", draft))
     if meaning not in SIGNATURE_MEANINGS:
         raise WorkflowError(f"choose what the signature means: {'; '.join(SIGNATURE_MEANINGS)}")
-    if expected_content_hash is not None and expected_content_hash != draft.content_hash:
-        raise WorkflowError("the draft changed while you were reviewing it; reload and review the new text")
+    if expected_content_hash != draft.content_hash:
+        raise WorkflowError(f"{last_change(session, draft)} (now revision {draft.revision}) since you opened it; review the new text before signing")
     if draft.error_count:
         raise WorkflowError(f"draft {draft.id} has error-level findings and cannot be approved")
     if draft_content_hash(session, draft) != draft.content_hash:
@@ -223,7 +318,11 @@ def approve(
     missing = needed - acked
     if missing:
         raise WorkflowError(f"acknowledge each warning before approving ({len(missing)} not acknowledged)")
-    m = manifest(session, draft)
+    policy = brand_policy(session, draft)
+    m = {
+        **manifest(session, draft),
+        "policy": {"brand": policy.slug, "approvals_required": policy.approvals_required, "brand_yaml_sha256": policy_fingerprint(policy)},
+    }
     appr = Approval(
         draft_id=draft.id,
         revision=draft.revision,
@@ -251,14 +350,14 @@ def approve(
             "acknowledged": appr.acknowledged,
         },
     )
-    required = _brand_of(session, draft).approvals_required
-    if len(existing) + 1 >= required:
-        transition(session, draft, S.APPROVED, actor, reason=f"{len(existing) + 1} of {required} approvals")
+    signers = len({a.reviewer_id for a in existing} | {actor.id})
+    if signers >= policy.approvals_required:
+        transition(session, draft, S.APPROVED, actor, reason=f"{signers} of {policy.approvals_required} approvals")
     return appr
 
 
 def request_changes(session: Session, actor: User, draft_id: int, *, comment: str) -> Draft:
-    draft = get_draft(session, draft_id)
+    draft = lock_draft(session, draft_id)
     _decision_guard(session, actor, draft)
     text = _require_comment(comment, "Requesting changes")
     session.add(Comment(draft_id=draft.id, user_id=actor.id, kind="request_changes", text=text, revision=draft.revision))  # type: ignore[arg-type]
@@ -267,7 +366,7 @@ def request_changes(session: Session, actor: User, draft_id: int, *, comment: st
 
 
 def reject(session: Session, actor: User, draft_id: int, *, comment: str) -> Draft:
-    draft = get_draft(session, draft_id)
+    draft = lock_draft(session, draft_id)
     _decision_guard(session, actor, draft)
     text = _require_comment(comment, "Rejecting")
     session.add(Comment(draft_id=draft.id, user_id=actor.id, kind="reject", text=text, revision=draft.revision))  # type: ignore[arg-type]
@@ -277,8 +376,10 @@ def reject(session: Session, actor: User, draft_id: int, *, comment: str) -> Dra
 
 def withdraw(session: Session, actor: User, draft_id: int, *, comment: str) -> Draft:
     require_role(actor, Role.REVIEWER, Role.ADMIN)
-    draft = get_draft(session, draft_id)
+    draft = lock_draft(session, draft_id)
     text = _require_comment(comment, "Withdrawing")
+    if S.WITHDRAWN not in TRANSITIONS.get(draft.status, frozenset()):
+        raise InvalidTransition(f"{last_change(session, draft)}; only approved or published drafts can be withdrawn")
     session.add(Comment(draft_id=draft.id, user_id=actor.id, kind="withdraw", text=text, revision=draft.revision))  # type: ignore[arg-type]
     _void_approvals(session, actor, draft, "withdrawn")
     return transition(session, draft, S.WITHDRAWN, actor, reason=text)
@@ -315,12 +416,20 @@ def recheck(session: Session, draft: Draft) -> list[dict[str, Any]]:
     return findings
 
 
-def edit_draft(session: Session, actor: User, draft_id: int, *, slots: dict[str, str], note: str = "") -> Draft:
-    """Replace slot texts. Re-checks, and voids any approval: the new text must be reviewed again."""
+def edit_draft(session: Session, actor: User, draft_id: int, *, slots: dict[str, str], note: str = "", expected_revision: int | None = None) -> Draft:
+    """Replace slot texts. Re-checks, and voids any approval: the new text must be reviewed again.
+
+    `expected_revision` is the revision the editor was shown: if someone else changed the draft
+    since, the edit is refused instead of silently overwriting their text.
+    """
     require_role(actor, Role.MARKETER, Role.ADMIN)
-    draft = get_draft(session, draft_id)
+    draft = lock_draft(session, draft_id)
     if draft.status not in EDITABLE:
-        raise InvalidTransition(f"draft {draft.id} is {draft.status} and can no longer be edited")
+        raise InvalidTransition(f"{last_change(session, draft)} and can no longer be edited")
+    if expected_revision is not None and expected_revision != draft.revision:
+        raise WorkflowError(
+            f"{last_change(session, draft)} (now revision {draft.revision}, you edited revision {expected_revision}); reload and edit the new text"
+        )
     unknown = set(slots) - set(draft.slots)
     if unknown:
         raise WorkflowError(f"unknown slot '{sorted(unknown)[0]}' (this draft has {', '.join(draft.slots)})")
@@ -380,21 +489,22 @@ def edit_draft(session: Session, actor: User, draft_id: int, *, slots: dict[str,
 
 
 def recheck_drafts(session: Session, actor: User, draft_ids: list[int], *, reason: str) -> list[int]:
-    """Re-run the guidelines on drafts after the rules changed (e.g. a claim was retired).
+    """Re-run the guidelines on drafts after the rules changed (a claim retired, a rule file edited).
 
-    Approved drafts whose findings changed lose their approvals and go back to review: a
-    signature covers the check report, and that report is no longer true.
+    A signature covers the check report, so whenever a draft's findings change its signatures
+    are voided. A draft in review or approved that now has an error goes back to the author
+    (needs changes, with a system comment saying why): errors never sit in review. An approved
+    draft without errors goes back to review.
     """
     changed = []
-    for draft_id in draft_ids:
-        draft = get_draft(session, draft_id)
+    for draft in lock_rows(session, Draft, draft_ids):
         if draft.status not in EDITABLE:
             continue
         before = draft.findings
         after = recheck(session, draft)
         if after == before:
             continue
-        changed.append(draft_id)
+        changed.append(draft.id)
         draft.updated_at = utcnow()
         session.add(draft)
         audit.append(
@@ -406,7 +516,26 @@ def recheck_drafts(session: Session, actor: User, draft_ids: list[int], *, reaso
             before={"errors": sum(f.get("level") == "error" for f in before), "findings": len(before)},
             after={"errors": draft.error_count, "findings": len(after), "reason": reason},
         )
-        if draft.status == S.APPROVED:
-            _void_approvals(session, actor, draft, f"re-checked: {reason}")
+        _void_approvals(session, actor, draft, f"re-checked: {reason}")
+        if draft.error_count and draft.status in (S.IN_REVIEW, S.APPROVED):
+            first = next(f for f in after if f.get("level") == "error")
+            text = f"Re-checked ({reason}): {draft.error_count} error(s) now, e.g. {first.get('rule')}: {first.get('message')}. Fix them and resubmit."
+            session.add(Comment(draft_id=draft.id, user_id=actor.id, kind="system", text=text, revision=draft.revision))  # type: ignore[arg-type]
+            transition(session, draft, S.NEEDS_CHANGES, actor, reason=f"re-checked: {reason}")
+        elif draft.status == S.APPROVED:
             transition(session, draft, S.IN_REVIEW, actor, reason=f"re-checked: {reason}")
-    return changed
+    return changed  # type: ignore[return-value]
+
+
+def recheck_brand(session: Session, actor: User, brand_slug: str, *, reason: str = "guideline files changed") -> list[int]:
+    """Re-check every open draft of a brand against its guideline files as they are now."""
+    require_role(actor, Role.REVIEWER, Role.ADMIN)
+    brand = session.exec(select(Brand).where(Brand.slug == brand_slug)).first()
+    if brand is None:
+        raise NotFound(f"brand '{brand_slug}' not found")
+    ids = session.exec(
+        select(Draft.id)
+        .join(Campaign, col(Campaign.id) == col(Draft.campaign_id))
+        .where(Campaign.brand_id == brand.id, col(Draft.status).in_(sorted(EDITABLE)))
+    ).all()
+    return recheck_drafts(session, actor, [i for i in ids if i is not None], reason=reason)

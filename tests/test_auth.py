@@ -109,7 +109,7 @@ def test_wrong_signature_passwords_count_too(world, fake_filler, clock) -> None:
 
     def sign(password: str) -> None:
         with session_scope(world.engine) as s:
-            approve(s, s.get(User, world.reviewer.id), draft.id, password=password, meaning=SIGNATURE_MEANINGS[0])
+            approve(s, s.get(User, world.reviewer.id), draft.id, password=password, meaning=SIGNATURE_MEANINGS[0], expected_content_hash=draft.content_hash)
 
     for _ in range(5):
         with pytest.raises(AuthenticationError, match="Signature refused"):

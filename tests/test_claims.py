@@ -10,9 +10,9 @@ from sqlmodel import select
 
 from review.checks import warning_ids
 from review.claims import retire_claim
-from review.errors import NotFound, PermissionDenied, WorkflowError
+from review.errors import InvalidTransition, NotFound, PermissionDenied, WorkflowError
 from review.generation import generate_campaign
-from review.models import Approval, Draft, Status, Variant
+from review.models import Approval, Comment, Draft, Status, Variant
 from review.workflow import SIGNATURE_MEANINGS, approve, edit_draft, submit_for_review
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -49,7 +49,15 @@ def test_retiring_a_used_claim_sends_approved_drafts_back(claims_world, fake_fil
     for d in (user, other):
         submit_for_review(w.session, w.marketer, d.id)
         for r in (w.reviewer, w.reviewer2):
-            approve(w.session, r, d.id, password=w.PASSWORDS[r.username], meaning=SIGNATURE_MEANINGS[0], acknowledged=warning_ids(d.findings))
+            approve(
+                w.session,
+                r,
+                d.id,
+                password=w.PASSWORDS[r.username],
+                meaning=SIGNATURE_MEANINGS[0],
+                acknowledged=warning_ids(d.findings),
+                expected_content_hash=d.content_hash,
+            )
     w.session.commit()
     assert user.status == other.status == Status.APPROVED
 
@@ -65,9 +73,20 @@ def test_retiring_a_used_claim_sends_approved_drafts_back(claims_world, fake_fil
     assert result.drafts_rechecked == 1 and result.drafts_changed == [user.id]
     text = (root / "acme-pharma" / "claims.yaml").read_text()
     assert "status: retired   # reviewed yearly" in text and text.startswith("# Approved claims")
-    assert user.status == Status.IN_REVIEW and user.error_count == 1
+    # An error may never sit in review: the draft goes back to its author with a system comment.
+    assert user.status == Status.NEEDS_CHANGES and user.error_count == 1
     assert any(f.get("claim_id") == "AC-1" and f["level"] == "error" for f in user.findings)
     assert all(not a.valid for a in w.session.exec(select(Approval).where(Approval.draft_id == user.id)).all())
+    note = w.session.exec(select(Comment).where(Comment.draft_id == user.id, Comment.kind == "system")).one()
+    assert "claim AC-1 retired" in note.text and "error" in note.text
     assert other.status == Status.APPROVED  # never used the claim
-    with pytest.raises(WorkflowError, match="error-level findings"):
-        approve(w.session, w.reviewer, user.id, password=w.PASSWORDS["rita"], meaning=SIGNATURE_MEANINGS[0], acknowledged=warning_ids(user.findings))
+    with pytest.raises(InvalidTransition, match="sent back for changes by rita"):
+        approve(
+            w.session,
+            w.reviewer,
+            user.id,
+            password=w.PASSWORDS["rita"],
+            meaning=SIGNATURE_MEANINGS[0],
+            acknowledged=warning_ids(user.findings),
+            expected_content_hash=user.content_hash,
+        )

@@ -52,7 +52,15 @@ def test_real_model_campaign_to_export(world, real_filler, tmp_path) -> None:  #
         submit_for_review(w.session, w.marketer, d.id)
         w.session.commit()
         for reviewer in (w.reviewer, w.reviewer2):
-            approve(w.session, reviewer, d.id, password=w.PASSWORDS[reviewer.username], meaning=SIGNATURE_MEANINGS[0], acknowledged=warning_ids(d.findings))
+            approve(
+                w.session,
+                reviewer,
+                d.id,
+                password=w.PASSWORDS[reviewer.username],
+                meaning=SIGNATURE_MEANINGS[0],
+                acknowledged=warning_ids(d.findings),
+                expected_content_hash=d.content_hash,
+            )
             w.session.commit()
         assert d.status == Status.APPROVED
     assert model_slots > 0, "the real model should fill at least one slot"

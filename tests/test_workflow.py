@@ -60,6 +60,7 @@ def sign(w, who, d: Draft, **kw) -> Approval:  # type: ignore[no-untyped-def]
     from review.checks import warning_ids
 
     kw.setdefault("acknowledged", warning_ids(d.findings))
+    kw.setdefault("expected_content_hash", d.content_hash)
     a = approve(w.session, who, d.id, password=w.PASSWORDS[who.username], meaning=MEANING, **kw)
     w.session.commit()
     return a
@@ -125,14 +126,14 @@ def test_an_author_never_approves_their_own_draft(generated) -> None:  # type: i
     w.session.commit()
     assert "approve" not in actions(w, d, maria)
     with pytest.raises(PermissionDenied, match="cannot review it"):
-        approve(w.session, maria, d.id, password=w.PASSWORDS["maria"], meaning=MEANING, acknowledged=[])
+        approve(w.session, maria, d.id, password=w.PASSWORDS["maria"], meaning=MEANING, acknowledged=[], expected_content_hash=d.content_hash)
 
 
 def test_marketers_cannot_decide(generated) -> None:  # type: ignore[no-untyped-def]
     w = generated
     d = in_review(w)
     with pytest.raises(PermissionDenied):
-        approve(w.session, w.marketer, d.id, password=w.PASSWORDS["maria"], meaning=MEANING)
+        approve(w.session, w.marketer, d.id, password=w.PASSWORDS["maria"], meaning=MEANING, expected_content_hash=d.content_hash)
     with pytest.raises(PermissionDenied):
         reject(w.session, w.marketer, d.id, comment="nope nope")
 
@@ -146,12 +147,12 @@ def test_signature_needs_password_meaning_and_acknowledged_warnings(generated) -
     w.session.commit()
     assert d.warning_count >= 1
     with pytest.raises(AuthenticationError):
-        approve(w.session, w.reviewer, d.id, password="wrong", meaning=MEANING, acknowledged=[])
+        approve(w.session, w.reviewer, d.id, password="wrong", meaning=MEANING, acknowledged=[], expected_content_hash=d.content_hash)
     with pytest.raises(WorkflowError, match="signature means"):
-        approve(w.session, w.reviewer, d.id, password=w.PASSWORDS["rita"], meaning="looks fine", acknowledged=[])
+        approve(w.session, w.reviewer, d.id, password=w.PASSWORDS["rita"], meaning="looks fine", acknowledged=[], expected_content_hash=d.content_hash)
     with pytest.raises(WorkflowError, match="acknowledge each warning"):
-        approve(w.session, w.reviewer, d.id, password=w.PASSWORDS["rita"], meaning=MEANING, acknowledged=[])
-    with pytest.raises(WorkflowError, match="changed while you were reviewing"):
+        approve(w.session, w.reviewer, d.id, password=w.PASSWORDS["rita"], meaning=MEANING, acknowledged=[], expected_content_hash=d.content_hash)
+    with pytest.raises(WorkflowError, match="since you opened it"):
         approve(w.session, w.reviewer, d.id, password=w.PASSWORDS["rita"], meaning=MEANING, acknowledged=None, expected_content_hash="stale")
     w.session.rollback()
     assert w.session.exec(select(Approval)).all() == []
@@ -167,7 +168,10 @@ def test_manifest_binds_what_was_signed(generated) -> None:  # type: ignore[no-u
     for key in ("slots", "check_report", "model_fingerprint", "seed", "prompt_fingerprint", "content_hash", "template_hash", "settings"):
         assert key in m
     assert m["slots"] == d.slots and m["model_fingerprint"] == d.model_fingerprint
-    assert a.manifest_hash == sha256_json(m) == sha256_json(manifest(w.session, d))
+    # The manifest is the draft's content now, plus the brand policy the signature was taken under.
+    assert a.manifest_hash == sha256_json(m)
+    assert {k: v for k, v in m.items() if k != "policy"} == manifest(w.session, d)
+    assert m["policy"]["approvals_required"] == 2 and len(m["policy"]["brand_yaml_sha256"]) == 64
     assert a.signed_at is not None and a.full_name == "Rita Reviewer"
 
 
@@ -329,8 +333,14 @@ def test_security_refusals_are_audited_in_their_own_transaction(generated) -> No
     d = in_review(w)
     before = w.session.exec(select(AuditEvent)).all()
     attempts = [
-        (AuthenticationError, lambda s: approve(s, s.get(User, w.reviewer.id), d.id, password="not-my-password", meaning=MEANING)),
-        (PermissionDenied, lambda s: approve(s, s.get(User, w.marketer.id), d.id, password=w.PASSWORDS["maria"], meaning=MEANING)),
+        (
+            AuthenticationError,
+            lambda s: approve(s, s.get(User, w.reviewer.id), d.id, password="not-my-password", meaning=MEANING, expected_content_hash=d.content_hash),
+        ),
+        (
+            PermissionDenied,
+            lambda s: approve(s, s.get(User, w.marketer.id), d.id, password=w.PASSWORDS["maria"], meaning=MEANING, expected_content_hash=d.content_hash),
+        ),
         (AuthenticationError, lambda s: authenticate(s, "rita\x1b[2J", "guess")),
     ]
     for error, attempt in attempts:

@@ -78,6 +78,8 @@ def world(seeded_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _iso
     monkeypatch.setenv("COUNTERSIGN_FILLER", "fake")
     monkeypatch.setenv("COUNTERSIGN_GUIDELINES_DIR", str(ROOT / "brand_guidelines"))
     monkeypatch.setenv("COUNTERSIGN_TEMPLATES_DIR", str(ROOT / "templates"))
+    # The copy carries the seed's audit trail: it needs the key that trail was written with.
+    monkeypatch.setenv("COUNTERSIGN_AUDIT_KEY_FILE", str(seeded_db.parent / "data" / "audit.key"))
     engine = make_engine(url)
     yield UIWorld(engine, url, path)
     engine.dispose()

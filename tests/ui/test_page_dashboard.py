@@ -13,7 +13,9 @@ def _decide(world):
     pending = world.drafts(Status.IN_REVIEW)
     with world.session() as s:
         a = pending[0]
-        approve(s, rita, a.id, password="rita-demo-pass", meaning=SIGNATURE_MEANINGS[0], acknowledged=warning_ids(a.findings))
+        approve(
+            s, rita, a.id, password="rita-demo-pass", meaning=SIGNATURE_MEANINGS[0], acknowledged=warning_ids(a.findings), expected_content_hash=a.content_hash
+        )
         reject(s, rita, pending[1].id, comment="Not on brand.")
         s.commit()
 

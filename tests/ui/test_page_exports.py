@@ -23,7 +23,15 @@ def _approve_everything(world):
                 s.add(d)
                 s.flush()
                 submit_for_review(s, maria, d.id)
-            approve(s, rita, d.id, password="rita-demo-pass", meaning=SIGNATURE_MEANINGS[0], acknowledged=warning_ids(d.findings))
+            approve(
+                s,
+                rita,
+                d.id,
+                password="rita-demo-pass",
+                meaning=SIGNATURE_MEANINGS[0],
+                acknowledged=warning_ids(d.findings),
+                expected_content_hash=d.content_hash,
+            )
         s.commit()
         return camp.id
 
