@@ -258,6 +258,11 @@ def start_job(session: Session, actor: User, campaign_id: int, settings: Generat
     if existing is not None:
         return existing
     total = len(session.exec(select(Variant.id).where(Variant.campaign_id == campaign_id)).all())
+    drafted = len(session.exec(select(Draft.id).where(Draft.campaign_id == campaign_id)).all())
+    if total and drafted >= total:
+        last = session.exec(select(GenerationJob).where(GenerationJob.campaign_id == campaign_id).order_by(col(GenerationJob.id).desc())).first()
+        by = f" (job {last.id}, {last.status})" if last is not None else ""
+        raise WorkflowError(f"every variant of campaign {campaign_id} already has a draft{by}; nothing to generate")
     settings = settings or GenerationSettings()
     job = GenerationJob(campaign_id=campaign_id, total=total, settings=settings.to_dict(), created_by=actor.id)  # type: ignore[arg-type]
     session.add(job)
