@@ -165,7 +165,7 @@ def sync_brands(session: Session, root: Path | None = None) -> list[Brand]:
     for d in brand_dirs(root or settings().guidelines_dir):
         policy = load_brand(d)
         row = session.exec(select(Brand).where(Brand.slug == policy.slug)).first()
-        values = {"name": policy.name, "industry": policy.industry, "approvals_required": policy.approvals_required}
+        values = {"name": policy.name, "industry": policy.industry}
         if row is None:
             row = Brand(slug=policy.slug, **values)
             session.add(row)

@@ -112,11 +112,18 @@ def m004_audit_macs(conn: Connection) -> None:
         conn.execute(text("UPDATE audithead SET mac = :m WHERE id = 1"), {"m": audit.head_mac(key, seq, h)})
 
 
+def m006_brand_policy_from_file(conn: Connection) -> None:
+    """brand.yaml is the single source of who must approve: drop the database's stale copy."""
+    if "approvals_required" in {c["name"] for c in inspect(conn).get_columns("brand")}:
+        conn.execute(text("ALTER TABLE brand DROP COLUMN approvals_required"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_review_indexes", m002_review_indexes),
     ("m003_audit_actor_index", m003_audit_actor_index),
     ("m004_audit_macs", m004_audit_macs),
+    ("m006_brand_policy_from_file", m006_brand_policy_from_file),
 ]
 
 

@@ -52,7 +52,7 @@ class Brand(SQLModel, table=True):
     slug: str = Field(index=True, unique=True)
     name: str
     industry: str = ""
-    approvals_required: int = 1
+    # Who must approve lives in brand.yaml only (brands.BrandPolicy): never a copy here.
     created_at: datetime = Field(default_factory=utcnow)
 
 

@@ -77,7 +77,7 @@ def review_queue(session: Session, flt: QueueFilter = QueueFilter(), *, page: in
             Draft.warning_count,
             Draft.fallback_count,
             approvals,
-            Brand.approvals_required,
+            Brand.slug,
             Draft.revision,
             Draft.updated_at,
         )
@@ -92,5 +92,12 @@ def review_queue(session: Session, flt: QueueFilter = QueueFilter(), *, page: in
         .offset((max(page, 1) - 1) * page_size)
         .limit(page_size)
     )
-    rows = [QueueRow(*r) for r in session.exec(q).all()]  # type: ignore[call-overload]
+    # How many signatures a brand needs is read from its brand.yaml (the single source).
+    rows = [QueueRow(*r[:11], _approvals_required(r[11]), *r[12:]) for r in session.exec(q).all()]  # type: ignore[call-overload]
     return QueuePage(rows, int(total), max(page, 1), page_size)
+
+
+def _approvals_required(slug: str) -> int:
+    from .checks import brand_rules
+
+    return brand_rules(slug)[1].approvals_required

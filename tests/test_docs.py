@@ -27,3 +27,11 @@ def test_readme_commands_exist_in_makefile_and_ci_runs_the_test_command() -> Non
 def test_readme_screenshot_exists() -> None:
     for link in re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README):
         assert (ROOT / link).is_file(), link
+
+
+def test_every_environment_variable_is_in_the_readme() -> None:
+    used = set()
+    for path in [*(ROOT / "review").rglob("*.py"), *(ROOT / "ui").rglob("*.py"), ROOT / "app.py"]:
+        used |= set(re.findall(r"COUNTERSIGN_[A-Z_]+[A-Z]", path.read_text(encoding="utf-8")))
+    missing = sorted(v for v in used if f"`{v}`" not in README)
+    assert not missing, f"undocumented settings: {missing}"

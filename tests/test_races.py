@@ -278,7 +278,9 @@ def test_approve_racing_a_decision_has_one_outcome(shared: Shared, racers: Racer
 def test_two_approvals_at_once(shared: Shared, racers: Racers, brand: str, signers: int) -> None:
     _, drafts = campaign(shared, brand, "big")
     for d in drafts[:ROUNDS]:
-        out = racers.go(("approve", {"draft": d.id, "user": "rita", "hash": d.content_hash}), ("approve", {"draft": d.id, "user": "rob", "hash": d.content_hash}))
+        out = racers.go(
+            ("approve", {"draft": d.id, "user": "rita", "hash": d.content_hash}), ("approve", {"draft": d.id, "user": "rob", "hash": d.content_hash})
+        )
         after, valid, events = fresh(shared, d.id)  # type: ignore[arg-type]
         assert after.status == Status.APPROVED, f"two valid signatures on a {signers}-signature brand left draft {d.id} {after.status}"
         assert sum(ev.action == "draft_approved" for ev in events) == 1

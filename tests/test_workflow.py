@@ -198,6 +198,45 @@ def test_needs_changes_then_edit_and_resubmit(generated) -> None:  # type: ignor
     assert d.status == Status.IN_REVIEW and d.revision == 2
 
 
+def test_needs_changes_cannot_be_resubmitted_unchanged_without_a_reply(generated) -> None:  # type: ignore[no-untyped-def]
+    from review.models import Comment
+    from review.workflow import submit_ready
+
+    w = generated
+    d = in_review(w)
+    request_changes(w.session, w.reviewer, d.id, comment="Please mention the city warmly.")
+    w.session.commit()
+    with pytest.raises(WorkflowError, match="has not changed since"):
+        submit_for_review(w.session, w.marketer, d.id)
+    w.session.rollback()
+    report = submit_ready(w.session, w.marketer, w.campaign_id)  # the campaign's bulk submit skips it, saying why
+    assert d.id not in report.submitted and any(i == d.id and "has not changed since" in why for i, why in report.skipped)
+    w.session.rollback()
+    submit_for_review(w.session, w.marketer, d.id, reply="The city is in the greeting already; kept as is.")
+    w.session.commit()
+    assert w.session.get(Draft, d.id).status == Status.IN_REVIEW
+    reply = w.session.exec(select(Comment).where(Comment.draft_id == d.id, Comment.kind == "reply")).one()
+    assert reply.text.startswith("The city is in the greeting")
+
+
+def test_the_loser_of_a_decision_is_told_who_decided(generated) -> None:  # type: ignore[no-untyped-def]
+    w = generated
+    d = in_review(w)
+    reject(w.session, w.reviewer, d.id, comment="Off-brand entirely.")
+    w.session.commit()
+    with pytest.raises(InvalidTransition, match=f"draft {d.id} was rejected by rita a moment ago"):
+        request_changes(w.session, w.reviewer2, d.id, comment="Needs a softer tone.")
+
+
+def test_an_edit_of_a_revision_someone_replaced_is_refused(generated) -> None:  # type: ignore[no-untyped-def]
+    w = generated
+    d = in_review(w)
+    edit_draft(w.session, w.marketer, d.id, slots={"greeting": "Warm greetings to all our readers."}, expected_revision=1)
+    w.session.commit()
+    with pytest.raises(WorkflowError, match="edited by maria .*now revision 2, you edited revision 1"):
+        edit_draft(w.session, w.admin, d.id, slots={"greeting": "Hello to all our readers."}, expected_revision=1)
+
+
 def test_edit_after_approval_voids_it_and_returns_to_review(generated) -> None:  # type: ignore[no-untyped-def]
     w = generated
     d = in_review(w)

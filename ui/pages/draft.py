@@ -115,7 +115,7 @@ def _approve_form(user: User, v: DraftView) -> None:
     d = v.draft
     st.markdown(
         f"**Approve (electronic signature)** — signing as **{esc(user.full_name)}**; "
-        f"needs {v.brand.approvals_required} distinct approval(s), {v.valid_approval_count} so far.",
+        f"needs {v.policy.approvals_required} distinct approval(s), {v.valid_approval_count} so far.",
         unsafe_allow_html=True,
     )
     with st.form(f"approve_form_{d.id}", clear_on_submit=True):
@@ -211,7 +211,7 @@ def render() -> None:
     m1.metric("Errors", d.error_count)
     m2.metric("Warnings", d.warning_count)
     m3.metric("Model fallbacks", d.fallback_count)
-    m4.metric("Approvals", f"{v.valid_approval_count} / {v.brand.approvals_required}")
+    m4.metric("Approvals", f"{v.valid_approval_count} / {v.policy.approvals_required}")
 
     left, right = st.columns([3, 2], gap="large")
     with left:
