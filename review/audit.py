@@ -254,11 +254,11 @@ def write_checkpoint(checkpoint: dict[str, Any], path: Path | None = None) -> Pa
 
 def checkpoint_after_commit(session: Session) -> None:
     """Write a checkpoint of this transaction's head once (and only if) it commits."""
-    from sqlalchemy import event
+    from .db import after_outcome
 
     cp = current_checkpoint(session)
 
-    def _write(_session: Session) -> None:
+    def _write() -> None:
         try:
             write_checkpoint(cp)
         except OSError:  # pragma: no cover - the export stands; verify-audit still checks the chain
@@ -266,7 +266,7 @@ def checkpoint_after_commit(session: Session) -> None:
 
             logging.getLogger(__name__).exception("could not write the audit checkpoint")
 
-    event.listen(session, "after_commit", _write, once=True)
+    after_outcome(session, committed=_write)
 
 
 def read_checkpoints(path: Path) -> list[dict[str, Any]]:

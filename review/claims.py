@@ -20,9 +20,19 @@ from . import audit
 from .auth import require_role
 from .checks import brand_rules, forget_stamps
 from .config import settings
+from .db import after_outcome
 from .errors import NotFound, WorkflowError
+from .locks import lock_rows
 from .models import Brand, Campaign, Draft, Role, User
 from .workflow import EDITABLE, recheck_drafts
+
+
+def _write(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".claims-")
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write(text)
+    os.replace(tmp, path)
+    forget_stamps()
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,9 @@ def retire_claim(session: Session, actor: User, brand_slug: str, claim_id: str, 
     brand = session.exec(select(Brand).where(Brand.slug == brand_slug)).first()
     if brand is None:
         raise NotFound(f"brand '{brand_slug}' not found")
+    # One retirement per brand at a time: the second of two waits, then reads the file again.
+    lock_rows(session, Brand, [brand.id])  # type: ignore[list-item]
+    forget_stamps()
     rules, _ = brand_rules(brand_slug)
     claim = next((c for c in rules.claims if c.id == claim_id), None)
     if claim is None:
@@ -71,11 +84,11 @@ def retire_claim(session: Session, actor: User, brand_slug: str, claim_id: str, 
     line, start, end = _status_position(text, claim_id, path)
     lines = text.splitlines(keepends=True)
     lines[line] = lines[line][:start] + "retired" + lines[line][end:]
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".claims-")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write("".join(lines))
-    os.replace(tmp, path)
-    forget_stamps()  # the re-check below must see the retired claim
+    _write(path, "".join(lines))
+    # The re-check below must see the retired claim, so the file changes now; if the
+    # transaction then rolls back, the file goes back to what it said.
+    after_outcome(session, rolled_back=lambda: _write(path, text))
+    forget_stamps()
     audit.append(
         session,
         actor=actor.username,

@@ -170,6 +170,25 @@ def session_scope(engine: Engine) -> Iterator[Session]:
             raise
 
 
+def after_outcome(session: Session, *, committed: Callable[[], None] | None = None, rolled_back: Callable[[], None] | None = None) -> None:
+    """Run `committed` if the session's current transaction commits, `rolled_back` if it rolls
+    back: exactly one of them, once (work outside the database that must follow its outcome)."""
+    fired = {"done": False}
+
+    def _once(fn: Callable[[], None] | None) -> Callable[[Session], None]:
+        def handler(_session: Session) -> None:
+            if fired["done"]:
+                return
+            fired["done"] = True
+            if fn is not None:
+                fn()
+
+        return handler
+
+    event.listen(session, "after_commit", _once(committed), once=True)
+    event.listen(session, "after_rollback", _once(rolled_back), once=True)
+
+
 def record_refusal(engine: Engine, exc: Refusal) -> None:
     """Append a `refused` audit event for `exc` if it names its actor; a failure here is logged,
     never raised over `exc`."""

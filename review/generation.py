@@ -459,6 +459,7 @@ def regenerate_slot(session: Session, actor: User, draft_id: int, slot_name: str
     draft = session.get(Draft, draft_id)
     if draft is None:
         raise NotFound(f"draft {draft_id} not found")
+    seen_revision = draft.revision
     ctx = _campaign_context(session, draft.campaign_id)
     variant = session.get(Variant, draft.variant_id)
     assert variant is not None
@@ -475,4 +476,5 @@ def regenerate_slot(session: Session, actor: User, draft_id: int, slot_name: str
     text, _ = select_fill(session, ctx, variant, slot, list(cands), _baseline(session, ctx, variant))
     if text == draft.slots.get(slot_name):
         raise WorkflowError("the model produced the same text again; edit it by hand or try again")
-    return edit_draft(session, actor, draft_id, slots={slot_name: text}, note=f"regenerated slot {slot_name} (seed {seed})")
+    # The model ran on the revision read above: if someone edited the draft meanwhile, refuse.
+    return edit_draft(session, actor, draft_id, slots={slot_name: text}, note=f"regenerated slot {slot_name} (seed {seed})", expected_revision=seen_revision)

@@ -90,3 +90,17 @@ def test_retiring_a_used_claim_sends_approved_drafts_back(claims_world, fake_fil
             acknowledged=warning_ids(user.findings),
             expected_content_hash=user.content_hash,
         )
+
+
+def test_a_rolled_back_retirement_leaves_the_claims_file_as_it_was(claims_world) -> None:  # type: ignore[no-untyped-def]
+    w, root = claims_world
+    path = root / "acme-pharma" / "claims.yaml"
+    before = path.read_text()
+    retire_claim(w.session, w.reviewer, "acme-pharma", "AC-1", reason="survey older than 12 months")
+    assert path.read_text() != before
+    w.session.rollback()
+    assert path.read_text() == before
+    retire_claim(w.session, w.reviewer, "acme-pharma", "AC-1", reason="survey older than 12 months")
+    w.session.commit()
+    w.session.rollback()  # a later rollback does not undo a committed retirement
+    assert "retired" in path.read_text() and path.read_text() != before
