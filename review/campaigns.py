@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 from . import audit
 from .auth import require_role
 from .brands import policy_for
+from .checks import recipient_holds
 from .errors import NotFound, WorkflowError
 from .models import Audience, Campaign, CampaignRecipient, Recipient, Role, TemplateVersion, User, Variant
 from .template_versions import get_version, version_spec
@@ -118,7 +119,14 @@ def create_campaign(session: Session, actor: User, *, name: str, template_versio
         action="campaign_created",
         entity="campaign",
         entity_id=camp.id,
-        after={"name": name, "template_version_id": tv.id, "audience_id": audience_id, "variants": len(plans), "recipients": len(links)},
+        after={
+            "name": name,
+            "template_version_id": tv.id,
+            "audience_id": audience_id,
+            "variants": len(plans),
+            "recipients": len(links),
+            "held_back": len(recipient_holds(session, camp)),
+        },
     )
     return camp
 

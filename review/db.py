@@ -118,12 +118,22 @@ def m006_brand_policy_from_file(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE brand DROP COLUMN approvals_required"))
 
 
+def m007_export_held_back(conn: Connection) -> None:
+    """Exports record the recipients held back by their own field values."""
+    have = {c["name"] for c in inspect(conn).get_columns("export")}
+    if "held_back" not in have:
+        conn.execute(text("ALTER TABLE export ADD COLUMN held_back INTEGER NOT NULL DEFAULT 0"))
+    if "held_path" not in have:
+        conn.execute(text("ALTER TABLE export ADD COLUMN held_path VARCHAR NOT NULL DEFAULT ''"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_review_indexes", m002_review_indexes),
     ("m003_audit_actor_index", m003_audit_actor_index),
     ("m004_audit_macs", m004_audit_macs),
     ("m006_brand_policy_from_file", m006_brand_policy_from_file),
+    ("m007_export_held_back", m007_export_held_back),
 ]
 
 

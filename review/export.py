@@ -22,7 +22,7 @@ from sqlmodel import Session, col, select
 from . import audit
 from .auth import require_role
 from .campaigns import campaign_template, get_campaign
-from .checks import brand_rules, check_slots, warning_ids
+from .checks import Hold, brand_rules, check_slots, recipient_holds, warning_ids
 from .config import settings
 from .errors import ExportRefused
 from .locks import lock_campaign, lock_campaign_drafts
@@ -189,8 +189,11 @@ def publish(session: Session, actor: User, campaign_id: int, export_dir: Path | 
             {"reviewer": a.full_name, "meaning": a.meaning, "signed_at": a.signed_at.isoformat(), "manifest_hash": a.manifest_hash}
             for a in valid_approvals(session, d)
         ]
-    records = _records(session, camp, spec, policy, by_variant, variants, approvals)
-    exp = Export(campaign_id=campaign_id, created_by=actor.id, jsonl_path="", csv_path="", row_count=len(records), sha256="")  # type: ignore[arg-type]
+    holds = {h.recipient_id: h for h in recipient_holds(session, camp)}
+    records = _records(session, camp, spec, policy, by_variant, variants, approvals, holds)
+    if not records:
+        raise _refusal(camp, [f"every recipient is held back by their own field values, e.g. {next(iter(holds.values())).reason}"])
+    exp = Export(campaign_id=campaign_id, created_by=actor.id, jsonl_path="", csv_path="", row_count=len(records), sha256="", held_back=len(holds))  # type: ignore[arg-type]
     session.add(exp)
     session.flush()
     directory = Path(export_dir or settings().export_dir)
@@ -203,6 +206,10 @@ def publish(session: Session, actor: User, campaign_id: int, export_dir: Path | 
     _atomic_write(jpath, jsonl)
     _atomic_write(cpath, _csv_bytes(records))
     exp.jsonl_path, exp.csv_path, exp.sha256 = str(jpath), str(cpath), hashlib.sha256(jsonl).hexdigest()
+    if holds:
+        hpath = directory / f"{stem}-held-back.csv"
+        _atomic_write(hpath, _table_csv(["recipient_id", "variant", "reason"], [[h.external_id, variants[h.variant_id].key, h.reason] for h in holds.values()]))
+        exp.held_path = str(hpath)
     session.add(exp)
     for d in drafts:
         from .workflow import transition
@@ -214,7 +221,13 @@ def publish(session: Session, actor: User, campaign_id: int, export_dir: Path | 
         action="campaign_published",
         entity="campaign",
         entity_id=campaign_id,
-        after={"export_id": exp.id, "rows": len(records), "jsonl_sha256": exp.sha256, "files": [jpath.name, cpath.name]},
+        after={
+            "export_id": exp.id,
+            "rows": len(records),
+            "held_back": len(holds),
+            "jsonl_sha256": exp.sha256,
+            "files": [Path(p).name for p in (exp.jsonl_path, exp.csv_path, exp.held_path) if p],
+        },
     )
     audit.checkpoint_after_commit(session)
     return exp
@@ -228,6 +241,7 @@ def _records(
     drafts: dict[int, Draft],
     variants: dict[int | None, Variant],
     approvals: dict[int, list[dict[str, Any]]],
+    holds: dict[int, Hold],
 ) -> list[dict[str, Any]]:
     rows = session.exec(
         select(CampaignRecipient, Recipient)
@@ -237,6 +251,8 @@ def _records(
     ).all()
     records = []
     for link, r in rows:
+        if r.id in holds:
+            continue
         d = drafts[link.variant_id]
         shown = {k: v for k, v in r.data.items() if k not in policy.sensitive_fields}
         out = render(spec, shown, d.slots, policy.as_render_context())
@@ -254,15 +270,32 @@ def _records(
     return records
 
 
-def _csv_bytes(records: list[dict[str, Any]]) -> bytes:
+# A spreadsheet reads a cell starting with one of these as a formula (OWASP, "CSV Injection").
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n")
+
+
+def safe_cell(value: Any) -> str:
+    """A CSV cell a spreadsheet shows as text: a leading formula character gets a `'` before it.
+
+    Only the CSV is neutralized; the JSONL keeps every value exactly as it ships."""
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _table_csv(header: list[str], rows: list[list[Any]]) -> bytes:
     import io
 
     out = io.StringIO()
-    w = csv.DictWriter(out, fieldnames=CSV_COLUMNS)
-    w.writeheader()
-    for rec in records:
-        w.writerow({**rec, "approvals": "; ".join(f"{a['reviewer']} ({a['meaning']}, {a['signed_at']})" for a in rec["approvals"])})
+    w = csv.writer(out)
+    w.writerow(header)
+    for row in rows:
+        w.writerow([safe_cell(c) for c in row])
     return out.getvalue().encode("utf-8")
+
+
+def _csv_bytes(records: list[dict[str, Any]]) -> bytes:
+    approvals = [("; ".join(f"{a['reviewer']} ({a['meaning']}, {a['signed_at']})" for a in rec["approvals"])) for rec in records]
+    return _table_csv(CSV_COLUMNS, [[rec[c] if c != "approvals" else approvals[i] for c in CSV_COLUMNS] for i, rec in enumerate(records)])
 
 
 def list_exports(session: Session, campaign_id: int | None = None) -> list[Export]:

@@ -236,6 +236,10 @@ class Export(SQLModel, table=True):
     csv_path: str
     row_count: int
     sha256: str
+    # Recipients whose own field values broke a rule: their messages were not written (listed
+    # with the reason in held_path).
+    held_back: int = 0
+    held_path: str = ""
 
 
 class GenerationJob(SQLModel, table=True):

@@ -157,6 +157,7 @@ class RuleSet:
         self._context = [r for r in self.rules if not isinstance(r, TextRule)]
         self._plans = {scope: _ScopePlan([r for r in text_rules if r.scope == scope]) for scope in SCOPES}
         self._plain = {scope: _ScopePlan([r for r in text_rules if not r.needs_context and (r.anywhere or r.scope == scope)]) for scope in SCOPES}
+        self._finders = _ScopePlan([r for r in text_rules if r.anywhere and not r.needs_context and not r.presence])
 
     def __len__(self) -> int:
         return len(self.rules)
@@ -178,6 +179,17 @@ class RuleSet:
                 out.extend(plan.findings(st))
         for rule in self._context:
             out.extend(rule.check(draft))
+        return _sorted(out)
+
+    def check_value(self, text: str) -> list[Finding]:
+        """Check one recipient field value printed into a message (a merge field): every finder
+        of bad things (forbidden terms, unapproved claims, personal data and links, sensitive
+        words) runs on it, whatever scope it is configured for. Rules about a whole text
+        (length, readability, disclaimers) do not apply to a value alone."""
+        st = ScopeText("fixed", None, normalize(text))
+        out: list[Finding] = []
+        for rule in self._finders.candidates(st):
+            out.extend(rule.check_text(st))
         return _sorted(out)
 
     def check_text(self, text: str, scope: str = "message", *, complete: bool = False) -> list[Finding]:
