@@ -52,6 +52,7 @@ bench: install-dev
 	$(PY) bench/generate.py
 	$(PY) bench/quality.py
 	$(PY) bench/ui.py
+	$(PY) bench/export.py
 
 clean:
 	rm -rf $(VENV) data artifacts .pytest_cache .ruff_cache
