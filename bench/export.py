@@ -110,9 +110,8 @@ def main() -> None:
                 holds = {h.recipient_id: h for h in recipient_holds(s, camp)}  # type: ignore[arg-type]
                 recs2 = export._records(s, camp, spec, policy, drafts, variants, approvals, holds)  # type: ignore[arg-type]
                 checked.append(time.perf_counter() - t)
-                print(
-                    f"round {r + 1}: render {renders[-1]:.2f} s, checked {checked[-1]:.2f} s, ratio {checked[-1] / renders[-1]:.2f}x ({len(recs):,} / {len(recs2):,} messages)"
-                )
+                ratio = checked[-1] / renders[-1]
+                print(f"round {r + 1}: render {renders[-1]:.2f} s, checked {checked[-1]:.2f} s, ratio {ratio:.2f}x ({len(recs):,} / {len(recs2):,} messages)")
         with Session(engine, expire_on_commit=False) as s:
             t = time.perf_counter()
             exp = export.publish(s, s.get(User, maria_id), camp_id, Path(tmp) / "exports")  # type: ignore[arg-type]
