@@ -6,8 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from . import yamlsafe
 from .errors import ConfigError
 
 if TYPE_CHECKING:
@@ -58,41 +57,20 @@ class BrandPolicy:
         return {"name": self.name, "industry": self.industry, "disclaimers": list(self.disclaimers)}
 
 
-def _line_of(text: str, *path: str) -> int | None:
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for key in path:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        for k, v in node.value:
-            if k.value == key:
-                line, node = k.start_mark.line + 1, v
-                break
-        else:
-            break
-    return line
-
-
 def load_brand(directory: Path) -> BrandPolicy:
     """Load and validate `brand.yaml`. Errors name the file and line."""
     path = Path(directory) / "brand.yaml"
     if not path.is_file():
         raise ConfigError(f"{path}: brand file not found")
-    text = path.read_text(encoding="utf-8-sig")
+    try:
+        doc = yamlsafe.load_file(path)
+    except yamlsafe.YamlRefused as e:
+        raise ConfigError(f"{path}:{e.line or 1}: {e.reason}") from None
+    data = doc.value or {}
 
     def fail(reason: str, *key: str) -> ConfigError:
-        line = _line_of(text, *key) if key else None
-        return ConfigError(f"{path}:{line or 1}: {reason}")
+        return ConfigError(f"{path}:{doc.line(*key) if key else 1}: {reason}")
 
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        return_line = mark.line + 1 if mark else 1
-        raise ConfigError(f"{path}:{return_line}: not valid YAML: {getattr(e, 'problem', e)}") from None
     if not isinstance(data, dict):
         raise fail("brand.yaml must be a mapping")
     unknown = sorted(set(data) - BRAND_KEYS)

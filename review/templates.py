@@ -35,11 +35,11 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import yaml
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import SandboxedEnvironment
 
+from . import yamlsafe
 from .brands import BrandPolicy
 from .errors import TemplateError
 
@@ -124,26 +124,6 @@ def _split_front_matter(source: str, name: str) -> tuple[str, str, int]:
     raise TemplateError("the YAML front matter is never closed by a '---' line", line=1, source=name)
 
 
-def _key_lines(front: str) -> dict[tuple[str, ...], int]:
-    """Map each key path in the front matter to its 1-based line (within the front matter)."""
-    out: dict[tuple[str, ...], int] = {}
-
-    def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                key = str(k.value)
-                out[path + (key,)] = k.start_mark.line + 1
-                walk(v, path + (key,))
-
-    try:
-        root = yaml.compose(front)
-    except yaml.YAMLError:
-        return out
-    if root is not None:
-        walk(root, ())
-    return out
-
-
 def _as_str_list(value: Any) -> list[str] | None:
     if value is None:
         return []
@@ -198,20 +178,16 @@ def parse_template(source: str, policy: BrandPolicy | None = None, *, name: str 
         raise TemplateError("the template is empty", source=name)
     front, body, body_offset = _split_front_matter(source, name)
     try:
-        meta = yaml.safe_load(front) or {}
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 1
-        raise TemplateError(f"front matter is not valid YAML: {getattr(e, 'problem', e)}", line=line, source=name) from None
+        doc = yamlsafe.loads(front)
+    except yamlsafe.YamlRefused as e:
+        reason = e.reason if e.reason.startswith("not valid YAML") else f"front matter refused: {e.reason}"
+        raise TemplateError(reason.replace("not valid YAML", "front matter is not valid YAML", 1), line=(e.line or 0) + 1, source=name) from None
+    meta = doc.value or {}
     if not isinstance(meta, dict):
         raise TemplateError("front matter must be a mapping of keys", line=2, source=name)
-    lines = _key_lines(front)
 
     def line_of(*path: str) -> int:
-        for i in range(len(path), 0, -1):
-            if path[:i] in lines:
-                return lines[path[:i]] + 1  # +1: the opening '---'
-        return 2
+        return doc.line(*path) + 1 if doc.node is not None else 2  # +1: the opening '---'
 
     def fail(msg: str, *path: str) -> TemplateError:
         return TemplateError(msg, line=line_of(*path), source=name)
