@@ -84,9 +84,11 @@ def save_template_cmd(brand: str, file: Path, username: str, password: str) -> N
     """Validate FILE and save it as a new version of its template."""
     from .db import session_scope
     from .template_versions import save_template
+    from .templates import read_template_file
 
+    source = read_template_file(file)  # refuses a non-UTF-8 or oversized file before asking for anything else
     with session_scope(_engine()) as s:
-        tv = save_template(s, _login(s, username, password), brand_slug=brand, source=file.read_text(encoding="utf-8-sig"), filename=str(file))
+        tv = save_template(s, _login(s, username, password), brand_slug=brand, source=source, filename=str(file))
         click.echo(f"template version {tv.id} (v{tv.version}) saved")
 
 

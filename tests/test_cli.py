@@ -81,6 +81,15 @@ def test_broken_template_names_its_line(run, tmp_path) -> None:  # type: ignore[
     assert f"{bad}, line 18: template syntax error" in out.output
 
 
+def test_non_utf8_template_is_one_line(run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run("seed-demo", "--no-generate")
+    bad = tmp_path / "latin.j2"
+    bad.write_bytes((ROOT / "templates" / "harbor-mutual" / "home-welcome.j2").read_text().replace("Hello", "H\u00e9llo").encode("latin-1"))
+    out = run("save-template", "harbor-mutual", str(bad), "--as", "maria", password="maria-demo-pass")
+    assert out.exit_code == 1
+    assert f"{bad}, line 16: not UTF-8 text" in out.output and "Traceback" not in out.output
+
+
 def test_verify_audit_reports_tampering(run, tmp_path) -> None:  # type: ignore[no-untyped-def]
     import sqlite3
 
