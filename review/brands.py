@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import yamlsafe
 from .errors import ConfigError
+from .fields import FieldSpec, parse_field
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -23,7 +24,7 @@ BRAND_KEYS = {
     "disclaimers",
     "allowed_domains",
 }
-PERSONALIZATION_KEYS = {"max_slots", "max_personalized_share", "allowed_fields", "sensitive_fields"}
+PERSONALIZATION_KEYS = {"max_slots", "max_personalized_share", "fields", "allowed_fields", "sensitive_fields"}
 # Special-category data that is never personalized on, whatever a brand file says.
 ALWAYS_SENSITIVE = (
     "health_condition",
@@ -49,9 +50,17 @@ class BrandPolicy:
     max_personalized_share: float | None = None
     allowed_fields: tuple[str, ...] = ()
     sensitive_fields: tuple[str, ...] = ALWAYS_SENSITIVE
+    # Typed declarations from `personalization.fields`; a field only in allowed_fields is text.
+    fields: tuple[FieldSpec, ...] = ()
     disclaimers: tuple[str, ...] = ()
     allowed_domains: tuple[str, ...] = ()
     directory: Path | None = field(default=None, compare=False)
+
+    def field_spec(self, name: str) -> FieldSpec | None:
+        """How values of `name` are checked on import; None when the brand does not allow it."""
+        if name in self.sensitive_fields or name not in self.allowed_fields:
+            return None
+        return next((f for f in self.fields if f.name == name), None) or FieldSpec(name)
 
     def as_render_context(self) -> dict[str, Any]:
         return {"name": self.name, "industry": self.industry, "disclaimers": list(self.disclaimers)}
@@ -103,10 +112,24 @@ def load_brand(directory: Path) -> BrandPolicy:
         return tuple(v.strip() for v in value)
 
     allowed = str_list(pers.get("allowed_fields"), "personalization", "allowed_fields")
+    typed: list[FieldSpec] = []
+    raw_fields = pers.get("fields")
+    if raw_fields is not None:
+        if allowed:
+            raise fail("give 'fields' (typed) or 'allowed_fields' (the older, untyped list), not both", "personalization", "allowed_fields")
+        if not isinstance(raw_fields, dict):
+            raise fail("'fields' must map each field name to its type, e.g. first_name: {type: name, max_length: 40}", "personalization", "fields")
+        for fname, decl in raw_fields.items():
+            spec, reason, key = parse_field(str(fname), decl)
+            if spec is None:
+                raise fail(str(reason), "personalization", "fields", str(fname), *([key] if key else []))
+            typed.append(spec)
+        allowed = tuple(f.name for f in typed)
     sensitive = tuple(dict.fromkeys(ALWAYS_SENSITIVE + str_list(pers.get("sensitive_fields"), "personalization", "sensitive_fields")))
     clash = sorted(set(allowed) & set(sensitive))
     if clash:
-        raise fail(f"field '{clash[0]}' is both allowed and sensitive", "personalization", "allowed_fields")
+        where = ("fields", clash[0]) if typed else ("allowed_fields",)
+        raise fail(f"field '{clash[0]}' is both allowed and sensitive", "personalization", *where)
     return BrandPolicy(
         slug=Path(directory).name,
         name=name.strip(),
@@ -117,6 +140,7 @@ def load_brand(directory: Path) -> BrandPolicy:
         max_personalized_share=float(share) if share is not None else None,
         allowed_fields=allowed,
         sensitive_fields=sensitive,
+        fields=tuple(typed),
         disclaimers=str_list(data.get("disclaimers"), "disclaimers"),
         allowed_domains=str_list(data.get("allowed_domains"), "allowed_domains"),
         directory=Path(directory),
