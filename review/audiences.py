@@ -21,7 +21,7 @@ from . import audit, textsafety
 from .auth import require_role
 from .brands import BrandPolicy, policy_for
 from .errors import AudienceImportError, NotFound, WorkflowError
-from .fields import FORMULA_START
+from .fields import FORMULA_START, formula_start
 from .models import Audience, Brand, Recipient, Role, User
 
 ID_COLUMN = "id"
@@ -53,7 +53,7 @@ def _id_problem(rid: str) -> str | None:
     at = textsafety.find_unsafe(rid, multiline=False)
     if at is not None:
         return f"id contains {textsafety.describe(rid[at])}, an invisible or control character"
-    if rid[0] in FORMULA_START:
+    if formula_start(rid) in FORMULA_START:
         return f"id starts with '{rid[0]}', which spreadsheets read as a formula"
     return None
 
@@ -106,8 +106,11 @@ def parse_csv(data: bytes | str, policy: BrandPolicy, source: str = "CSV") -> Pa
     rows: list[tuple[str, dict[str, str], bool]] = []
     ids: dict[str, int] = {}
     try:
+        last = reader.line_num
         for record in reader:
-            line = reader.line_num
+            # The line a record starts on: a quoted value may span lines, and its row should be
+            # reported where it begins.
+            line, last = last + 1, reader.line_num
             if not record or all(not v.strip() for v in record):
                 continue  # blank lines are harmless
             if len(record) != len(header):

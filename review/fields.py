@@ -50,6 +50,11 @@ _NAME_PUNCT = frozenset(" '’-.")
 _CITY_PUNCT = frozenset(" '’-.,()")
 
 
+def formula_start(value: str) -> str:
+    """The first character as a spreadsheet may read it (NFKC: a fullwidth '＝' is '=')."""
+    return unicodedata.normalize("NFKC", value[:1])[:1] if value else ""
+
+
 @dataclass(frozen=True)
 class FieldSpec:
     """One allowed recipient field and what its values may be."""
@@ -73,7 +78,7 @@ class FieldSpec:
             return f"contains {textsafety.describe(ch)}, an invisible or control character"
         if len(value) > self.max_length:
             return f"is longer than {self.max_length} characters"
-        first = value[0]
+        first = formula_start(value)
         if first in FORMULA_START and not (self.type == "phone" and first == "+") and not (self.type == "integer" and first == "-"):
             return f"starts with '{first}', which spreadsheets read as a formula"
         if _MARKUP.search(value):
