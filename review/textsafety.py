@@ -9,6 +9,7 @@ so the standard is the same wherever text comes in.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Mapping
 
 from .errors import WorkflowError
 
@@ -52,3 +53,10 @@ def check_plain_text(value: str, where: str, *, multiline: bool = True) -> None:
     at = find_unsafe(value, multiline=multiline)
     if at is not None:
         raise UnsafeText(f"{where}: contains {describe(value[at])} at character {at + 1}, which readers cannot see; remove it and type the text again")
+
+
+def check_slot_texts(slots: Mapping[str, object]) -> None:
+    """For workflow.edit_draft, on the raw edited texts (before whitespace is collapsed): refuse
+    any slot text holding a character readers cannot see, naming the slot."""
+    for name, text in slots.items():
+        check_plain_text(str(text), f"slot '{name}'")

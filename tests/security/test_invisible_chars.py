@@ -4,6 +4,8 @@ textsafety.check_plain_text); and a rule still sees through them in generated te
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from review.audiences import parse_csv
@@ -87,3 +89,11 @@ def test_trojan_source_in_generated_text_is_still_matched_by_rules(tmp_path) -> 
 
     rs = brand(tmp_path, {"rules/r.yaml": "extends: existence\ntokens: [risk-free]\n"})
     assert matches(rs, "A r\u200bisk\u202e-free plan.") == ["r\u200bisk\u202e-free"]
+
+
+def test_slot_edits_are_checked_slot_by_slot() -> None:
+    from review.textsafety import check_slot_texts
+
+    check_slot_texts({"opening": "Thank you for 5 years.", "tip": "Keep photos\tsafe.\n"})
+    with pytest.raises(UnsafeText, match=re.escape("slot 'tip': contains U+202E RIGHT-TO-LEFT OVERRIDE at character 5,")):
+        check_slot_texts({"opening": "Fine.", "tip": "Keep\u202e photos safe."})
