@@ -42,8 +42,11 @@ def test_loader_refuses_with_the_line(name: str) -> None:
 def test_every_reader_refuses_every_bomb_without_growing(guarded, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Each payload through each real reader, in a child capped at 1 GB: a bomb that went off
     would need many times that."""
-    for i, (text, _, _) in enumerate(PAYLOADS.values()):
-        (tmp_path / f"p{i}.yaml").write_text(text, encoding="utf-8")
+    # The value-count payloads only exercise the counter every reader shares (tested above): left
+    # out here, they would make this test slow without covering more.
+    names = [n for n in PAYLOADS if n not in ("wide", "many keys")]
+    for i, name in enumerate(names):
+        (tmp_path / f"p{i}.yaml").write_text(PAYLOADS[name][0], encoding="utf-8")
     got = guarded(
         f"""
         import json, shutil
@@ -85,7 +88,7 @@ def test_every_reader_refuses_every_bomb_without_growing(guarded, tmp_path) -> N
         print(json.dumps(out))
         """
     )
-    for name, row in zip(PAYLOADS, got, strict=True):
+    for name, row in zip(names, got, strict=True):
         assert set(row) == {"refused"}, (name, row)
 
 
