@@ -40,7 +40,7 @@ def build(n: int, names: int, data_dir: Path):  # type: ignore[no-untyped-def]
     from review.db import make_engine, migrate
     from review.filling import FakeFiller
     from review.generation import generate_campaign
-    from review.models import Audience, Draft, Recipient, Role
+    from review.models import Audience, Brand, Draft, Recipient, Role
     from review.template_versions import save_template
     from review.workflow import SIGNATURE_MEANINGS, approve, submit_ready
 
@@ -55,7 +55,8 @@ def build(n: int, names: int, data_dir: Path):  # type: ignore[no-untyped-def]
         maria = create_user(s, admin, username="maria", full_name="Maria", role=Role.MARKETER, password="maria-pass-1")
         rita = create_user(s, admin, username="rita", full_name="Rita", role=Role.REVIEWER, password="rita-pass-1")
         tv = save_template(s, maria, brand_slug="harbor-mutual", source=(ROOT / "templates" / "harbor-mutual" / "home-welcome.j2").read_text())
-        aud = Audience(name="bench", fields=["first_name", "city"], row_count=n, consent_count=n, created_by=maria.id)  # type: ignore[arg-type]
+        brand = s.exec(select(Brand).where(Brand.slug == "harbor-mutual")).one()
+        aud = Audience(name="bench", brand_id=brand.id, fields=["first_name", "city"], row_count=n, consent_count=n, created_by=maria.id)  # type: ignore[arg-type]
         s.add(aud)
         s.flush()
         rows = [

@@ -150,7 +150,7 @@ def campaign_timing(filler: TransformersFiller, recipients: int = 10_000) -> Non
         m = create_user(s, admin, username="m", full_name="M", role=Role.MARKETER, password="bench-pass-1")
         tv = save_template(s, m, brand_slug="harbor-mutual", source=BENCH_TEMPLATE)
         t0 = time.perf_counter()
-        aud = import_audience(s, m, name="bench", data=buf.getvalue())
+        aud = import_audience(s, m, name="bench", brand_slug="harbor-mutual", data=buf.getvalue())
         camp = create_campaign(s, m, name="bench", template_version_id=tv.id, audience_id=aud.id)
         s.commit()
         setup = time.perf_counter() - t0

@@ -1,4 +1,11 @@
-"""Audience import from CSV: all rows or nothing, with every bad row reported."""
+"""Audience import from CSV: all rows or nothing, with every bad row reported.
+
+An audience belongs to one brand, and only that brand's declared fields are kept
+(brand.yaml `personalization.fields`): every value is checked against its field's type
+(review.fields). A column the brand does not declare, or declares sensitive, is dropped at
+import, never stored, and named in the preview, the command's output and the audit trail:
+data a message may never use is data we should not hold.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +13,16 @@ import csv
 import hashlib
 import io
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlmodel import Session, col, func, select
 
-from . import audit
+from . import audit, textsafety
 from .auth import require_role
+from .brands import BrandPolicy, policy_for
 from .errors import AudienceImportError, NotFound, WorkflowError
-from .models import Audience, Recipient, Role, User
+from .fields import FORMULA_START, formula_start
+from .models import Audience, Brand, Recipient, Role, User
 
 ID_COLUMN = "id"
 CONSENT_COLUMN = "personalization_consent"
@@ -23,23 +32,35 @@ FIELD_RE = re.compile(r"[a-z][a-z0-9_]{0,62}")
 MAX_ROWS = 200_000
 MAX_VALUE = 500
 MAX_BYTES = 50 * 1024 * 1024
-# Control characters have no business in a name or a city; they hide text from reviewers.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
+MAX_ID = 100
 
 
 @dataclass(frozen=True)
 class ParsedAudience:
-    fields: list[str]  # recipient fields, without id and consent
+    fields: list[str]  # recipient fields kept, without id and consent
     rows: list[tuple[str, dict[str, str], bool]]
     sha256: str
+    dropped: dict[str, str] = field(default_factory=dict)  # column -> why it was not kept
 
     @property
     def consent_count(self) -> int:
         return sum(1 for _, _, c in self.rows if c)
 
 
-def parse_csv(data: bytes | str, source: str = "CSV") -> ParsedAudience:
-    """Validate a whole CSV. Raises AudienceImportError listing every bad row (line, reason)."""
+def _id_problem(rid: str) -> str | None:
+    if len(rid) > MAX_ID:
+        return f"id is longer than {MAX_ID} characters"
+    at = textsafety.find_unsafe(rid, multiline=False)
+    if at is not None:
+        return f"id contains {textsafety.describe(rid[at])}, an invisible or control character"
+    if formula_start(rid) in FORMULA_START:
+        return f"id starts with '{rid[0]}', which spreadsheets read as a formula"
+    return None
+
+
+def parse_csv(data: bytes | str, policy: BrandPolicy, source: str = "CSV") -> ParsedAudience:
+    """Validate a whole CSV for `policy`'s brand. Raises AudienceImportError listing every bad
+    value (line, column and reason); columns the brand does not allow are dropped and listed."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if len(raw) > MAX_BYTES:
         raise AudienceImportError([(0, f"file is larger than {MAX_BYTES // (1024 * 1024)} MB")], source)
@@ -68,12 +89,28 @@ def parse_csv(data: bytes | str, source: str = "CSV") -> ParsedAudience:
             problems.append((1, f"missing required column '{required}'"))
     if problems:
         raise AudienceImportError(problems, source)
-    fields = [h for h in header if h not in (ID_COLUMN, CONSENT_COLUMN)]
+    columns = {h: n for n, h in enumerate(header, 1)}
+    specs = {}
+    dropped: dict[str, str] = {}
+    for h in header:
+        if h in (ID_COLUMN, CONSENT_COLUMN):
+            continue
+        spec = policy.field_spec(h)
+        if spec is not None:
+            specs[h] = spec
+        elif h in policy.sensitive_fields:
+            dropped[h] = f"sensitive for {policy.name}: never stored"
+        else:
+            dropped[h] = f"not a field {policy.name} declares: not stored"
+    fields = list(specs)
     rows: list[tuple[str, dict[str, str], bool]] = []
     ids: dict[str, int] = {}
     try:
+        last = reader.line_num
         for record in reader:
-            line = reader.line_num
+            # The line a record starts on: a quoted value may span lines, and its row should be
+            # reported where it begins.
+            line, last = last + 1, reader.line_num
             if not record or all(not v.strip() for v in record):
                 continue  # blank lines are harmless
             if len(record) != len(header):
@@ -87,6 +124,8 @@ def parse_csv(data: bytes | str, source: str = "CSV") -> ParsedAudience:
                 row_problems.append("empty id")
             elif rid in ids:
                 row_problems.append(f"duplicate id '{rid}' (first on line {ids[rid]})")
+            elif (why := _id_problem(rid)) is not None:
+                row_problems.append(why)
             if consent_raw in TRUE:
                 consent = True
             elif consent_raw in FALSE:
@@ -94,16 +133,16 @@ def parse_csv(data: bytes | str, source: str = "CSV") -> ParsedAudience:
             else:
                 consent = False
                 row_problems.append(f"{CONSENT_COLUMN} must be yes/no/true/false/1/0, not '{consent_raw}'")
-            for k, v in values.items():
-                if len(v) > MAX_VALUE:
-                    row_problems.append(f"'{k}' is longer than {MAX_VALUE} characters")
-                if _CONTROL.search(v):
-                    row_problems.append(f"'{k}' contains control or invisible characters")
+            kept = {k: values[k] for k in specs}
+            for k, v in kept.items():
+                why = f"is longer than {MAX_VALUE} characters" if len(v) > MAX_VALUE else specs[k].problem(v)
+                if why is not None:
+                    row_problems.append(f"'{k}' (column {columns[k]}) {why}")
             if row_problems:
                 problems.extend((line, p) for p in row_problems)
                 continue
             ids[rid] = line
-            rows.append((rid, values, consent))
+            rows.append((rid, kept, consent))
             if len(rows) > MAX_ROWS:
                 raise AudienceImportError([(line, f"more than {MAX_ROWS} rows")], source)
     except csv.Error as e:
@@ -112,20 +151,29 @@ def parse_csv(data: bytes | str, source: str = "CSV") -> ParsedAudience:
         raise AudienceImportError(problems, source)
     if not rows:
         raise AudienceImportError([(2, "no recipient rows")], source)
-    return ParsedAudience(fields=fields, rows=rows, sha256=hashlib.sha256(raw).hexdigest())
+    return ParsedAudience(fields=fields, rows=rows, sha256=hashlib.sha256(raw).hexdigest(), dropped=dropped)
 
 
-def import_audience(session: Session, actor: User, *, name: str, data: bytes | str, source: str = "CSV") -> Audience:
-    """Import a CSV as a new audience. Nothing is written if any row is bad."""
+def import_audience(session: Session, actor: User, *, name: str, brand_slug: str, data: bytes | str, source: str = "CSV") -> Audience:
+    """Import a CSV as a new audience of one brand. Nothing is written if any value is bad."""
     require_role(actor, Role.MARKETER, Role.ADMIN)
     name = name.strip()
     if not name:
         raise WorkflowError("an audience needs a name")
+    brand = session.exec(select(Brand).where(Brand.slug == brand_slug)).first()
+    if brand is None:
+        raise NotFound(f"brand '{brand_slug}' not found")
     if session.exec(select(Audience).where(Audience.name == name)).first():
         raise WorkflowError(f"an audience named '{name}' already exists")
-    parsed = parse_csv(data, source)
+    parsed = parse_csv(data, policy_for(brand), source)
     aud = Audience(
-        name=name, fields=parsed.fields, row_count=len(parsed.rows), consent_count=parsed.consent_count, source_sha256=parsed.sha256, created_by=actor.id
+        name=name,
+        brand_id=brand.id,
+        fields=parsed.fields,
+        row_count=len(parsed.rows),
+        consent_count=parsed.consent_count,
+        source_sha256=parsed.sha256,
+        created_by=actor.id,
     )  # type: ignore[arg-type]
     session.add(aud)
     session.flush()
@@ -139,7 +187,15 @@ def import_audience(session: Session, actor: User, *, name: str, data: bytes | s
         action="audience_imported",
         entity="audience",
         entity_id=aud.id,
-        after={"name": name, "rows": aud.row_count, "consent": aud.consent_count, "fields": parsed.fields, "sha256": parsed.sha256},
+        after={
+            "name": name,
+            "brand": brand_slug,
+            "rows": aud.row_count,
+            "consent": aud.consent_count,
+            "fields": parsed.fields,
+            "dropped": parsed.dropped,
+            "sha256": parsed.sha256,
+        },
     )
     return aud
 

@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import yaml
-
+from . import yamlsafe
 from .errors import ConfigError
+from .fields import FieldSpec, parse_field
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -24,7 +24,7 @@ BRAND_KEYS = {
     "disclaimers",
     "allowed_domains",
 }
-PERSONALIZATION_KEYS = {"max_slots", "max_personalized_share", "allowed_fields", "sensitive_fields"}
+PERSONALIZATION_KEYS = {"max_slots", "max_personalized_share", "fields", "allowed_fields", "sensitive_fields"}
 # Special-category data that is never personalized on, whatever a brand file says.
 ALWAYS_SENSITIVE = (
     "health_condition",
@@ -50,30 +50,20 @@ class BrandPolicy:
     max_personalized_share: float | None = None
     allowed_fields: tuple[str, ...] = ()
     sensitive_fields: tuple[str, ...] = ALWAYS_SENSITIVE
+    # Typed declarations from `personalization.fields`; a field only in allowed_fields is text.
+    fields: tuple[FieldSpec, ...] = ()
     disclaimers: tuple[str, ...] = ()
     allowed_domains: tuple[str, ...] = ()
     directory: Path | None = field(default=None, compare=False)
 
+    def field_spec(self, name: str) -> FieldSpec | None:
+        """How values of `name` are checked on import; None when the brand does not allow it."""
+        if name in self.sensitive_fields or name not in self.allowed_fields:
+            return None
+        return next((f for f in self.fields if f.name == name), None) or FieldSpec(name)
+
     def as_render_context(self) -> dict[str, Any]:
         return {"name": self.name, "industry": self.industry, "disclaimers": list(self.disclaimers)}
-
-
-def _line_of(text: str, *path: str) -> int | None:
-    try:
-        node = yaml.compose(text)
-    except yaml.YAMLError:
-        return None
-    line = None
-    for key in path:
-        if not isinstance(node, yaml.MappingNode):
-            break
-        for k, v in node.value:
-            if k.value == key:
-                line, node = k.start_mark.line + 1, v
-                break
-        else:
-            break
-    return line
 
 
 def load_brand(directory: Path) -> BrandPolicy:
@@ -81,18 +71,15 @@ def load_brand(directory: Path) -> BrandPolicy:
     path = Path(directory) / "brand.yaml"
     if not path.is_file():
         raise ConfigError(f"{path}: brand file not found")
-    text = path.read_text(encoding="utf-8-sig")
+    try:
+        doc = yamlsafe.load_file(path)
+    except yamlsafe.YamlRefused as e:
+        raise ConfigError(f"{path}:{e.line or 1}: {e.reason}") from None
+    data = doc.value or {}
 
     def fail(reason: str, *key: str) -> ConfigError:
-        line = _line_of(text, *key) if key else None
-        return ConfigError(f"{path}:{line or 1}: {reason}")
+        return ConfigError(f"{path}:{doc.line(*key) if key else 1}: {reason}")
 
-    try:
-        data = yaml.safe_load(text) or {}
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        return_line = mark.line + 1 if mark else 1
-        raise ConfigError(f"{path}:{return_line}: not valid YAML: {getattr(e, 'problem', e)}") from None
     if not isinstance(data, dict):
         raise fail("brand.yaml must be a mapping")
     unknown = sorted(set(data) - BRAND_KEYS)
@@ -125,10 +112,24 @@ def load_brand(directory: Path) -> BrandPolicy:
         return tuple(v.strip() for v in value)
 
     allowed = str_list(pers.get("allowed_fields"), "personalization", "allowed_fields")
+    typed: list[FieldSpec] = []
+    raw_fields = pers.get("fields")
+    if raw_fields is not None:
+        if allowed:
+            raise fail("give 'fields' (typed) or 'allowed_fields' (the older, untyped list), not both", "personalization", "allowed_fields")
+        if not isinstance(raw_fields, dict):
+            raise fail("'fields' must map each field name to its type, e.g. first_name: {type: name, max_length: 40}", "personalization", "fields")
+        for fname, decl in raw_fields.items():
+            spec, reason, key = parse_field(str(fname), decl)
+            if spec is None:
+                raise fail(str(reason), "personalization", "fields", str(fname), *([key] if key else []))
+            typed.append(spec)
+        allowed = tuple(f.name for f in typed)
     sensitive = tuple(dict.fromkeys(ALWAYS_SENSITIVE + str_list(pers.get("sensitive_fields"), "personalization", "sensitive_fields")))
     clash = sorted(set(allowed) & set(sensitive))
     if clash:
-        raise fail(f"field '{clash[0]}' is both allowed and sensitive", "personalization", "allowed_fields")
+        where = ("fields", clash[0]) if typed else ("allowed_fields",)
+        raise fail(f"field '{clash[0]}' is both allowed and sensitive", "personalization", *where)
     return BrandPolicy(
         slug=Path(directory).name,
         name=name.strip(),
@@ -139,6 +140,7 @@ def load_brand(directory: Path) -> BrandPolicy:
         max_personalized_share=float(share) if share is not None else None,
         allowed_fields=allowed,
         sensitive_fields=sensitive,
+        fields=tuple(typed),
         disclaimers=str_list(data.get("disclaimers"), "disclaimers"),
         allowed_domains=str_list(data.get("allowed_domains"), "allowed_domains"),
         directory=Path(directory),

@@ -19,7 +19,7 @@ from .auth import require_role
 from .brands import policy_for
 from .checks import recipient_holds
 from .errors import NotFound, WorkflowError
-from .models import Audience, Campaign, CampaignRecipient, Recipient, Role, TemplateVersion, User, Variant
+from .models import Audience, Brand, Campaign, CampaignRecipient, Recipient, Role, TemplateVersion, User, Variant
 from .template_versions import get_version, version_spec
 from .templates import TemplateSpec
 
@@ -85,10 +85,19 @@ def create_campaign(session: Session, actor: User, *, name: str, template_versio
         raise WorkflowError("a campaign needs a name")
     if session.exec(select(Campaign).where(Campaign.name == name)).first():
         raise WorkflowError(f"a campaign named '{name}' already exists")
-    if session.get(Audience, audience_id) is None:
+    aud = session.get(Audience, audience_id)
+    if aud is None:
         raise NotFound(f"audience {audience_id} not found")
     tv = get_version(session, template_version_id)
     spec, brand = version_spec(session, tv)
+    if aud.brand_id is None:
+        raise WorkflowError(f"audience '{aud.name}' was imported before audiences belonged to a brand: import it again for brand '{brand.slug}'")
+    if aud.brand_id != brand.id:
+        other = session.get(Brand, aud.brand_id)
+        raise WorkflowError(
+            f"audience '{aud.name}' belongs to brand '{other.slug if other else aud.brand_id}', not '{brand.slug}': "
+            f"its values were checked against that brand's fields; import it for '{brand.slug}'"
+        )
     policy = policy_for(brand)
     for f in set(spec.slot_fields()) | set(spec.merge_fields):
         if f in policy.sensitive_fields or f not in policy.allowed_fields:

@@ -105,19 +105,14 @@ def apply_findings(draft: Draft, findings: list[dict[str, Any]]) -> None:
 
 # ------------------------------------------------------------------ every recipient's message
 
-# Line breaks and tabs (Cc), zero-width and bidi controls (Cf), line/paragraph separators:
-# a merge value holding one can reshape a subject line or hide text from the reviewer.
-_UNSAFE_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs"})
-
 
 def unsafe_character(value: str) -> str | None:
-    """The first character a printed field value may not hold, described (None when clean)."""
-    import unicodedata
+    """The first character a printed field value may not hold (a line break, an invisible or
+    bidi control: it could reshape a subject line or hide text from the reviewer), described."""
+    from .textsafety import describe, find_unsafe
 
-    for ch in value:
-        if unicodedata.category(ch) in _UNSAFE_CATEGORIES:
-            return f"U+{ord(ch):04X} ({unicodedata.name(ch, 'control character').lower()})"
-    return None
+    at = find_unsafe(value, multiline=False)
+    return None if at is None else describe(value[at])
 
 
 @dataclass(frozen=True)

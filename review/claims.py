@@ -16,7 +16,7 @@ from pathlib import Path
 import yaml
 from sqlmodel import Session, col, select
 
-from . import audit
+from . import audit, yamlsafe
 from .auth import require_role
 from .checks import brand_rules, forget_stamps
 from .config import settings
@@ -44,7 +44,10 @@ class RetireResult:
 
 def _status_position(text: str, claim_id: str, path: Path) -> tuple[int, int, int]:
     """(line index, start col, end col) of the claim's status value in the YAML text."""
-    root = yaml.compose(text)
+    try:
+        root = yamlsafe.loads(text).node
+    except yamlsafe.YamlRefused as e:
+        raise WorkflowError(f"{path}:{e.line or 1}: {e.reason}") from None
     if not isinstance(root, yaml.SequenceNode):
         raise WorkflowError(f"{path}: expected a list of claims")
     for item in root.value:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import click
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from .errors import AuditChainBroken, CountersignError
 
@@ -84,26 +84,34 @@ def save_template_cmd(brand: str, file: Path, username: str, password: str) -> N
     """Validate FILE and save it as a new version of its template."""
     from .db import session_scope
     from .template_versions import save_template
+    from .templates import read_template_file
 
+    source = read_template_file(file)  # refuses a non-UTF-8 or oversized file before asking for anything else
     with session_scope(_engine()) as s:
-        tv = save_template(s, _login(s, username, password), brand_slug=brand, source=file.read_text(encoding="utf-8-sig"), filename=str(file))
+        tv = save_template(s, _login(s, username, password), brand_slug=brand, source=source, filename=str(file))
         click.echo(f"template version {tv.id} (v{tv.version}) saved")
 
 
 @cli.command("import-audience")
 @click.argument("name")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--brand", "brand", required=True, help="The brand the audience is for: its declared fields are kept and checked.")
 @as_user
 @password_opt
 @friendly
-def import_audience_cmd(name: str, file: Path, username: str, password: str) -> None:
-    """Import a recipients CSV (id, fields…, personalization_consent)."""
+def import_audience_cmd(name: str, file: Path, brand: str, username: str, password: str) -> None:
+    """Import a recipients CSV (id, fields…, personalization_consent) for one brand."""
     from .audiences import import_audience
     from .db import session_scope
+    from .models import AuditEvent
 
     with session_scope(_engine()) as s:
-        aud = import_audience(s, _login(s, username, password), name=name, data=file.read_bytes(), source=str(file))
+        aud = import_audience(s, _login(s, username, password), name=name, brand_slug=brand, data=file.read_bytes(), source=str(file))
         click.echo(f"audience {aud.id}: {aud.row_count} recipients, {aud.consent_count} with personalization consent")
+        # What was dropped is on record in the import's audit event; say it here too.
+        event = s.exec(select(AuditEvent).where(AuditEvent.action == "audience_imported", AuditEvent.entity_id == str(aud.id))).one()
+        for column, why in event.after.get("dropped", {}).items():
+            click.echo(f"column '{column}' dropped ({why})")
 
 
 @cli.command("create-campaign")

@@ -127,11 +127,31 @@ def m007_export_held_back(conn: Connection) -> None:
         conn.execute(text("ALTER TABLE export ADD COLUMN held_path VARCHAR NOT NULL DEFAULT ''"))
 
 
+def m005_audience_brand(conn: Connection) -> None:
+    # Audiences are bound to the brand whose fields they were checked against. A database made
+    # by m001 from today's models already has the column; an older one gains it (nullable, so
+    # every existing row stays). Existing audiences are bound where that is no guess: to the one
+    # brand their campaigns share, or to the only brand there is. The rest keep NULL and must be
+    # imported again before a new campaign can use them (review.campaigns says so).
+    if "brand_id" not in {c["name"] for c in inspect(conn).get_columns("audience")}:
+        conn.execute(text("ALTER TABLE audience ADD COLUMN brand_id INTEGER REFERENCES brand (id)"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_audience_brand_id ON audience (brand_id)"))
+    conn.execute(
+        text(
+            "UPDATE audience SET brand_id = (SELECT MIN(c.brand_id) FROM campaign c WHERE c.audience_id = audience.id) "
+            "WHERE brand_id IS NULL AND (SELECT COUNT(DISTINCT c.brand_id) FROM campaign c WHERE c.audience_id = audience.id) = 1"
+        )
+    )
+    if conn.execute(text("SELECT COUNT(*) FROM brand")).scalar_one() == 1:
+        conn.execute(text("UPDATE audience SET brand_id = (SELECT MIN(id) FROM brand) WHERE brand_id IS NULL"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_review_indexes", m002_review_indexes),
     ("m003_audit_actor_index", m003_audit_actor_index),
     ("m004_audit_macs", m004_audit_macs),
+    ("m005_audience_brand", m005_audience_brand),
     ("m006_brand_policy_from_file", m006_brand_policy_from_file),
     ("m007_export_held_back", m007_export_held_back),
 ]

@@ -65,8 +65,8 @@ DEBT = ["", "", "", "arrears", "debt management plan"]
 
 
 def demo_audience_csv(rows: int = 200, seed: int = 7) -> str:
-    """A deterministic audience. It carries sensitive columns on purpose: they must never
-    reach the model or a message."""
+    """A deterministic audience. It carries sensitive columns on purpose, as a CRM export would:
+    the import drops them (brand.yaml declares them sensitive), so they are never stored."""
     rng = random.Random(seed)
     out = io.StringIO()
     w = csv.writer(out, lineterminator="\n")
@@ -129,7 +129,7 @@ def seed_demo(engine: Engine, *, filler: SlotFiller | None = None, generate: boo
         s.commit()
         aud = s.exec(select(Audience).where(Audience.name == DEMO_AUDIENCE)).first()
         if aud is None:
-            aud = import_audience(s, maria, name=DEMO_AUDIENCE, data=demo_audience_csv(), source="demo audience")
+            aud = import_audience(s, maria, name=DEMO_AUDIENCE, brand_slug=DEMO_BRAND, data=demo_audience_csv(), source="demo audience")
             s.commit()
         camp = s.exec(select(Campaign).where(Campaign.name == DEMO_CAMPAIGN)).first()
         if camp is None:

@@ -81,6 +81,9 @@ class TemplateVersion(SQLModel, table=True):
 class Audience(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(index=True, unique=True)
+    # The brand whose declared fields the audience was checked against (review/db.py
+    # m005_audience_brand); None only for an audience imported before audiences had a brand.
+    brand_id: int | None = Field(default=None, foreign_key="brand.id", index=True)
     fields: list[str] = _json(factory=list)
     row_count: int = 0
     consent_count: int = 0

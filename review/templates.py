@@ -23,6 +23,15 @@ A template file looks like::
 Rendering uses Jinja2's sandbox with strict undefined, so a template can neither reach
 Python internals nor silently print an empty field. Slot texts are passed as data, so
 text a model produced is never evaluated as template code.
+
+A template only does what a message needs, and anything else is refused when it is saved,
+with its line (`_vet`): output, `if`, one level of `for` over a recipient field or
+`brand.disclaimers`, a few text filters, comparisons and short literals. No include, import,
+extends, macro, call, set, block, filter block, arithmetic, function call, or attribute access
+on anything but `recipient`, `slots` and `brand`. Rendering is bounded as well (defence in
+depth for anything that slipped past the vetting): constant folding is off, string
+repetition and powers are capped in the sandbox, and every render is capped in output size
+and time. Every failure is a TemplateError.
 """
 
 from __future__ import annotations
@@ -31,15 +40,18 @@ import functools
 import hashlib
 import json
 import re
+import time
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
-import yaml
 from jinja2 import StrictUndefined, Template, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.exceptions import SecurityError
+from jinja2.exceptions import TemplateError as JinjaError
 from jinja2.sandbox import SandboxedEnvironment
 
+from . import textsafety, yamlsafe
 from .brands import BrandPolicy
 from .errors import TemplateError
 
@@ -49,8 +61,38 @@ CHANNELS = ("email", "sms", "push", "letter")
 # Top-level names a body may use. Anything else is a typo or an attempt to reach data we
 # did not intend to expose.
 BODY_NAMES = {"recipient", "slots", "brand"}
+BRAND_KEYS = frozenset({"name", "industry", "disclaimers"})  # BrandPolicy.as_render_context
+FILTERS = frozenset({"upper", "lower", "title", "capitalize", "trim", "join", "length"})
+MAX_TEMPLATE_CHARS = 100_000
+MAX_LITERAL_CHARS = 200
+MAX_LITERAL_INT = 1_000_000
+MAX_BODY_CHARS = 100_000  # a rendered body (before slot texts are put in)
+MAX_SUBJECT_CHARS = 1_000
+MAX_RENDER_SECONDS = 2.0
+MAX_POWER = 64
 
-_ENV = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True)
+
+class _Sandbox(SandboxedEnvironment):
+    """The sandbox, with `*` and `**` bounded: a template saved before vetting, or a value we did
+    not foresee, still cannot build a gigabyte string or a million-digit number."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        numbers = isinstance(left, (int, float)) and isinstance(right, (int, float))
+        if operator == "**" and numbers and (abs(right) > MAX_POWER or abs(left) > MAX_LITERAL_INT):
+            raise SecurityError(f"'**' with operands this large is refused (at most {MAX_POWER} as the power)")
+        if operator == "*":
+            for seq, n in ((left, right), (right, left)):
+                if isinstance(seq, (str, list, tuple)) and isinstance(n, int) and len(seq) * n > MAX_BODY_CHARS:
+                    raise SecurityError(f"repeating a text or list to more than {MAX_BODY_CHARS} items is refused")
+            if isinstance(left, int) and isinstance(right, int) and left.bit_length() + right.bit_length() > 256:
+                raise SecurityError("multiplying numbers this large is refused")
+        return super().call_binop(context, operator, left, right)
+
+
+# optimized=False: no constant folding at compile time, so no literal is ever computed there.
+_ENV = _Sandbox(undefined=StrictUndefined, autoescape=False, keep_trailing_newline=True, optimized=False)
 
 
 @dataclass(frozen=True)
@@ -124,26 +166,6 @@ def _split_front_matter(source: str, name: str) -> tuple[str, str, int]:
     raise TemplateError("the YAML front matter is never closed by a '---' line", line=1, source=name)
 
 
-def _key_lines(front: str) -> dict[tuple[str, ...], int]:
-    """Map each key path in the front matter to its 1-based line (within the front matter)."""
-    out: dict[tuple[str, ...], int] = {}
-
-    def walk(node: yaml.Node, path: tuple[str, ...]) -> None:
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                key = str(k.value)
-                out[path + (key,)] = k.start_mark.line + 1
-                walk(v, path + (key,))
-
-    try:
-        root = yaml.compose(front)
-    except yaml.YAMLError:
-        return out
-    if root is not None:
-        walk(root, ())
-    return out
-
-
 def _as_str_list(value: Any) -> list[str] | None:
     if value is None:
         return []
@@ -189,6 +211,110 @@ def _referenced(ast: nodes.Template) -> tuple[dict[str, int], dict[str, int], di
     return slots, fields, others
 
 
+_TAGS: dict[type[nodes.Node], str] = {
+    nodes.Include: "{% include %}",
+    nodes.Import: "{% import %}",
+    nodes.FromImport: "{% from ... import %}",
+    nodes.Extends: "{% extends %}",
+    nodes.Macro: "{% macro %}",
+    nodes.CallBlock: "{% call %}",
+    nodes.Assign: "{% set %}",
+    nodes.AssignBlock: "{% set %}",
+    nodes.Block: "{% block %}",
+    nodes.FilterBlock: "{% filter %}",
+    nodes.With: "{% with %}",
+    nodes.Scope: "{% autoescape %}",
+    nodes.ScopedEvalContextModifier: "{% autoescape %}",
+    nodes.EvalContextModifier: "{% autoescape %}",
+    nodes.Call: "a function or method call",
+    nodes.Slice: "slicing",
+    nodes.Test: "an 'is' test",
+    nodes.Dict: "a dict literal",
+}
+_PLAIN = (
+    nodes.Template,
+    nodes.Output,
+    nodes.TemplateData,
+    nodes.If,
+    nodes.Name,
+    nodes.Compare,
+    nodes.Operand,
+    nodes.And,
+    nodes.Or,
+    nodes.Not,
+    nodes.Concat,
+    nodes.CondExpr,
+    nodes.List,
+    nodes.Tuple,
+    nodes.Keyword,
+)
+_NAME = re.compile(r"[a-z][a-z0-9_]{0,62}")
+_ACCESS = "attribute access is only allowed as recipient.<field>, slots.<slot> or brand.<key>"
+
+
+def _vet(ast: nodes.Template) -> list[tuple[int, str]]:
+    """(line, reason) for every construct a message template has no business using."""
+    problems: list[tuple[int, str]] = []
+
+    def walk(node: nodes.Node, loop_vars: frozenset[str], in_loop: bool, at: int = 1) -> None:
+        line = node.lineno or next((n.lineno for n in node.find_all(nodes.Node) if n.lineno), at)  # autoescape's Scope has none
+        if isinstance(node, _PLAIN):
+            pass
+        elif isinstance(node, nodes.For):
+            if in_loop:
+                problems.append((line, "a loop inside a loop is not allowed"))
+            if node.recursive:
+                problems.append((line, "a recursive loop is not allowed"))
+            if not isinstance(node.target, nodes.Name):
+                problems.append((line, "'{% for %}' takes one loop variable"))
+            it = node.iter
+            if not (isinstance(it, (nodes.Getattr, nodes.Getitem)) and isinstance(it.node, nodes.Name) and it.node.name in ("recipient", "brand")):
+                problems.append((line, "'{% for %}' may only loop over a recipient field or brand.disclaimers"))
+            walk(it, loop_vars, in_loop, line)
+            inner = loop_vars | {node.target.name} if isinstance(node.target, nodes.Name) else loop_vars
+            for child in (*node.body, *node.else_, *([node.test] if node.test is not None else [])):
+                walk(child, inner, True, line)
+            return
+        elif isinstance(node, (nodes.Getattr, nodes.Getitem)):
+            target = node.node
+            if not isinstance(target, nodes.Name) or target.name in loop_vars:
+                problems.append((line, _ACCESS))
+                return
+            key = node.attr if isinstance(node, nodes.Getattr) else getattr(node.arg, "value", None)
+            if target.name in ("recipient", "slots") and isinstance(key, str) and not _NAME.fullmatch(key):
+                problems.append((line, f"'{target.name}.{key}' is not a field or slot name (lower_snake_case)"))
+            elif target.name == "brand" and key not in BRAND_KEYS:
+                problems.append((line, f"brand.{key} is not available (use brand.{', brand.'.join(sorted(BRAND_KEYS))})"))
+            return  # other names, and non-literal keys, are reported by _referenced
+        elif isinstance(node, nodes.Const):
+            v = node.value
+            if isinstance(v, str) and len(v) > MAX_LITERAL_CHARS:
+                problems.append((line, f"a text literal longer than {MAX_LITERAL_CHARS} characters; write fixed copy outside {{{{ }}}}"))
+            elif isinstance(v, (int, float)) and not isinstance(v, bool) and abs(v) > MAX_LITERAL_INT:
+                problems.append((line, f"a number larger than {MAX_LITERAL_INT:,}"))
+            return
+        elif isinstance(node, nodes.Filter):
+            if node.name not in FILTERS:
+                problems.append((line, f"the filter '{node.name}' is not allowed (allowed: {', '.join(sorted(FILTERS))})"))
+            if node.dyn_args is not None or node.dyn_kwargs is not None:
+                problems.append((line, "filter arguments must be written out"))
+            for arg in (*node.args, *(k.value for k in node.kwargs)):
+                if not isinstance(arg, nodes.Const):
+                    problems.append((line, f"the filter '{node.name}' takes literal arguments only"))
+        elif isinstance(node, (nodes.BinExpr, nodes.UnaryExpr)):
+            problems.append((line, f"arithmetic ('{node.operator}') is not allowed in a template"))
+            return
+        else:
+            what = _TAGS.get(type(node), f"'{type(node).__name__}'")
+            problems.append((line, f"{what} is not allowed: a template holds fixed copy, slots, recipient fields, if and for"))
+            return
+        for child in node.iter_child_nodes():
+            walk(child, loop_vars, in_loop, line)
+
+    walk(ast, frozenset(), False)
+    return problems
+
+
 def parse_template(source: str, policy: BrandPolicy | None = None, *, name: str = "template") -> TemplateSpec:
     """Parse and validate a template. Raises TemplateError naming the line of the problem.
 
@@ -196,22 +322,24 @@ def parse_template(source: str, policy: BrandPolicy | None = None, *, name: str 
     """
     if not isinstance(source, str) or not source.strip():
         raise TemplateError("the template is empty", source=name)
+    if len(source) > MAX_TEMPLATE_CHARS:
+        raise TemplateError(f"the template is longer than {MAX_TEMPLATE_CHARS:,} characters", source=name)
+    bad = textsafety.find_unsafe(source.lstrip("\ufeff"))
+    if bad is not None:
+        text = source.lstrip("\ufeff")
+        raise TemplateError(f"contains {textsafety.describe(text[bad])}, which readers cannot see; remove it", line=text.count("\n", 0, bad) + 1, source=name)
     front, body, body_offset = _split_front_matter(source, name)
     try:
-        meta = yaml.safe_load(front) or {}
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        line = mark.line + 2 if mark is not None else 1
-        raise TemplateError(f"front matter is not valid YAML: {getattr(e, 'problem', e)}", line=line, source=name) from None
+        doc = yamlsafe.loads(front)
+    except yamlsafe.YamlRefused as e:
+        reason = e.reason if e.reason.startswith("not valid YAML") else f"front matter refused: {e.reason}"
+        raise TemplateError(reason.replace("not valid YAML", "front matter is not valid YAML", 1), line=(e.line or 0) + 1, source=name) from None
+    meta = doc.value or {}
     if not isinstance(meta, dict):
         raise TemplateError("front matter must be a mapping of keys", line=2, source=name)
-    lines = _key_lines(front)
 
     def line_of(*path: str) -> int:
-        for i in range(len(path), 0, -1):
-            if path[:i] in lines:
-                return lines[path[:i]] + 1  # +1: the opening '---'
-        return 2
+        return doc.line(*path) + 1 if doc.node is not None else 2  # +1: the opening '---'
 
     def fail(msg: str, *path: str) -> TemplateError:
         return TemplateError(msg, line=line_of(*path), source=name)
@@ -279,6 +407,10 @@ def parse_template(source: str, policy: BrandPolicy | None = None, *, name: str 
 
     body_ast = parse_jinja(body, body_offset, "template syntax error")
     subject_ast = parse_jinja(subject, line_of("subject") - 1, "subject syntax error")
+    refused = [(ln + body_offset, why) for ln, why in _vet(body_ast)] + [(line_of("subject"), why) for _, why in _vet(subject_ast)]
+    if refused:
+        ln, why = min(refused, key=lambda p: p[0])  # the first on the earliest line
+        raise TemplateError(why, line=ln, source=name)
     try:
         used_slots, used_fields, others = _referenced(body_ast)
         s_slots, s_fields, s_others = _referenced(subject_ast)
@@ -354,18 +486,40 @@ def _compiled(source: str) -> Template:
     return _ENV.from_string(source)
 
 
+def _render_capped(source: str, limit: int, what: str, name: str, **context: Any) -> str:
+    """Render, stopping as soon as the output passes `limit` characters or MAX_RENDER_SECONDS."""
+    started = time.monotonic()
+    parts: list[str] = []
+    size = 0
+    for chunk in _compiled(source).generate(**context):
+        size += len(chunk)
+        if size > limit:
+            raise TemplateError(f"the {what} is longer than {limit:,} characters when rendered", source=name)
+        if time.monotonic() - started > MAX_RENDER_SECONDS:
+            raise TemplateError(f"rendering the {what} took longer than {MAX_RENDER_SECONDS:g} s", source=name)
+        parts.append(chunk)
+    return "".join(parts)
+
+
 def render(spec: TemplateSpec, recipient: Mapping[str, Any], slots: Mapping[str, str], brand: Mapping[str, Any] | None = None) -> Rendered:
-    """Render subject and body for one recipient. Missing fields raise TemplateError."""
+    """Render subject and body for one recipient. Any failure (a missing field, the sandbox, a
+    size or time cap) raises TemplateError."""
     order = list(spec.slots)
     marked = {k: _SENTINEL.format(i) for i, k in enumerate(order)}
     ctx_brand = dict(brand or {})
     try:
-        subject = _compiled(spec.subject).render(recipient=dict(recipient), slots={}, brand=ctx_brand)
-        skeleton = _compiled(spec.body).render(recipient=dict(recipient), slots=marked, brand=ctx_brand)
+        subject = _render_capped(spec.subject, MAX_SUBJECT_CHARS, "subject", spec.name, recipient=dict(recipient), slots={}, brand=ctx_brand)
+        skeleton = _render_capped(spec.body, MAX_BODY_CHARS, "body", spec.name, recipient=dict(recipient), slots=marked, brand=ctx_brand)
+    except TemplateError:
+        raise
     except UndefinedError as e:
         raise TemplateError(f"cannot render: {e.message}", source=spec.name) from None
     except SecurityError as e:
         raise TemplateError(f"refused by the sandbox: {e}", source=spec.name) from None
+    except JinjaError as e:
+        raise TemplateError(f"cannot render: {e.message}", source=spec.name) from None
+    except Exception as e:  # noqa: BLE001 - whatever a template does wrong is the template's error, never a traceback
+        raise TemplateError(f"cannot render: {type(e).__name__}: {str(e)[:200]}", source=spec.name) from None
     missing = [k for k in order if k not in slots]
     if missing:
         raise TemplateError(f"no text for slot '{missing[0]}'", source=spec.name)
@@ -378,6 +532,22 @@ def render(spec: TemplateSpec, recipient: Mapping[str, Any], slots: Mapping[str,
         if i < len(sequence):
             body_parts.append(slots[sequence[i]])
     return Rendered(subject=subject.strip(), body="".join(body_parts), fixed_segments=fixed, slot_sequence=sequence)
+
+
+def read_template_file(path: Path) -> str:
+    """A template file's text. Raises TemplateError for a file too big to be a template or not UTF-8."""
+    path = Path(path)
+    try:
+        with path.open("rb") as f:
+            raw = f.read(MAX_TEMPLATE_CHARS * 4 + 1)
+    except OSError as e:
+        raise TemplateError(f"cannot read the file: {e.strerror or e}", source=str(path)) from None
+    if len(raw) > MAX_TEMPLATE_CHARS * 4:
+        raise TemplateError(f"the file is larger than {MAX_TEMPLATE_CHARS * 4 // 1024} KB", source=str(path))
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        raise TemplateError("not UTF-8 text (save the file as UTF-8)", line=raw[: e.start].count(b"\n") + 1, source=str(path)) from None
 
 
 def spec_from_dict(source: str, policy: BrandPolicy | None = None) -> TemplateSpec:

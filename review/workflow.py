@@ -16,7 +16,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from . import audit
+from . import audit, textsafety
 from .auth import check_password, ensure_not_locked, require_role
 from .brands import BrandPolicy, policy_fingerprint
 from .checks import apply_findings, brand_rules, check_slots, warning_ids
@@ -433,6 +433,7 @@ def edit_draft(session: Session, actor: User, draft_id: int, *, slots: dict[str,
     unknown = set(slots) - set(draft.slots)
     if unknown:
         raise WorkflowError(f"unknown slot '{sorted(unknown)[0]}' (this draft has {', '.join(draft.slots)})")
+    textsafety.check_slot_texts(slots)  # on the raw texts: collapsing whitespace would hide some
     new_slots = {**draft.slots, **{k: " ".join(str(v).split()) for k, v in slots.items()}}
     empty = [k for k, v in new_slots.items() if not v]
     if empty:

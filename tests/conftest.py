@@ -107,7 +107,7 @@ def make_world(engine: Engine, session: Session) -> World:
     rita = create_user(session, admin, username="rita", full_name="Rita Reviewer", role=Role.REVIEWER, password=World.PASSWORDS["rita"])
     rob = create_user(session, admin, username="rob", full_name="Rob Reviewer", role=Role.REVIEWER, password=World.PASSWORDS["rob"])
     tv = save_template(session, maria, brand_slug="acme-pharma", source=(FIXTURES / "templates" / "acme-newsletter.j2").read_text())
-    aud = import_audience(session, maria, name="Acme test audience", data=(FIXTURES / "templates" / "audience.csv").read_bytes())
+    aud = import_audience(session, maria, name="Acme test audience", brand_slug="acme-pharma", data=(FIXTURES / "templates" / "audience.csv").read_bytes())
     camp = create_campaign(session, maria, name="Acme test campaign", template_version_id=tv.id, audience_id=aud.id)  # type: ignore[arg-type]
     session.commit()
     return World(engine, session, admin, maria, rita, rob, tv.id, aud.id, camp.id)  # type: ignore[arg-type]

@@ -49,7 +49,7 @@ def test_bad_csv_is_one_line_and_non_zero(run, tmp_path) -> None:  # type: ignor
     run("seed-demo", "--no-generate")
     bad = tmp_path / "bad.csv"
     bad.write_text("id,first_name,personalization_consent\n1,Ana,perhaps\n")
-    out = run("import-audience", "Bad list", str(bad), "--as", "maria", password="maria-demo-pass")
+    out = run("import-audience", "Bad list", str(bad), "--brand", "harbor-mutual", "--as", "maria", password="maria-demo-pass")
     assert out.exit_code == 1
     assert "line 2: personalization_consent must be" in out.output
     assert "Traceback" not in out.output
@@ -59,10 +59,24 @@ def test_wrong_password_and_wrong_role(run, tmp_path) -> None:  # type: ignore[n
     run("seed-demo", "--no-generate")
     good = tmp_path / "good.csv"
     good.write_text("id,first_name,personalization_consent\n1,Ana,yes\n")
-    out = run("import-audience", "L", str(good), "--as", "maria", password="nope")
+    out = run("import-audience", "L", str(good), "--brand", "harbor-mutual", "--as", "maria", password="nope")
     assert out.exit_code == 1 and "Wrong username or password" in out.output
-    out = run("import-audience", "L", str(good), "--as", "rita", password="rita-demo-pass")
+    out = run("import-audience", "L", str(good), "--brand", "harbor-mutual", "--as", "rita", password="rita-demo-pass")
     assert out.exit_code == 1 and "needs the marketer or admin role" in out.output
+
+
+def test_import_audience_names_the_brand_and_the_dropped_columns(run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run("seed-demo", "--no-generate")
+    f = tmp_path / "l.csv"
+    f.write_text("id,first_name,religion,personalization_consent\n1,Ana,x,yes\n")
+    out = run("import-audience", "L", str(f), "--brand", "harbor-mutual", "--as", "maria", password="maria-demo-pass")
+    assert out.exit_code == 0, out.output
+    assert out.output.splitlines()[-2:] == [
+        "audience 2: 1 recipients, 1 with personalization consent",
+        "column 'religion' dropped (sensitive for Harbor Mutual: never stored)",
+    ]
+    out = run("import-audience", "M", str(f), "--as", "maria", password="maria-demo-pass")
+    assert out.exit_code == 2 and "Missing option '--brand'" in out.output
 
 
 def test_export_refused_until_approved(run) -> None:  # type: ignore[no-untyped-def]
@@ -79,6 +93,15 @@ def test_broken_template_names_its_line(run, tmp_path) -> None:  # type: ignore[
     out = run("save-template", "harbor-mutual", str(bad), "--as", "maria", password="maria-demo-pass")
     assert out.exit_code == 1
     assert f"{bad}, line 18: template syntax error" in out.output
+
+
+def test_non_utf8_template_is_one_line(run, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    run("seed-demo", "--no-generate")
+    bad = tmp_path / "latin.j2"
+    bad.write_bytes((ROOT / "templates" / "harbor-mutual" / "home-welcome.j2").read_text().replace("Hello", "H\u00e9llo").encode("latin-1"))
+    out = run("save-template", "harbor-mutual", str(bad), "--as", "maria", password="maria-demo-pass")
+    assert out.exit_code == 1
+    assert f"{bad}, line 16: not UTF-8 text" in out.output and "Traceback" not in out.output
 
 
 def test_verify_audit_reports_tampering(run, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -35,3 +35,38 @@ def test_sqlite_file_uses_wal_and_a_busy_timeout(tmp_path) -> None:  # type: ign
         assert c.execute(text("PRAGMA journal_mode")).scalar_one() == "wal"
         assert c.execute(text("PRAGMA busy_timeout")).scalar_one() == 30000
         assert c.execute(text("PRAGMA foreign_keys")).scalar_one() == 1
+
+
+def test_m005_binds_existing_audiences_to_a_brand_without_losing_them(engine: Engine) -> None:
+    """An audience table from before m005 (no brand_id) gains the column; rows stay, and are
+    bound to the one brand there is."""
+    cascade = " CASCADE" if engine.dialect.name == "postgresql" else ""
+    with engine.begin() as c:  # the audience table as m001 made it before brand_id existed
+        c.execute(text(f"DROP TABLE audience{cascade}"))
+        c.execute(
+            text(
+                "CREATE TABLE audience (id INTEGER PRIMARY KEY, name VARCHAR NOT NULL UNIQUE, fields JSON, row_count INTEGER NOT NULL, "
+                'consent_count INTEGER NOT NULL, source_sha256 VARCHAR NOT NULL, created_by INTEGER NOT NULL REFERENCES "user" (id), '
+                "created_at TIMESTAMP NOT NULL)"
+            )
+        )
+        c.execute(text("DELETE FROM schema_migrations WHERE name = 'm005_audience_brand'"))
+        c.execute(
+            text(
+                'INSERT INTO "user" (username, full_name, role, password_hash, active, created_at) '
+                "VALUES ('old', 'Old Timer', 'admin', 'x', true, CURRENT_TIMESTAMP)"
+            )
+        )
+        c.execute(text("INSERT INTO brand (slug, name, industry, created_at) VALUES ('acme', 'Acme', 'x', CURRENT_TIMESTAMP)"))
+        c.execute(
+            text(
+                "INSERT INTO audience (id, name, fields, row_count, consent_count, source_sha256, created_by, created_at) "
+                "VALUES (1, 'old list', '[\"first_name\"]', 1, 1, 'abc', (SELECT id FROM \"user\"), CURRENT_TIMESTAMP)"
+            )
+        )
+    assert "brand_id" not in {col["name"] for col in inspect(engine).get_columns("audience")}
+    assert db.migrate(engine) == ["m005_audience_brand"]
+    with engine.connect() as c:
+        row = c.execute(text("SELECT a.name, a.row_count, b.slug FROM audience a JOIN brand b ON b.id = a.brand_id")).one()
+    assert tuple(row) == ("old list", 1, "acme")
+    assert "ix_audience_brand_id" in {ix["name"] for ix in inspect(engine).get_indexes("audience")}

@@ -49,7 +49,7 @@ class Shared:
     schema: str | None
     tmp: Path
     versions: dict[str, int]  # brand slug -> template version id
-    audiences: dict[str, int]  # "big" | "one" -> audience id
+    audiences: dict[str, int]  # "<brand>:big" | "<brand>:one" -> audience id
     made: int = 0
 
     def session(self) -> Session:
@@ -102,10 +102,13 @@ def shared(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.M
         users = {n: create_user(s, admin_user, username=n, full_name=n.title(), role=r, password=race_worker.PASSWORDS[n]) for n, r in people.items()}
         source = (FIXTURES / "templates" / "acme-newsletter.j2").read_text()
         versions = {slug: save_template(s, users["maria"], brand_slug=slug, source=source).id for slug in ("acme-pharma", "acme-solo")}
-        big = import_audience(s, users["maria"], name="race big", data=_audience_csv(CITIES[: max(ROUNDS, 4)]))
-        one = import_audience(s, users["maria"], name="race one", data=_audience_csv(["Leeds"], 2))
+        audiences = {}
+        for slug in versions:  # audiences are bound to a brand
+            big = import_audience(s, users["maria"], name=f"race big {slug}", brand_slug=slug, data=_audience_csv(CITIES[: max(ROUNDS, 4)]))
+            one = import_audience(s, users["maria"], name=f"race one {slug}", brand_slug=slug, data=_audience_csv(["Leeds"], 2))
+            audiences |= {f"{slug}:big": big.id, f"{slug}:one": one.id}
         s.commit()
-        yield Shared(engine, url, schema, tmp_path, versions, {"big": big.id, "one": one.id})  # type: ignore[arg-type]
+        yield Shared(engine, url, schema, tmp_path, versions, audiences)  # type: ignore[arg-type]
     engine.dispose()
     if schema:
         with admin.connect() as c:
@@ -165,7 +168,9 @@ def campaign(shared: Shared, brand: str, audience: str, *, submit: bool = True, 
     shared.made += 1
     with shared.session() as s:
         maria = shared.user(s, "maria")
-        camp = create_campaign(s, maria, name=f"race {shared.made}", template_version_id=shared.versions[brand], audience_id=shared.audiences[audience])
+        camp = create_campaign(
+            s, maria, name=f"race {shared.made}", template_version_id=shared.versions[brand], audience_id=shared.audiences[f"{brand}:{audience}"]
+        )
         s.commit()
         camp_id = camp.id
     assert camp_id is not None

@@ -407,3 +407,17 @@ def test_rule_refusals_are_not_security_events(generated) -> None:  # type: igno
     with pytest.raises(WorkflowError), session_scope(w.engine) as s:
         reject(s, s.get(User, w.reviewer.id), d.id, comment="")
     assert _refusals(w) == []
+
+
+@pytest.mark.parametrize("ch", ["\u200b", "\u202e", "\u2066", "\x1b", "\u00ad"])
+def test_slot_edits_refuse_characters_a_reviewer_cannot_see(generated, ch: str) -> None:  # type: ignore[no-untyped-def]
+    from review.textsafety import UnsafeText
+
+    w = generated
+    d = personalized_draft(w)
+    before = (d.revision, dict(d.slots))
+    with pytest.raises(UnsafeText, match=r"slot 'greeting'.*U\+"):
+        edit_draft(w.session, w.marketer, d.id, slots={"greeting": f"Hello to every{ch}one in Leeds."})
+    w.session.rollback()
+    d = w.session.get(Draft, d.id)
+    assert (d.revision, d.slots) == before

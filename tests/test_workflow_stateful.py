@@ -267,7 +267,7 @@ def _world(engine, s: Session) -> int:  # type: ignore[no-untyped-def]
     admin = create_user(s, None, username="admin", full_name="Ada Admin", role=Role.ADMIN, password=PASSWORDS["admin"])
     users = {n: create_user(s, admin, username=n, full_name=n.title(), role=r, password=PASSWORDS[n]) for n, r in ROLES.items() if n != "admin"}
     tv = save_template(s, users["maria"], brand_slug="acme-pharma", source=(FIXTURES / "templates" / "acme-newsletter.j2").read_text())
-    aud = import_audience(s, users["maria"], name="stateful", data=(FIXTURES / "templates" / "audience.csv").read_bytes())
+    aud = import_audience(s, users["maria"], name="stateful", brand_slug="acme-pharma", data=(FIXTURES / "templates" / "audience.csv").read_bytes())
     camp = create_campaign(s, users["maria"], name="stateful", template_version_id=tv.id, audience_id=aud.id)  # type: ignore[arg-type]
     s.commit()
     generate_campaign(engine, users["maria"], camp.id, FakeFiller())  # type: ignore[arg-type]

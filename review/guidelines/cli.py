@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -18,6 +19,14 @@ def line_col(text: str, offset: int) -> tuple[int, int]:
     """1-based line and column of a character offset."""
     line = text.count("\n", 0, offset) + 1
     return line, offset - (text.rfind("\n", 0, offset) + 1) + 1
+
+
+# A brand is a folder name, never a path: no separator, no "..", no leading "." or "_" (shared bases).
+BRAND_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,99}")
+
+
+def _has_rule_files(directory: Path) -> bool:
+    return any((directory / "rules").glob("*.y*ml")) or (directory / "vocab" / "reject.txt").is_file()
 
 
 def _default_dir() -> str:
@@ -39,14 +48,26 @@ def _default_dir() -> str:
 def check_command(brand: str, guidelines_dir: Path | None, fmt: str, scope: str, complete: bool, files: tuple[str, ...]) -> None:
     """Check FILES (or stdin: '-' or none) against a brand's guidelines.
 
-    Exit status: 0 no errors, 1 an error-level finding, 2 the guidelines could not be loaded.
+    Exit status: 0 no errors, 1 an error-level finding, 2 the brand is not a brand name, has no
+    rules, or its guidelines could not be loaded.
     """
     root = guidelines_dir or Path(_default_dir())
+    if not BRAND_NAME.fullmatch(brand):
+        click.echo(f"--brand takes a brand name (a folder under {root}), not a path: {brand!r}", err=True)
+        sys.exit(2)
+    if not (root / brand).is_dir():
+        known = sorted(p.name for p in root.iterdir() if p.is_dir() and BRAND_NAME.fullmatch(p.name)) if root.is_dir() else []
+        click.echo(f"no brand '{brand}' in {root} (brands: {', '.join(known) or 'none'})", err=True)
+        sys.exit(2)
     try:
         rules = load_ruleset(root / brand)
     except GuidelineLoadError as e:
         for err in e.errors:
             click.echo(str(err), err=True)
+        sys.exit(2)
+    if not _has_rule_files(root / brand) and not _has_rule_files(root / "_base"):
+        # Checking against nothing would pass anything: that is a mistake, not a clean result.
+        click.echo(f"brand '{brand}' in {root} has no rules (no rules/*.yaml, no vocab/reject.txt): nothing to check against", err=True)
         sys.exit(2)
     results: list[tuple[str, str, list[Finding]]] = []
     for name in files or ("-",):

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from .. import yamlsafe
 from .errors import GuidelineError, GuidelineLoadError
 from .findings import LEVELS, SCOPES
 from .registry import registered_types
@@ -68,67 +69,19 @@ class _File:
         self.value: Any = None
         self.ok = True
         try:
-            text = path.read_text(encoding="utf-8-sig")
-        except (OSError, UnicodeDecodeError) as e:
-            self.fail(None, f"cannot read file: {e}")
+            doc = yamlsafe.load_file(path)
+        except yamlsafe.YamlRefused as e:
+            self.fail(e.line, e.reason)
             return
-        loader = yaml.SafeLoader(text)
-        try:
-            self.node = loader.get_single_node()
-            if self.node is not None:
-                self._duplicates(self.node)
-                self.value = loader.construct_document(self.node)
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None) or getattr(e, "context_mark", None)
-            problem = getattr(e, "problem", None) or str(e)
-            self.fail(mark.line + 1 if mark else 1, f"not valid YAML: {problem}")
-        finally:
-            loader.dispose()
+        self.node, self.value = doc.node, doc.value
 
     def fail(self, line: int | None, reason: str) -> None:
         self.ok = False
         self.errors.append(GuidelineError(str(self.path), line, reason))
 
-    def _duplicates(self, node: yaml.Node) -> None:
-        """PyYAML silently keeps the last of two equal keys; a brand team would never notice."""
-        if isinstance(node, yaml.MappingNode):
-            seen: set[str] = set()
-            for k, v in node.value:
-                if isinstance(k, yaml.ScalarNode):
-                    if k.value in seen:
-                        self.fail(k.start_mark.line + 1, f"duplicate key '{k.value}'")
-                    seen.add(k.value)
-                self._duplicates(v)
-        elif isinstance(node, yaml.SequenceNode):
-            for item in node.value:
-                self._duplicates(item)
-
     def line(self, *path: str | int, node: yaml.Node | None = None) -> int | None:
         """Line of the node at `path` (mapping keys / list indexes); the deepest one found."""
-        node = node if node is not None else self.node
-        if node is None:
-            return 1
-        line = node.start_mark.line + 1
-        for step in path:
-            if isinstance(node, yaml.MappingNode):
-                if isinstance(step, int):
-                    if not 0 <= step < len(node.value):
-                        break
-                    key, node = node.value[step]
-                    line = key.start_mark.line + 1
-                    continue
-                for key, value in node.value:
-                    if isinstance(key, yaml.ScalarNode) and key.value == str(step):
-                        line, node = key.start_mark.line + 1, value
-                        break
-                else:
-                    break
-            elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
-                node = node.value[step]
-                line = node.start_mark.line + 1
-            else:
-                break
-        return line
+        return yamlsafe.line_of(node if node is not None else self.node, *path)
 
 
 def _check_kind(f: _File, spec: Opt, key: str, value: Any, base: tuple[str | int, ...] = ()) -> Any:
@@ -321,9 +274,9 @@ def _vocab(path: Path, errors: list[GuidelineError]) -> list[tuple[str, int]]:
     """Terms of a vocab file with their line numbers. '# ' starts a comment ('#1' is a term)."""
     out = []
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as e:
-        errors.append(GuidelineError(str(path), None, f"cannot read file: {e}"))
+        lines = yamlsafe.read_text(path).splitlines()  # size-capped, UTF-8
+    except yamlsafe.YamlRefused as e:
+        errors.append(GuidelineError(str(path), e.line, e.reason))
         return out
     for n, raw in enumerate(lines, 1):
         text = re.split(r"(?:^|\s)#(?:\s|$)", raw, maxsplit=1)[0].strip()

@@ -3,7 +3,9 @@
 Two views are produced, both the same length so one offset map serves both:
 `plain` (compatibility-folded, invisibles removed, look-alike letters, dashes, quotes and
 spaces folded to ASCII, case kept) and `folded` (plain, lower-cased, with leetspeak digits
-inside words read as letters). Spans found in either view map back with `Normalized.span`.
+inside words read as letters and underscores read as spaces, so "risk_free" is "risk free").
+In both, a word spelled out with spaces between its letters ("g u a r a n t e e d", three
+letters or more) is read as the word. Spans found in either view map back with `Normalized.span`.
 """
 
 from __future__ import annotations
@@ -148,6 +150,12 @@ _LEET_HINT = re.compile(r"[0-9@$](?:(?<=[a-z][0-9@$])|(?=[a-z]))")
 # A whole run of letters and leet characters that holds a leet character (runs of letters alone
 # never change, so they are not handed to the Python callback at all).
 _LEET_TOKEN = re.compile(r"(?<![a-z0-9@$])[a-z0-9@$]*[0-9@$][a-z0-9@$]*")
+# Three or more single letters in a row, separated by spaces: a word spelled out to dodge a
+# rule ("r i s k"). Ordinary prose never has three one-letter words in a row.
+_SPACED = re.compile(r"(?<![^\W\d_])(?<!')[^\W\d_](?: +[^\W\d_]){2,}(?![^\W\d_])")
+# A cheap pre-screen (a literal first character lets the engine skip ahead): no one-letter word
+# followed by another, no spelled-out word. Searched in " " + text so a run can start the text.
+_SPACED_HINT = re.compile(r" [^\W\d_] +[^\W\d_] ")
 # Ordinals and units ("1st", "5mg", "10am") are real numbers, not disguised letters.
 _NUMBER_WITH_UNIT = re.compile(r"\d+[a-z]{1,3}|\d+(?:st|nd|rd|th)")
 
@@ -217,11 +225,38 @@ def _lower(plain: str) -> str:
     return "".join(c.lower() if len(c.lower()) == 1 else c for c in plain)  # keep views aligned
 
 
+def _despace(text: str, plain: str, folded: str, starts: list[int] | None, ends: list[int] | None) -> Normalized:
+    """Drop the spaces inside spelled-out words from both views (and the offset maps)."""
+    drop: set[int] = set()
+    if _SPACED_HINT.search(" " + folded + " ") is None:
+        return Normalized(text, plain, folded, starts, ends)
+    for m in _SPACED.finditer(folded):
+        start = m.start()
+        # "a r i s k" is "a risk": a leading "a" or "i" before three or more letters is read as
+        # the article or pronoun it usually is (so "a p p r o v e d" reads "a pproved": a known gap).
+        if folded[start] in "ai" and len(m.group().replace(" ", "")) >= 4:
+            start = folded.index(" ", start)
+            start = next(i for i in range(start, m.end()) if folded[i] != " ")
+        drop.update(i for i in range(start, m.end()) if folded[i] == " ")
+    if not drop:
+        return Normalized(text, plain, folded, starts, ends)
+    if starts is None or ends is None:
+        starts, ends = list(range(len(plain))), list(range(1, len(plain) + 1))
+    keep = [i for i in range(len(plain)) if i not in drop]
+    return Normalized(
+        text,
+        "".join(plain[i] for i in keep),
+        "".join(folded[i] for i in keep),
+        [starts[i] for i in keep],
+        [ends[i] for i in keep],
+    )
+
+
 @lru_cache(maxsize=8192)
 def normalize(text: str) -> Normalized:
     """Normalize once; cached because the same fixed copy and fallbacks recur across drafts."""
     if text.isascii():
-        return Normalized(text, text, fold_leet(text.lower()))
+        return _despace(text, text, fold_leet(text.lower()).replace("_", " "), None, None)
     out: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
@@ -232,7 +267,7 @@ def normalize(text: str) -> Normalized:
             starts.append(i)
             ends.append(i + 1)
     plain = "".join(out)
-    return Normalized(text, plain, fold_leet(_lower(plain)), starts, ends)
+    return _despace(text, plain, fold_leet(_lower(plain)).replace("_", " "), starts, ends)
 
 
 def fold(text: str) -> str:

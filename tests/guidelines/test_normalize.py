@@ -71,3 +71,39 @@ def test_fold_leet_equals_folding_every_run():
         assert fold_leet(text) == want, text
         changed += want != text
     assert changed > 500
+
+
+def test_underscores_read_as_spaces_in_the_folded_view_only():
+    n = normalize("risk_free first_name")
+    assert (n.plain, n.folded) == ("risk_free first_name", "risk free first name")
+
+
+def test_words_spelled_out_with_spaces_are_read_as_words():
+    text = "A r i s k - f r e e plan, g u a r a n t e e d."
+    n = normalize(text)
+    assert n.folded == "a risk - free plan, guaranteed."
+    start = n.folded.index("guaranteed")
+    assert text[slice(*n.span(start, start + len("guaranteed")))] == "g u a r a n t e e d"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["Was I a fool? Options a, b and c.", "Plan A or B, vitamin D and e-mail.", "I am here.", "U.K. and i.e. and e.g.", "Ann's a b"],
+)
+def test_ordinary_prose_is_not_collapsed(text):
+    n = normalize(text)
+    assert n.plain == text and len(n.folded) == len(text)
+
+
+def test_joined_or_spelled_out_banned_terms_are_caught_by_the_rules(tmp_path):
+    from review.guidelines.testing import brand, matches
+
+    rs = brand(tmp_path, {"rules/r.yaml": "extends: existence\ntokens: [risk-free, guaranteed]\n"})
+    for text, found in [
+        ("A risk_free plan.", ["risk_free"]),
+        ("A r i s k - f r e e plan.", ["r i s k - f r e e"]),
+        ("It is g u a r a n t e e d.", ["g u a r a n t e e d"]),
+        ("R I S K F R E E", ["R I S K F R E E"]),
+        ("A fair plan with a guarantee of support and free advice on risk.", []),
+    ]:
+        assert matches(rs, text) == found, text

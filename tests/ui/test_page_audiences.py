@@ -50,3 +50,20 @@ def test_duplicate_name_is_refused(app, world):
     at.button(key="aud_import").click().run()
     assert not at.exception
     assert errors(at) == ["an audience named 'Harbor Mutual customers (demo)' already exists"]
+
+
+def test_the_audience_belongs_to_the_brand_picked_and_drops_what_it_does_not_allow(app, world):
+    from review.models import Brand
+
+    at = app("maria", page=PAGE)
+    at.selectbox(key="aud_brand").select("northbank").run()
+    at.file_uploader(key="aud_file").upload("nb.csv", b"id,first_name,credit_score,personalization_consent\nA1,Ana,700,yes\n", "text/csv")
+    at.run()
+    assert not at.exception
+    assert [w.value for w in at.warning] == ["Dropped at import: 'credit_score' (sensitive for Northbank: never stored)"]
+    at.button(key="aud_import").click().run()
+    assert not at.exception
+    with world.session() as s:
+        aud = s.exec(select(Audience).where(Audience.name == "nb")).one()
+        assert s.get(Brand, aud.brand_id).slug == "northbank"
+    assert aud.fields == ["first_name"]

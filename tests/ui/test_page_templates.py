@@ -52,6 +52,16 @@ def test_sensitive_field_is_refused(app, world):
     assert any("health_condition" in e and "sensitive" in e for e in errors(at))
 
 
+def test_hostile_template_is_one_line_never_a_traceback(app, world):
+    at = app("maria", page=PAGE)
+    src = at.text_area(key="tpl_source_0").value.replace("Kind regards,", "{% include 'x' %}{{ 'a' * 1000000000 }}")
+    line = src.split("\n").index("{% include 'x' %}{{ 'a' * 1000000000 }}") + 1
+    at.text_area(key="tpl_source_0").input(src).run()
+    assert not at.exception
+    assert errors(at) == [f"Line {line}: {{% include %}} is not allowed: a template holds fixed copy, slots, recipient fields, if and for"]
+    assert at.button(key="tpl_save").disabled
+
+
 def test_edit_existing_template_makes_a_new_version(app, world):
     at = app("maria", page=PAGE)
     from review.template_versions import list_templates

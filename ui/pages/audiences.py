@@ -1,11 +1,15 @@
-"""Audiences: CSV upload with a preview, a row-by-row error report, and consent counts."""
+"""Audiences: pick the brand, upload a CSV, see a preview (with the columns the brand does not
+keep), a row-by-row error report, and consent counts."""
 
 from __future__ import annotations
 
 import streamlit as st
+from sqlmodel import Session, col, select
 
 from review.audiences import import_audience, list_audiences, parse_csv
-from review.errors import AudienceImportError
+from review.brands import policy_for
+from review.errors import AudienceImportError, ConfigError
+from review.models import Brand
 from ui import common
 
 
@@ -13,11 +17,15 @@ def render() -> None:
     user = common.require_user()
     st.title("Audiences")
     auds = common.read(lambda s: list_audiences(s))
+    with Session(common.get_engine()) as s:
+        brands = {b.slug: b for b in s.exec(select(Brand).order_by(col(Brand.name))).all()}
+    names = {b.id: b.name for b in brands.values()}
     if auds:
         st.dataframe(
             [
                 {
                     "Audience": a.name,
+                    "Brand": names.get(a.brand_id, "(none: import again)"),
                     "Rows": a.row_count,
                     "With consent": a.consent_count,
                     "Consent %": f"{a.consent_count / max(a.row_count, 1):.0%}",
@@ -32,14 +40,27 @@ def render() -> None:
     else:
         st.info("No audience yet.")
     st.subheader("Import a CSV")
-    st.caption("Columns: `id`, `personalization_consent` (yes/no) and lower_snake_case fields. Every row must be valid, or nothing is imported.")
+    if not brands:
+        st.error("No brand is configured: add a folder under brand_guidelines/.")
+        return
+    slug = st.selectbox("Brand", list(brands), format_func=lambda x: brands[x].name, key="aud_brand")
+    try:
+        policy = policy_for(brands[slug])
+    except ConfigError as e:
+        st.error(str(e), icon=":material/error:")
+        return
+    st.caption(
+        "Columns: `id`, `personalization_consent` (yes/no) and the fields the brand declares "
+        f"({', '.join(policy.allowed_fields) or 'none'}); other columns are dropped, never stored. "
+        "Every value must fit its field, or nothing is imported."
+    )
     upload = st.file_uploader("CSV file", type=["csv"], key="aud_file")
     name = st.text_input("Audience name", value=(upload.name.rsplit(".", 1)[0] if upload else ""), key=f"aud_name_{upload.name if upload else ''}")
     if upload is None:
         return
     data = upload.getvalue()
     try:
-        parsed = parse_csv(data, upload.name)
+        parsed = parse_csv(data, policy, upload.name)
     except AudienceImportError as e:
         st.error(f"{upload.name}: {len(e.problems)} problem(s); nothing can be imported until they are fixed.", icon=":material/error:")
         st.dataframe([{"Line": line, "Problem": why} for line, why in e.problems], hide_index=True, key="aud_problems")
@@ -50,8 +71,13 @@ def render() -> None:
     c3.metric("Without consent (fallback copy)", len(parsed.rows) - parsed.consent_count)
     st.dataframe([{"id": rid, **values, "consent": consent} for rid, values, consent in parsed.rows[:20]], hide_index=True, key="aud_preview")
     st.caption(f"Preview of the first {min(20, len(parsed.rows))} rows. Fields: {', '.join(parsed.fields)}")
+    if parsed.dropped:
+        st.warning(
+            "Dropped at import: " + "; ".join(f"'{c}' ({why})" for c, why in parsed.dropped.items()),
+            icon=":material/visibility_off:",
+        )
     if st.button("Import audience", key="aud_import", type="primary"):
-        out = common.call(import_audience, user, name=name, data=data, source=upload.name)
+        out = common.call(import_audience, user, name=name, brand_slug=slug, data=data, source=upload.name)
         if out.ok:
             common.flash(f"Imported '{out.value.name}': {out.value.row_count} rows, {out.value.consent_count} with consent.", "success")
             st.rerun()
