@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import yamlsafe
+from .channels import parse_channels
 from .errors import ConfigError
 from .fields import FieldSpec, parse_field
 
@@ -23,6 +24,7 @@ BRAND_KEYS = {
     "personalization",
     "disclaimers",
     "allowed_domains",
+    "channels",
 }
 PERSONALIZATION_KEYS = {"max_slots", "max_personalized_share", "fields", "allowed_fields", "sensitive_fields"}
 # Special-category data that is never personalized on, whatever a brand file says.
@@ -54,6 +56,8 @@ class BrandPolicy:
     fields: tuple[FieldSpec, ...] = ()
     disclaimers: tuple[str, ...] = ()
     allowed_domains: tuple[str, ...] = ()
+    # Per channel: SMS segments, push title/body and email subject lengths (review.channels).
+    channels: dict[str, dict[str, int | None]] = field(default_factory=dict, compare=False, hash=False)
     directory: Path | None = field(default=None, compare=False)
 
     def field_spec(self, name: str) -> FieldSpec | None:
@@ -130,6 +134,9 @@ def load_brand(directory: Path) -> BrandPolicy:
     if clash:
         where = ("fields", clash[0]) if typed else ("allowed_fields",)
         raise fail(f"field '{clash[0]}' is both allowed and sensitive", "personalization", *where)
+    channels, reason, where = parse_channels(data.get("channels"))
+    if reason:
+        raise fail(reason, *where)
     return BrandPolicy(
         slug=Path(directory).name,
         name=name.strip(),
@@ -143,6 +150,7 @@ def load_brand(directory: Path) -> BrandPolicy:
         fields=tuple(typed),
         disclaimers=str_list(data.get("disclaimers"), "disclaimers"),
         allowed_domains=str_list(data.get("allowed_domains"), "allowed_domains"),
+        channels=channels,
         directory=Path(directory),
     )
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from . import channels
 from .brands import BrandPolicy, load_brand
 from .config import settings
 from .guidelines import CheckContext, Finding, RuleSet, load_ruleset
@@ -78,8 +79,14 @@ def check_slots(session: Session, campaign: Campaign, variant: Variant, spec: Te
     recipient = session.get(Recipient, variant.sample_recipient_id)
     assert brand is not None and recipient is not None
     rules, policy = brand_rules(brand.slug)
-    findings = rules.check(build_context(spec, policy, slots, variant, recipient))
-    return [f.to_dict() for f in findings]
+    return [f.to_dict() for f in check_message(rules, policy, spec, build_context(spec, policy, slots, variant, recipient))]
+
+
+def check_message(rules: RuleSet, policy: BrandPolicy, spec: TemplateSpec, ctx: CheckContext) -> list[Finding]:
+    """The brand's rules plus the channel's limits on one rendered message."""
+    found = rules.check(ctx)
+    extra = [Finding.from_dict(channels.finding(msg)) for msg in channels.problems(spec.channel, ctx.subject, ctx.message, policy.channels)]
+    return found + extra if extra else found
 
 
 def summarize(findings: list[dict[str, Any]]) -> tuple[int, int]:

@@ -19,7 +19,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from . import audit
+from . import audit, channels
 from .auth import require_role
 from .campaigns import campaign_template, get_campaign
 from .checks import Hold, brand_rules, check_slots, recipient_holds, warning_ids
@@ -256,6 +256,10 @@ def _records(
         d = drafts[link.variant_id]
         shown = {k: v for k, v in r.data.items() if k not in policy.sensitive_fields}
         out = render(spec, shown, d.slots, policy.as_render_context())
+        too_long = channels.problems(camp.channel, out.subject, out.body, policy.channels)
+        if too_long:  # their own values made the message too long for its channel
+            holds[r.id] = Hold(r.id, r.external_id, link.variant_id, too_long[0])
+            continue
         records.append(
             {
                 "recipient_id": r.external_id,

@@ -20,7 +20,7 @@ from sqlmodel import Session, col, select
 from . import audit
 from .auth import require_role
 from .brands import BrandPolicy
-from .checks import apply_findings, brand_rules, build_context, check_slots
+from .checks import apply_findings, brand_rules, build_context, check_message, check_slots
 from .errors import NotFound, WorkflowError
 from .filling import GenerationSettings, Prompt, SlotFiller, build_prompt, choose_best, clean_output, score_candidate
 from .locks import lock_campaign, lock_job
@@ -104,7 +104,7 @@ def select_fill(
         if not text:
             scores.append(None)
             continue
-        findings = rules.check(build_context(ctx.spec, policy, {**fallbacks, slot.name: text}, variant, recipient))
+        findings = check_message(rules, policy, ctx.spec, build_context(ctx.spec, policy, {**fallbacks, slot.name: text}, variant, recipient))
         # Judge a candidate by what it causes: its own slot's findings, plus message-level
         # findings the all-fallback message does not have (a budget overrun, say).
         own = [f.to_dict() for f in findings if f.slot == slot.name or (f.slot is None and (f.rule, f.match) not in baseline)]
@@ -121,7 +121,7 @@ def _baseline(session: Session, ctx: CampaignContext, variant: Variant) -> set[t
     assert recipient is not None
     rules, policy = brand_rules(ctx.brand.slug)
     fallbacks = {k: s.fallback for k, s in ctx.spec.slots.items()}
-    return {(f.rule, f.match) for f in rules.check(build_context(ctx.spec, policy, fallbacks, variant, recipient)) if f.slot is None}
+    return {(f.rule, f.match) for f in check_message(rules, policy, ctx.spec, build_context(ctx.spec, policy, fallbacks, variant, recipient)) if f.slot is None}
 
 
 def _requests(ctx: CampaignContext, variants: list[Variant], filler: SlotFiller, settings: GenerationSettings) -> list[SlotRequest]:

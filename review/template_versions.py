@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from sqlmodel import Session, col, func, select
 
-from . import audit
+from . import audit, channels
 from .auth import require_role
-from .brands import policy_for
+from .brands import BrandPolicy, policy_for
 from .errors import NotFound, TemplateError
 from .models import Brand, Role, Template, TemplateVersion, User
-from .templates import TemplateSpec, parse_template
+from .templates import TemplateSpec, parse_template, render
 
 
 def save_template(session: Session, actor: User, *, brand_slug: str, source: str, filename: str = "template") -> TemplateVersion:
@@ -22,7 +22,9 @@ def save_template(session: Session, actor: User, *, brand_slug: str, source: str
     brand = session.exec(select(Brand).where(Brand.slug == brand_slug)).first()
     if brand is None:
         raise NotFound(f"brand '{brand_slug}' not found")
-    spec = parse_template(source, policy_for(brand), name=filename)
+    policy = policy_for(brand)
+    spec = parse_template(source, policy, name=filename)
+    check_channel_fit(spec, policy, filename)
     tmpl = session.exec(select(Template).where(Template.brand_id == brand.id, Template.name == spec.name)).first()
     if tmpl is None:
         tmpl = Template(brand_id=brand.id, name=spec.name, created_by=actor.id)  # type: ignore[arg-type]
@@ -53,6 +55,15 @@ def save_template(session: Session, actor: User, *, brand_slug: str, source: str
         after={"template": spec.name, "version": version.version, "hash": version.content_hash, "slots": list(spec.slots)},
     )
     return version
+
+
+def check_channel_fit(spec: TemplateSpec, policy: BrandPolicy, filename: str = "template") -> None:
+    """Refuse a template whose fixed copy alone (every slot at its fallback, every merge field
+    empty) already breaks its channel's limits: no personalization could ever fit."""
+    shortest = render(spec, {f: "" for f in spec.merge_fields}, {k: s.fallback for k, s in spec.slots.items()}, policy.as_render_context())
+    too_long = channels.problems(spec.channel, shortest.subject, shortest.body, policy.channels)
+    if too_long:
+        raise TemplateError(f"{too_long[0]}, with every slot at its fallback and no personal data yet; shorten the fixed copy", line=1, source=filename)
 
 
 def latest_version(session: Session, template_id: int) -> TemplateVersion | None:
