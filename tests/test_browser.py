@@ -191,3 +191,89 @@ def test_reviewer_signs_a_draft_in_chromium(server: tuple[str, str]) -> None:
         assert len(appr.acknowledged) == n_warn
         assert s.exec(select(AuditEvent).where(AuditEvent.action == "draft_signed", AuditEvent.entity_id == str(draft_id))).one()
     engine.dispose()
+
+
+# ------------------------------------------------------------------ issue 13: the reviewer's desk
+
+SHIPPING_SLOT = 'The UK\'s "home" plan & more, <b>not bold</b> *as is* [x](y) :red[z] — café ✓ a > b.'
+SHIPPING_COMMENT = "Don't say \"home\" & <i>mind</i> the UK's rules: **no** hype — merci, José."
+# The text a reader sees in an element: the browser's innerText, finding numbers left out.
+SHOWN_TEXT = "el => { el.querySelectorAll('sup').forEach(s => { s.style.display = 'none'; }); return el.innerText; }"
+
+
+def _browser(p):  # type: ignore[no-untyped-def]
+    browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, device_scale_factor=1)
+    page.set_default_timeout(30_000)
+    return browser, page
+
+
+def _log_in(page, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    page.wait_for_selector(IDLE)
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    page.wait_for_selector(IDLE)
+
+
+def _open_from_queue(page, draft_id: int) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
+    page.locator("[data-testid='stSelectbox']").filter(has_text="Draft to open").click()
+    page.get_by_role("option", name=f"#{draft_id} ·").click()
+    page.get_by_role("button", name="Open draft").click()
+    expect(page.get_by_role("heading", name=f"Draft #{draft_id}")).to_be_visible()
+    page.wait_for_selector(IDLE)
+
+
+def test_signed_pane_shows_the_shipping_characters(server: tuple[str, str]) -> None:
+    """' " & < > and non-ASCII read exactly as they ship, in the message, a finding and a comment;
+    markup in slot text or a comment stays text."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from review.db import make_engine
+    from review.models import Draft, Status, User
+    from review.workflow import edit_draft, request_changes, submit_for_review
+    from ui.data import draft_view
+
+    base, url = server
+    engine = make_engine(url)
+    with Session(engine) as s:
+        rita = s.exec(select(User).where(User.username == "rita")).one()
+        maria = s.exec(select(User).where(User.username == "maria")).one()
+        d = s.exec(select(Draft).where(Draft.status == Status.IN_REVIEW).order_by(Draft.id)).first()  # type: ignore[arg-type]
+        assert d is not None
+        draft_id = d.id
+        request_changes(s, rita, draft_id, comment=SHIPPING_COMMENT)
+        edit_draft(s, maria, draft_id, slots={next(iter(d.slots)): SHIPPING_SLOT}, note="as asked")
+        submit_for_review(s, maria, draft_id)
+        s.commit()
+        v = draft_view(s, rita, draft_id)  # the same render() the export writes for this recipient
+        expected = f"Subject: {v.rendered.subject}\n{v.rendered.body}"
+        assert SHIPPING_SLOT in v.rendered.body and v.draft.findings
+    engine.dispose()
+
+    with sync_playwright() as p:
+        browser, page = _browser(p)
+        page.goto(base)
+        _log_in(page, "rita", "rita-demo-pass")
+        _open_from_queue(page, draft_id)
+        pane = page.locator(".cs-message")
+        expect(pane).to_be_visible()
+        assert pane.evaluate(SHOWN_TEXT).strip("\n") == expected.strip("\n")
+        assert pane.locator("b, i, a, strong, em").count() == 0  # markup stayed text
+        finding = page.locator("[data-testid='stMarkdownContainer']").filter(has_text="grounding").first
+        expect(finding).to_contain_text("UK's")
+        assert "&#" not in finding.inner_text() and "&amp;" not in finding.inner_text()
+        page.get_by_role("tab", name="History").click()
+        comment = page.locator("[data-testid='stMarkdownContainer']").filter(has_text="merci, José")
+        expect(comment.first).to_be_visible()
+        assert SHIPPING_COMMENT in comment.first.inner_text()
+        assert comment.first.locator("i").count() == 0  # "<i>" in the comment is text, "**no**" too
+        _save(page, "shipping-characters")
+        browser.close()

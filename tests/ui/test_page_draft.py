@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
-from ui_helpers import PASSWORDS, errors, texts
+import html
+import json
+import re
+import string
+from pathlib import Path
 
-from review.models import Approval, Comment, Status
-from review.workflow import SIGNATURE_MEANINGS, edit_draft, request_changes
+from sqlmodel import select
+from ui_helpers import PASSWORDS, errors, html_text, texts
+
+from review.checks import warning_ids
+from review.models import Approval, Comment, Draft, Export, Status
+from review.workflow import SIGNATURE_MEANINGS, approve, edit_draft, request_changes, submit_for_review
 
 DRAFT_PAGE = "ui/pages/draft.py"
 
@@ -192,3 +199,72 @@ def test_findings_are_marked_on_their_span():
     assert warning.startswith("<mark") and warning.split("</span>", 1)[0].endswith(">best</mark>")  # on the slot's own span
     assert 'title="1. No promises">Dear</span>' in out  # error on message coordinates
     assert "<br>" in out and "<hype>" not in out
+
+
+# ' " & < > and non-ASCII, markup and Markdown: all must reach the reviewer exactly as they ship.
+SHIPPING_SLOT = 'The UK\'s "home" plan & more, <b>not bold</b> *as is* [x](y) :red[z] — café ✓ a > b.'
+SHIPPING_COMMENT = "Don't say \"home\" & <i>mind</i> the UK's rules: **no** hype — merci, José."
+
+
+def test_escape_is_one_pass_and_round_trips():
+    from ui.highlight import esc
+
+    for text in (SHIPPING_SLOT, SHIPPING_COMMENT, string.printable, "&#x27; &amp; $x$ :smile: <script>alert(1)</script>", "Zürich – “quoted” ✓ 漢字"):
+        out = esc(text)
+        assert html.unescape(out.replace("<br>", "\n")) == text.replace("\r\n", "\n").replace("\r", "\n")
+        bare = re.sub(r"&(#\d+|[a-z]+);|<br>", "", out)  # nothing but entities may carry a special character
+        assert not set(bare) & set("<>&\"'\\`*_{}[]()#+-.!|~$:"), (text, out)
+
+
+def test_message_pane_text_is_the_shipping_text():
+    from ui.highlight import message_html
+
+    finding = {"rule": "r", "level": "warning", "message": "names 'UK's'", "match": "UK's", "scope": "slot", "slot": "opening"}
+    finding["span"] = [SHIPPING_SLOT.index("UK's"), SHIPPING_SLOT.index("UK's") + 4]
+    out = message_html("Hi & <b>you</b>", ("Dear A'b,\n\n", "\nBye."), ("opening",), {"opening": SHIPPING_SLOT}, [finding])
+    assert html_text(out) == "Subject: Hi & <b>you</b>" + "Dear A'b,\n\n" + SHIPPING_SLOT + "\nBye."
+    assert "<b>" not in out and "<i>" not in out  # markup in a slot stays text
+    assert "UK&#39;s</mark></span>" in out  # the finding still marks its own span
+
+
+def _publish_with(world, draft_id: int, slot_text: str, comment: str) -> dict:
+    """rita asks for changes, maria writes `slot_text`, every draft is signed and the campaign
+    published: returns the export's row for the draft's sample recipient."""
+    rita, maria = world.user("rita"), world.user("maria")
+    with world.session() as s:
+        request_changes(s, rita, draft_id, comment=comment)
+        d = s.get(Draft, draft_id)
+        edit_draft(s, maria, draft_id, slots={next(iter(d.slots)): slot_text}, note="as asked")
+        submit_for_review(s, maria, draft_id)
+        for other in s.exec(select(Draft).where(Draft.campaign_id == d.campaign_id)).all():
+            if other.status == Status.CHECKED:  # the demo's rules may block a draft; clear it so the campaign can ship
+                other.findings, other.error_count, other.warning_count = [], 0, 0
+                s.add(other)
+                s.flush()
+                submit_for_review(s, maria, other.id)
+            approve(s, rita, other.id, password=PASSWORDS["rita"], meaning=SIGNATURE_MEANINGS[0], acknowledged=warning_ids(other.findings))
+        s.commit()
+        from review.export import publish
+
+        exp = publish(s, maria, d.campaign_id, export_dir=world.path.parent / "exports")
+        s.commit()
+        exp = s.get(Export, exp.id)
+        from review.models import Recipient, Variant
+
+        sample = s.get(Recipient, s.get(Variant, d.variant_id).sample_recipient_id).external_id
+    rows = [json.loads(line) for line in Path(exp.jsonl_path).read_text(encoding="utf-8").splitlines()]
+    return next(r for r in rows if r["recipient_id"] == sample)
+
+
+def test_signed_pane_shows_exactly_the_exported_characters(app, world):
+    d = _in_review(world)
+    row = _publish_with(world, d.id, SHIPPING_SLOT, SHIPPING_COMMENT)
+    assert SHIPPING_SLOT in row["body"]
+    at = open_draft(app, "rita", d.id)
+    [pane] = [m.value for m in at.markdown if 'class="cs-message"' in m.value]
+    assert html_text(pane) == f"Subject: {row['subject']}" + row["body"]
+    shown = [html_text(m.value) for m in at.markdown]
+    assert any(SHIPPING_COMMENT in t for t in shown)  # the reviewer's comment, as written
+    assert any("UK's" in t and "grounding" in t for t in shown)  # a finding quoting the text
+    assert not [t for t in shown if "&#" in t or "&amp;" in t]
+    assert "<b>" not in pane and "<i>" not in "\n".join(m.value for m in at.markdown)  # still inert
