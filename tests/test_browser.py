@@ -9,6 +9,7 @@ COUNTERSIGN_UPDATE_SCREENSHOTS=1).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -277,3 +278,71 @@ def test_signed_pane_shows_the_shipping_characters(server: tuple[str, str]) -> N
         assert comment.first.locator("i").count() == 0  # "<i>" in the comment is text, "**no**" too
         _save(page, "shipping-characters")
         browser.close()
+
+
+def test_bulk_signing_covers_only_what_the_sheet_showed(server: tuple[str, str]) -> None:
+    """Nothing is chosen to start with; the review sheet shows each chosen draft in full; a draft
+    edited after the sheet showed it is refused, the others are signed, and the report says which."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from review.db import make_engine
+    from review.models import Approval, Draft, Status, User
+    from review.workflow import edit_draft
+
+    base, url = server
+    engine = make_engine(url)
+    with Session(engine) as s:
+        pending = s.exec(select(Draft).where(Draft.status == Status.IN_REVIEW).order_by(Draft.id)).all()  # type: ignore[arg-type]
+        assert all(not d.findings for d in pending[:2]), "the demo's first drafts have no findings"
+        first, second = pending[0], pending[1]
+
+    with sync_playwright() as p:
+        browser, page = _browser(p)
+        page.goto(base)
+        _log_in(page, "rita", "rita-demo-pass")
+        expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
+        page.get_by_text("Sign several drafts with no findings").click()
+        chooser = page.locator("[data-testid='stMultiSelect']").filter(has_text="Drafts to review together")
+        expect(chooser.get_by_role("combobox")).to_be_visible()
+        expect(chooser.get_by_role("button", name=re.compile("^Remove "))).to_have_count(0)  # the selection starts empty
+        expect(page.get_by_role("button", name="Review the chosen drafts")).to_be_disabled()
+        for d in (first, second):
+            box = chooser.get_by_role("combobox")
+            box.click()
+            box.press_sequentially(f"#{d.id}")
+            option = page.get_by_role("option", name=f"#{d.id}", exact=True)
+            expect(option).to_be_visible()
+            option.click(force=True)  # the open list re-mounts its options while it animates
+            page.keyboard.press("Escape")
+            expect(chooser.get_by_role("button", name=f"Remove #{d.id}", exact=True)).to_have_count(1)
+            page.wait_for_selector(IDLE)
+        page.get_by_role("button", name="Review the chosen drafts").click()
+        expect(page.get_by_role("heading", name="Review sheet: 2 draft(s)")).to_be_visible()
+        page.wait_for_selector(IDLE)
+        panes = page.locator(".cs-message")
+        expect(panes).to_have_count(2)
+        for i, d in enumerate((first, second)):
+            text = panes.nth(i).inner_text()
+            assert text.startswith("Subject: ") and all(slot in text for slot in d.slots.values())
+        _save(page, "review-sheet")
+
+        with Session(engine) as s:  # maria edits the first draft while rita reads the sheet
+            maria = s.exec(select(User).where(User.username == "maria")).one()
+            edit_draft(s, maria, first.id, slots={next(iter(first.slots)): "Thanks for staying with Harbor Mutual."}, note="tweak")
+            s.commit()
+        form = page.locator("[data-testid='stForm']").filter(has_text="Your password (re-entered to sign)")
+        form.get_by_role("textbox", name="Your password (re-entered to sign)").fill("rita-demo-pass")
+        form.get_by_role("button", name="Sign the 2 draft(s) shown above").click()
+        expect(page.get_by_text(f"Signed: #{second.id} (approved)")).to_be_visible()
+        expect(page.get_by_text(f"Draft #{first.id} not signed: the draft changed while you were reviewing it")).to_be_visible()
+        page.wait_for_selector(IDLE)
+        expect(page.get_by_role("heading", name="Review sheet: 1 draft(s)")).to_be_visible()  # the refused one, with its new text
+        expect(page.locator(".cs-message")).to_contain_text("Thanks for staying with Harbor Mutual.")
+        _save(page, "bulk-report")
+        browser.close()
+
+    with Session(engine) as s:
+        assert s.get(Draft, first.id).status == Status.IN_REVIEW
+        assert s.get(Draft, second.id).status == Status.APPROVED
+        assert [a.draft_id for a in s.exec(select(Approval)).all()] == [second.id]
+    engine.dispose()

@@ -107,6 +107,14 @@ def call(fn: Callable[..., T], *args: Any, show_error: bool = True, **kwargs: An
             raise
 
 
+def record_refusals(errors: Any) -> None:
+    """Put on record the refusals a batch service returned instead of raising (its transaction
+    has committed by now, so each lands in its own, like `call` does for a raised one)."""
+    for e in errors:
+        if isinstance(e, Refusal):
+            record_refusal(get_engine(), e)
+
+
 def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """A read without the ceremony (errors still shown plainly, then the page stops)."""
     out = call(fn, *args, **kwargs)
