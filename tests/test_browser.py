@@ -221,12 +221,27 @@ def _log_in(page, username: str, password: str) -> None:  # type: ignore[no-unty
     page.wait_for_selector(IDLE)
 
 
+def _choose(page, widget, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Pick an option of a selectbox or multiselect by typing it and pressing Enter (a pointer
+    over the open list can re-mount its options while Playwright waits for them to hold still)."""
+    page.wait_for_selector(IDLE)
+    box = widget.get_by_role("combobox")
+    box.click()
+    box.press_sequentially(text)
+    option = page.get_by_role("option", name=text).first
+    from playwright.sync_api import expect
+
+    expect(option).to_be_visible()
+    box.press("Enter")
+    page.keyboard.press("Escape")
+    page.wait_for_selector(IDLE)
+
+
 def _open_from_queue(page, draft_id: int) -> None:  # type: ignore[no-untyped-def]
     from playwright.sync_api import expect
 
     expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
-    page.locator("[data-testid='stSelectbox']").filter(has_text="Draft to open").click()
-    page.get_by_role("option", name=f"#{draft_id} ·").click()
+    _choose(page, page.locator("[data-testid='stSelectbox']").filter(has_text="Draft to open"), f"#{draft_id} ·")
     page.get_by_role("button", name="Open draft").click()
     expect(page.get_by_role("heading", name=f"Draft #{draft_id}")).to_be_visible()
     page.wait_for_selector(IDLE)
@@ -345,4 +360,66 @@ def test_bulk_signing_covers_only_what_the_sheet_showed(server: tuple[str, str])
         assert s.get(Draft, first.id).status == Status.IN_REVIEW
         assert s.get(Draft, second.id).status == Status.APPROVED
         assert [a.draft_id for a in s.exec(select(Approval)).all()] == [second.id]
+    engine.dispose()
+
+
+def test_regenerate_then_edit_another_slot_saves_both(server: tuple[str, str]) -> None:
+    """After regenerating one slot and editing another, the save keeps the regenerated text."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from review.db import make_engine
+    from review.models import Draft, Status, User, Variant
+    from review.workflow import edit_draft
+
+    base, url = server
+    engine = make_engine(url)
+    with Session(engine) as s:
+        d = next(
+            d
+            for d in s.exec(select(Draft).where(Draft.status == Status.IN_REVIEW).order_by(Draft.id)).all()  # type: ignore[arg-type]
+            if s.get(Variant, d.variant_id).personalized  # type: ignore[union-attr]
+        )
+        first, second = list(d.slots)
+        # A text of maria's own, so the (deterministic) fake model's choice differs from it.
+        maria = s.exec(select(User).where(User.username == "maria")).one()
+        d = edit_draft(s, maria, d.id, slots={second: "Keep your policy documents somewhere you can find them."}, note="own words")
+        s.commit()
+        draft_id, slots, revision = d.id, dict(d.slots), d.revision
+    typed = "Thank you for staying with us this year."
+
+    with sync_playwright() as p:
+        browser, page = _browser(p)
+        page.goto(base)
+        _log_in(page, "maria", "maria-demo-pass")
+        expect(page.get_by_role("heading", name="Campaigns")).to_be_visible()
+        _choose(page, page.locator("[data-testid='stSelectbox']").filter(has=page.get_by_text("Draft", exact=True)), f"#{draft_id} ·")
+        page.get_by_role("button", name="Open draft").click()
+        expect(page.get_by_role("heading", name=f"Draft #{draft_id}")).to_be_visible()
+        page.wait_for_selector(IDLE)
+        _choose(page, page.locator("[data-testid='stSelectbox']").filter(has_text="Regenerate one slot"), second)
+        for _ in range(4):  # the fake model may repeat itself for a seed; each attempt uses a new one
+            page.get_by_role("button", name="Regenerate").click()
+            outcome = page.get_by_text(f"Slot '{second}' regenerated").or_(page.get_by_text("the model produced the same text again"))
+            expect(outcome.first).to_be_visible()
+            page.wait_for_selector(IDLE)
+            if page.get_by_text(f"Slot '{second}' regenerated").count():
+                break
+        with Session(engine) as s:
+            regenerated = s.get(Draft, draft_id).slots[second]  # type: ignore[union-attr]
+        assert regenerated != slots[second]
+        expect(page.get_by_role("textbox", name=f"{second} (max")).to_have_value(regenerated)
+        box = page.get_by_role("textbox", name=f"{first} (max")
+        box.fill(typed)
+        box.press("Control+Enter")
+        expect(page.get_by_text("Live check of your edit")).to_be_visible()
+        page.wait_for_selector(IDLE)
+        page.get_by_role("button", name="Save edit").click()
+        expect(page.get_by_text(f"Saved revision {revision + 2} of draft #{draft_id}")).to_be_visible()
+        page.wait_for_selector(IDLE)
+        _save(page, "regenerate-then-edit")
+        browser.close()
+
+    with Session(engine) as s:
+        after = s.get(Draft, draft_id)
+        assert after is not None and after.slots == {first: typed, second: regenerated}
     engine.dispose()

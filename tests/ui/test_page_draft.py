@@ -139,11 +139,10 @@ def test_marketer_edits_with_live_check_and_resubmits(app, world):
     at = open_draft(app, "maria", d.id)
     assert not [b for b in at.button if b.key == "approve_btn"]
     name = next(iter(d.slots))
-    key = f"edit_{d.id}_{name}"
-    at.text_area(key=key).input("Thank you for being with us.").run()
+    _editor(at, name).input("Thank you for being with us.").run()
     assert not at.exception
     assert "Live check of your edit" in texts(at)
-    at.text_input(key=f"edit_note_{d.id}").input("shorter opening")
+    next(t for t in at.text_input if t.label.startswith("Note for the history")).input("shorter opening")
     at.button(key="edit_save").click().run()
     assert not at.exception, at.exception
     after = world.draft(d.id)
@@ -268,3 +267,52 @@ def test_signed_pane_shows_exactly_the_exported_characters(app, world):
     assert any("UK's" in t and "grounding" in t for t in shown)  # a finding quoting the text
     assert not [t for t in shown if "&#" in t or "&amp;" in t]
     assert "<b>" not in pane and "<i>" not in "\n".join(m.value for m in at.markdown)  # still inert
+
+
+def _editor(at, slot: str):
+    """The edit box of one slot (its key names the revision it was filled from)."""
+    return next(t for t in at.text_area if t.label.startswith(f"{slot} ("))
+
+
+def _regenerate(at, world, monkeypatch, draft_id: int, slot: str, text: str) -> str:
+    from review.filling import FakeFiller
+    from ui import common
+
+    monkeypatch.setattr(common, "get_filler", lambda: FakeFiller([text] * 16))  # the model's every candidate
+    at.selectbox(key="regen_slot").select(slot)
+    at.button(key="regen_btn").click().run()
+    assert not at.exception, at.exception
+    assert not errors(at), errors(at)
+    return world.draft(draft_id).slots[slot]
+
+
+def test_regenerate_then_edit_another_slot_keeps_the_regenerated_text(app, world, monkeypatch):
+    d = _in_review(world)
+    first, second = list(d.slots)
+    at = open_draft(app, "maria", d.id)
+    regenerated = _regenerate(at, world, monkeypatch, d.id, first, "We are glad you chose Harbor Mutual.")
+    assert regenerated == "We are glad you chose Harbor Mutual."
+    assert _editor(at, first).value == regenerated  # the editor shows the current revision
+    _editor(at, second).input("Keep receipts for valuable items somewhere safe.").run()
+    assert not at.exception
+    at.button(key="edit_save").click().run()
+    assert not at.exception, at.exception
+    after = world.draft(d.id)
+    assert after.slots == {first: regenerated, second: "Keep receipts for valuable items somewhere safe."}
+    assert after.revision == d.revision + 2
+    assert _editor(at, first).value == regenerated and _editor(at, second).value == after.slots[second]
+
+
+def test_editor_follows_an_edit_made_elsewhere(app, world):
+    d = _in_review(world)
+    first, second = list(d.slots)
+    at = open_draft(app, "maria", d.id)
+    with world.session() as s:  # someone else saves a new revision while the page is open
+        edit_draft(s, world.user("admin"), d.id, slots={first: "Thanks for staying with Harbor Mutual."}, note="elsewhere")
+        s.commit()
+    at.run()
+    assert _editor(at, first).value == "Thanks for staying with Harbor Mutual."
+    _editor(at, second).input("Keep receipts for valuable items somewhere safe.").run()
+    at.button(key="edit_save").click().run()
+    assert not at.exception, at.exception
+    assert world.draft(d.id).slots[first] == "Thanks for staying with Harbor Mutual."

@@ -152,12 +152,32 @@ def _comment_action(user: User, v: DraftView, name: str, label: str) -> None:
             st.rerun()
 
 
+def _edit_key(draft_id: int, revision: int, name: str) -> str:
+    return f"edit_{draft_id}_r{revision}_{name}"
+
+
+def _forget_older_edits(draft_id: int, revision: int) -> None:
+    """Drop the edit boxes of revisions no longer shown (their text would otherwise linger in the
+    browser and be sent back with the next save)."""
+    current = f"edit_{draft_id}_r{revision}_"
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(f"edit_{draft_id}_r") and not k.startswith(current)]:
+        del st.session_state[key]
+
+
 def _edit(user: User, v: DraftView) -> None:
     d = v.draft
+    # Every box is keyed by the revision it was filled from: after a regenerate, a save or anyone
+    # else's edit the draft has a new revision, so the boxes start again from its current text.
+    _forget_older_edits(d.id, d.revision)  # type: ignore[arg-type]
     st.markdown("**Edit slot text** — checked against the guidelines as you type; saving creates a new revision and voids any signature.")
     edited: dict[str, str] = {}
     for name, spec in v.spec.slots.items():
-        edited[name] = st.text_area(f"{name} (max {spec.max_words} words)", value=d.slots.get(name, ""), key=f"edit_{d.id}_{name}", height=80)
+        edited[name] = st.text_area(
+            f"{name} (max {spec.max_words} words)",
+            value=d.slots.get(name, ""),
+            key=_edit_key(d.id, d.revision, name),
+            height=80,  # type: ignore[arg-type]
+        )
     changed = {k: val for k, val in edited.items() if " ".join(val.split()) != d.slots.get(k)}
     if changed:
         live = common.call(live_check, user, d.id, edited)
@@ -166,12 +186,13 @@ def _edit(user: User, v: DraftView) -> None:
             warns = sum(1 for f in live.value if f.get("level") == "warning")
             st.markdown(f"**Live check of your edit:** {errs} error(s), {warns} warning(s)")
             _findings_list(live.value)
-    note = st.text_input("Note for the history (optional)", key=f"edit_note_{d.id}")
+    note = st.text_input("Note for the history (optional)", key=_edit_key(d.id, d.revision, "#note"))  # type: ignore[arg-type]
     if st.button("Save edit", key="edit_save", type="primary", disabled=not changed):
+        # TODO(expected_revision): pass expected_revision=d.revision (the revision these boxes were
+        # filled from) once review.workflow.edit_draft accepts it, so a save over a newer revision
+        # is refused instead of silently replacing it.
         out = common.call(workflow.edit_draft, user, d.id, slots=changed, note=note)
         if out.ok:
-            for name in v.spec.slots:
-                st.session_state.pop(f"edit_{d.id}_{name}", None)
             common.flash(f"Saved revision {out.value.revision} of draft #{d.id} ({out.value.status.replace('_', ' ')}).", "success")
             st.rerun()
     if v.variant.personalized:
@@ -182,8 +203,6 @@ def _edit(user: User, v: DraftView) -> None:
             st.session_state[f"regen_attempt_{d.id}"] = attempt
             out = common.call(regenerate_slot, user, d.id, slot, common.get_filler(), attempt=attempt)
             if out.ok:
-                for name in v.spec.slots:
-                    st.session_state.pop(f"edit_{d.id}_{name}", None)
                 common.flash(f"Slot '{slot}' regenerated (revision {out.value.revision}).", "success")
                 st.rerun()
 
