@@ -79,9 +79,9 @@ def _make_clean(world, n=2):
 
 
 def _open_sheet(at, ids):
-    assert at.multiselect(key="bulk_ids").value == []  # nothing is chosen for the reviewer
+    assert at.pills(key="bulk_ids").value == []  # nothing is chosen for the reviewer
     assert at.button(key="bulk_review").disabled
-    at.multiselect(key="bulk_ids").set_value(ids).run()
+    at.pills(key="bulk_ids").set_value(ids).run()
     at.button(key="bulk_review").click().run()
     assert not at.exception, at.exception
     return at
@@ -94,7 +94,7 @@ def _sheet_messages(at):
 def test_bulk_signing_starts_empty_and_shows_every_message_in_full(app, world):
     clean = _make_clean(world)
     at = app("rita")
-    assert sorted(at.multiselect(key="bulk_ids").options) == sorted(f"#{i}" for i in clean)
+    assert sorted(at.pills(key="bulk_ids").options) == sorted(f"#{i}" for i in clean)
     _open_sheet(at, clean)
     messages = _sheet_messages(at)
     assert len(messages) == len(clean)

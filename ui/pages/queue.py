@@ -129,7 +129,7 @@ def _bulk_approve(user, candidate_ids: list[int]) -> None:  # type: ignore[no-un
         )
         if "bulk_ids" in st.session_state:  # drafts signed or changed meanwhile drop out of the choice
             st.session_state["bulk_ids"] = [i for i in st.session_state["bulk_ids"] if i in clean]
-        picked = st.multiselect("Drafts to review together", clean, format_func=lambda i: f"#{i}", key="bulk_ids", placeholder="Choose drafts")
+        picked = st.pills("Drafts to review together", clean, selection_mode="multi", format_func=lambda i: f"#{i}", key="bulk_ids") or []
         if st.button("Review the chosen drafts", key="bulk_review", icon=":material/fact_check:", disabled=not picked):
             st.session_state[SHEET_KEY] = list(picked)
             st.session_state.pop(SHOWN_KEY, None)
