@@ -416,3 +416,37 @@ def test_regenerate_then_edit_another_slot_saves_both(server: tuple[str, str]) -
         after = s.get(Draft, draft_id)
         assert after is not None and after.slots == {first: typed, second: regenerated}
     engine.dispose()
+
+
+def test_a_shared_link_and_a_reload_land_on_the_draft_after_login(server: tuple[str, str]) -> None:
+    """`/draft?draft=N` opened logged out shows the login form (no "Page not found"), and logging
+    in lands on that draft; a reload (a new session) does the same."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from review.db import make_engine
+    from review.models import Draft, Status
+
+    base, url = server
+    engine = make_engine(url)
+    with Session(engine) as s:
+        draft_id = s.exec(select(Draft.id).where(Draft.status == Status.IN_REVIEW).order_by(Draft.id)).first()  # type: ignore[arg-type]
+    engine.dispose()
+
+    with sync_playwright() as p:
+        browser, page = _browser(p)
+        for attempt in ("link", "reload"):
+            if attempt == "link":
+                page.goto(f"{base}/draft?draft={draft_id}")
+            else:
+                page.reload()
+            page.wait_for_selector(IDLE)
+            expect(page.get_by_role("button", name="Log in")).to_be_visible()
+            expect(page.get_by_text("Page not found")).to_have_count(0)
+            assert page.url.endswith(f"/draft?draft={draft_id}")
+            if attempt == "link":
+                _save(page, "deep-link-login")
+            _log_in(page, "rita", "rita-demo-pass")
+            expect(page.get_by_role("heading", name=f"Draft #{draft_id}")).to_be_visible()
+            expect(page.locator(".cs-message")).to_be_visible()
+            assert page.url.endswith(f"/draft?draft={draft_id}")
+        browser.close()
