@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from . import audit
 from .auth import check_password, ensure_not_locked, require_role
+from .brands import policy_for
 from .errors import AuthenticationError, CountersignError, WorkflowError
 from .models import Approval, AuditEvent, Brand, Campaign, Draft, Role, Status, User
 from .queue import QueueFilter, QueuePage, review_queue
@@ -117,7 +118,7 @@ def approve_shown(session: Session, actor: User, shown: Mapping[int, str], *, pa
 def _approvals_required(session: Session, draft: Draft) -> int:
     camp = session.get(Campaign, draft.campaign_id)
     brand = session.get(Brand, camp.brand_id) if camp else None
-    return brand.approvals_required if brand else 1
+    return policy_for(brand).approvals_required if brand else 1  # brand.yaml says how many
 
 
 # ----------------------------------------------------------------- audit trail

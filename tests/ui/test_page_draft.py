@@ -241,7 +241,15 @@ def _publish_with(world, draft_id: int, slot_text: str, comment: str) -> dict:
                 s.add(other)
                 s.flush()
                 submit_for_review(s, maria, other.id)
-            approve(s, rita, other.id, password=PASSWORDS["rita"], meaning=SIGNATURE_MEANINGS[0], acknowledged=warning_ids(other.findings))
+            approve(
+                s,
+                rita,
+                other.id,
+                password=PASSWORDS["rita"],
+                meaning=SIGNATURE_MEANINGS[0],
+                acknowledged=warning_ids(other.findings),
+                expected_content_hash=other.content_hash,
+            )
         s.commit()
         from review.export import publish
 

@@ -166,7 +166,7 @@ def _review_sheet(user, sheet: list[int]) -> None:  # type: ignore[no-untyped-de
             st.markdown(
                 f"**Draft #{draft_id}** · {esc(v.campaign.name)} · variant **{esc(v.variant.label)}** · {v.variant.recipient_count} recipient(s) · "
                 f"revision {v.draft.revision} · sample recipient {esc(v.recipient.external_id)} · "
-                f"{v.valid_approval_count} of {v.brand.approvals_required} signature(s)",
+                f"{v.valid_approval_count} of {v.policy.approvals_required} signature(s)",
                 unsafe_allow_html=True,
             )
             st.markdown(
