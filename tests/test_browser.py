@@ -450,3 +450,35 @@ def test_a_shared_link_and_a_reload_land_on_the_draft_after_login(server: tuple[
             expect(page.locator(".cs-message")).to_be_visible()
             assert page.url.endswith(f"/draft?draft={draft_id}")
         browser.close()
+
+
+def test_needs_changes_shows_the_reviewers_request_on_top(server: tuple[str, str]) -> None:
+    """The author sees the reviewer's words first, as written; resubmitting is the quiet button."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from review.db import make_engine
+    from review.models import Draft, Status, User
+    from review.workflow import request_changes
+
+    base, url = server
+    engine = make_engine(url)
+    with Session(engine) as s:
+        rita = s.exec(select(User).where(User.username == "rita")).one()
+        draft_id = s.exec(select(Draft.id).where(Draft.status == Status.IN_REVIEW).order_by(Draft.id)).first()  # type: ignore[arg-type]
+        request_changes(s, rita, draft_id, comment=SHIPPING_COMMENT)  # type: ignore[arg-type]
+        s.commit()
+    engine.dispose()
+
+    with sync_playwright() as p:
+        browser, page = _browser(p)
+        page.goto(f"{base}/draft?draft={draft_id}")
+        _log_in(page, "maria", "maria-demo-pass")
+        expect(page.get_by_role("heading", name=f"Draft #{draft_id}")).to_be_visible()
+        banner = page.locator("[data-testid='stAlert']").filter(has_text="asked for changes").first
+        expect(banner).to_contain_text(SHIPPING_COMMENT)
+        assert banner.locator("i").count() == 0  # "<i>" in the comment stayed text
+        resubmit = page.get_by_role("button", name="Resubmit unchanged")
+        expect(resubmit).to_be_visible()
+        assert resubmit.get_attribute("data-testid") == "stBaseButton-secondary"
+        _save(page, "needs-changes")
+        browser.close()

@@ -324,3 +324,29 @@ def test_editor_follows_an_edit_made_elsewhere(app, world):
     at.button(key="edit_save").click().run()
     assert not at.exception, at.exception
     assert world.draft(d.id).slots[first] == "Thanks for staying with Harbor Mutual."
+
+
+def test_needs_changes_shows_the_request_first_and_resubmitting_is_the_quiet_action(app, world):
+    d = _in_review(world)
+    with world.session() as s:
+        request_changes(s, world.user("rita"), d.id, comment=SHIPPING_COMMENT)
+        s.commit()
+    at = open_draft(app, "maria", d.id)
+    banner = at.warning[0].value  # the first thing under the title
+    assert html.unescape(banner).count(SHIPPING_COMMENT) == 1 and "rita asked for changes" in banner
+    assert "Not changed since" in banner
+    submit = at.button(key="submit_btn")
+    assert submit.label == "Resubmit unchanged" and submit.proto.type == "secondary"
+    assert at.button(key="edit_save").proto.type == "primary"
+    # The editor comes before the resubmit button.
+    keys = [b.key for b in at.button]
+    assert keys.index("edit_save") < keys.index("submit_btn")
+    first = next(iter(d.slots))
+    _editor(at, first).input("Thank you for being with us.").run()
+    at.button(key="edit_save").click().run()
+    assert not at.exception, at.exception
+    assert "Changed since (now revision" in at.warning[0].value
+    assert at.button(key="submit_btn").label == "Resubmit for review"
+    at.button(key="submit_btn").click().run()
+    assert world.draft(d.id).status == Status.IN_REVIEW
+    assert not [w for w in at.warning if "asked for changes" in w.value]  # back in review: no banner

@@ -207,6 +207,46 @@ def _edit(user: User, v: DraftView) -> None:
                 st.rerun()
 
 
+def _md(text: str) -> str:
+    """Text for a Markdown-only element (st.warning): escaped like everywhere, line breaks kept."""
+    return "  \n".join(esc(line) for line in text.splitlines())
+
+
+def _changes_requested(v: DraftView) -> dict[str, Any] | None:
+    """The reviewer's request the draft is waiting on (only while it needs changes)."""
+    if v.draft.status != "needs_changes":
+        return None
+    return next((c for c in reversed(v.comments) if c["kind"] == "request_changes"), None)
+
+
+def _changes_banner(v: DraftView, asked: dict[str, Any]) -> None:
+    unchanged = asked["revision"] == v.draft.revision
+    state = "Not changed since: edit it as asked before resubmitting." if unchanged else f"Changed since (now revision {v.draft.revision})."
+    st.warning(
+        f"**{_md(asked['by'])} asked for changes** on revision {asked['revision']} · {common.fmt_ts(asked['at'])}  \n{_md(asked['text'])}  \n*{state}*",
+        icon=":material/rate_review:",
+    )
+
+
+def _submit(user: User, v: DraftView, asked: dict[str, Any] | None) -> None:
+    d = v.draft
+    if asked is None:
+        label, kind = "Submit for review", "primary"
+    else:
+        # Sent back: the edit is the main action here, resubmitting the quiet one.
+        unchanged = asked["revision"] == d.revision
+        label, kind = ("Resubmit unchanged" if unchanged else "Resubmit for review"), "secondary"
+        if unchanged:
+            st.caption(f"Unchanged since {esc(asked['by'])} asked for changes: resubmit as it is only if it should stand.", unsafe_allow_html=True)
+        # TODO(reply): once review.workflow.submit_for_review takes `reply=`, add a reply box here
+        # (needed to resubmit unchanged) and pass it through.
+    if st.button(label, key="submit_btn", type=kind, icon=":material/send:"):  # type: ignore[arg-type]
+        sub = common.call(workflow.submit_for_review, user, d.id)
+        if sub.ok:
+            common.flash(f"Draft #{d.id} submitted for review.", "success")
+            st.rerun()
+
+
 def render() -> None:
     user = common.require_user()
     draft_id = _draft_id()
@@ -226,6 +266,9 @@ def render() -> None:
         f"{v.variant.recipient_count} recipient(s) · revision {d.revision} · template v{v.template_version} · by {esc(v.author)}",
         unsafe_allow_html=True,
     )
+    asked = _changes_requested(v)
+    if asked is not None:
+        _changes_banner(v, asked)
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Errors", d.error_count)
     m2.metric("Warnings", d.warning_count)
@@ -256,13 +299,12 @@ def render() -> None:
                         _approve_form(user, v)
                     else:
                         _comment_action(user, v, name, lbl)
-        if "submit" in names and st.button("Submit for review", key="submit_btn", type="primary", icon=":material/send:"):
-            sub = common.call(workflow.submit_for_review, user, d.id)
-            if sub.ok:
-                common.flash(f"Draft #{d.id} submitted for review.", "success")
-                st.rerun()
+        if "submit" in names and asked is None:
+            _submit(user, v, None)
         if "edit" in names:
             _edit(user, v)
+        if "submit" in names and asked is not None:
+            _submit(user, v, asked)
 
     tab_slots, tab_fixed, tab_history = st.tabs(["Slots and inputs", "Template fixed copy", "History"])
     with tab_slots:
