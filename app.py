@@ -14,7 +14,7 @@ st.set_page_config(page_title="Countersign", page_icon="✒️", layout="wide")
 
 user = common.current_user()
 if user is None:
-    nav = st.navigation([st.Page("ui/pages/login.py", title="Log in", icon=":material/login:", default=True)], position="hidden")
+    nav = st.navigation(common.pages_logged_out(), position="hidden")
 else:
     nav = st.navigation(common.pages_for(user.role))
     with st.sidebar:

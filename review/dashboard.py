@@ -7,6 +7,7 @@ service: a page being hidden from a role is not a permission.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -14,11 +15,12 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from . import audit
-from .auth import require_role
-from .errors import WorkflowError
-from .models import Approval, AuditEvent, Draft, Role, Status, User
+from .auth import check_password, ensure_not_locked, require_role
+from .brands import policy_for
+from .errors import AuthenticationError, CountersignError, WorkflowError
+from .models import Approval, AuditEvent, Brand, Campaign, Draft, Role, Status, User
 from .queue import QueueFilter, QueuePage, review_queue
-from .workflow import SIGNATURE_MEANINGS, approve, get_draft
+from .workflow import SIGNATURE_MEANINGS, approve, get_draft, valid_approvals
 
 DECISIONS = {"draft_approved": "approved", "draft_rejected": "rejected", "draft_needs_changes": "changes requested"}
 _QUEUE_ACTIONS = ("draft_in_review", "draft_approved", "draft_rejected", "draft_needs_changes", "draft_checked", "draft_withdrawn", "draft_published")
@@ -37,23 +39,86 @@ def queue_page(session: Session, actor: User, flt: QueueFilter, *, page: int = 1
     return review_queue(session, flt, page=page, page_size=page_size)
 
 
-def drafts_without_findings(session: Session, draft_ids: list[int]) -> list[int]:
-    """Of these drafts, the ones in review with no finding at all (not even a suggestion)."""
+def drafts_without_findings(session: Session, draft_ids: list[int], *, signed_by: int | None = None) -> list[int]:
+    """Of these drafts, the ones in review with no finding at all (not even a suggestion),
+    leaving out those `signed_by` already signed at their current revision."""
     if not draft_ids:
         return []
     rows = session.exec(select(Draft.id, Draft.findings).where(col(Draft.id).in_(draft_ids), Draft.status == Status.IN_REVIEW)).all()
-    return sorted(int(i) for i, f in rows if not f)  # type: ignore[arg-type]
+    signed: set[int] = set()
+    if signed_by is not None:
+        signed = set(
+            session.exec(
+                select(Approval.draft_id)
+                .join(Draft, col(Draft.id) == col(Approval.draft_id))
+                .where(col(Approval.draft_id).in_(draft_ids), Approval.reviewer_id == signed_by, Approval.valid == True, Approval.revision == Draft.revision)  # noqa: E712
+            ).all()
+        )
+    return sorted(int(i) for i, f in rows if not f and i not in signed)  # type: ignore[arg-type]
 
 
-def approve_clean(session: Session, actor: User, draft_id: int, *, password: str, meaning: str) -> Approval:
+def approve_clean(session: Session, actor: User, draft_id: int, *, password: str, meaning: str, expected_content_hash: str) -> Approval:
     """Bulk approval, one draft at a time: refuses any draft that has findings, then signs it
-    exactly like a single approval (its own signature, manifest and audit event)."""
+    exactly like a single approval (its own signature, manifest and audit event) — and only if
+    its content is still the `expected_content_hash` the reviewer was shown."""
     draft = get_draft(session, draft_id)
     if draft.findings:
         raise WorkflowError(f"draft {draft_id} has {len(draft.findings)} finding(s); open it and approve it on its own")
     if meaning not in SIGNATURE_MEANINGS:
         raise WorkflowError(f"choose what the signature means: {'; '.join(SIGNATURE_MEANINGS)}")
-    return approve(session, actor, draft_id, password=password, meaning=meaning, acknowledged=[], expected_content_hash=draft.content_hash)
+    return approve(session, actor, draft_id, password=password, meaning=meaning, acknowledged=[], expected_content_hash=expected_content_hash)
+
+
+@dataclass(frozen=True)
+class SignOutcome:
+    """What a bulk signature did to one draft."""
+
+    draft_id: int
+    signed: bool
+    detail: str  # "approved", "signed (1 of 2 signatures)", or why it was not signed
+    error: CountersignError | None = None
+
+
+def approve_shown(session: Session, actor: User, shown: Mapping[int, str], *, password: str, meaning: str) -> list[SignOutcome]:
+    """Sign several finding-free drafts, each only as the reviewer was shown it.
+
+    `shown` maps each draft to the content hash of the text the review sheet displayed: a draft
+    edited since is refused, never signed unseen. Role, meaning and password are checked once
+    (a wrong password refuses the whole batch and counts once towards the lock-out); then each
+    draft is signed on its own savepoint, so one refusal never stops the others, and every
+    draft gets an outcome. Refusals among the outcomes are for the caller to put on record
+    (review.db.record_refusal) once this transaction has committed.
+    """
+    require_role(actor, Role.REVIEWER)
+    if not shown:
+        raise WorkflowError("choose the drafts to sign and read them on the review sheet first")
+    if meaning not in SIGNATURE_MEANINGS:
+        raise WorkflowError(f"choose what the signature means: {'; '.join(SIGNATURE_MEANINGS)}")
+    who = {"actor": actor.username, "attempted": "sign", "entity": "draft", "entity_id": ",".join(str(i) for i in shown)}
+    ensure_not_locked(session, actor.username, actor.id, who)
+    if not password or not check_password(actor, password):
+        raise AuthenticationError("Signature refused: the password does not match.", **who)
+    outcomes: list[SignOutcome] = []
+    for draft_id, content_hash in shown.items():
+        try:
+            with session.begin_nested():
+                approve_clean(session, actor, draft_id, password=password, meaning=meaning, expected_content_hash=content_hash)
+        except CountersignError as e:
+            outcomes.append(SignOutcome(draft_id, False, str(e), e))
+            continue
+        draft = get_draft(session, draft_id)
+        if draft.status == Status.APPROVED:
+            outcomes.append(SignOutcome(draft_id, True, "approved"))
+        else:
+            n, required = len(valid_approvals(session, draft)), _approvals_required(session, draft)
+            outcomes.append(SignOutcome(draft_id, True, f"signed ({n} of {required} signatures)"))
+    return outcomes
+
+
+def _approvals_required(session: Session, draft: Draft) -> int:
+    camp = session.get(Campaign, draft.campaign_id)
+    brand = session.get(Brand, camp.brand_id) if camp else None
+    return policy_for(brand).approvals_required if brand else 1  # brand.yaml says how many
 
 
 # ----------------------------------------------------------------- audit trail

@@ -9,6 +9,7 @@ COUNTERSIGN_UPDATE_SCREENSHOTS=1).
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -191,3 +192,293 @@ def test_reviewer_signs_a_draft_in_chromium(server: tuple[str, str]) -> None:
         assert len(appr.acknowledged) == n_warn
         assert s.exec(select(AuditEvent).where(AuditEvent.action == "draft_signed", AuditEvent.entity_id == str(draft_id))).one()
     engine.dispose()
+
+
+# ------------------------------------------------------------------ issue 13: the reviewer's desk
+
+SHIPPING_SLOT = 'The UK\'s "home" plan & more, <b>not bold</b> *as is* [x](y) :red[z] — café ✓ a > b.'
+SHIPPING_COMMENT = "Don't say \"home\" & <i>mind</i> the UK's rules: **no** hype — merci, José."
+# The text a reader sees in an element: the browser's innerText, finding numbers left out.
+SHOWN_TEXT = "el => { el.querySelectorAll('sup').forEach(s => { s.style.display = 'none'; }); return el.innerText; }"
+
+
+def _browser(p):  # type: ignore[no-untyped-def]
+    browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1000}, device_scale_factor=1)
+    page.set_default_timeout(30_000)
+    return browser, page
+
+
+def _log_in(page, username: str, password: str) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    page.wait_for_selector(IDLE)
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+    page.get_by_role("textbox", name="Username").fill(username)
+    page.get_by_role("textbox", name="Password", exact=True).fill(password)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("button", name="Log out")).to_be_visible()
+    page.wait_for_selector(IDLE)
+
+
+def _choose(page, widget, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Pick a selectbox option by typing it and pressing Enter (a pointer over the open list can
+    re-mount its options while Playwright waits for them to hold still)."""
+    from playwright.sync_api import expect
+
+    page.wait_for_selector(IDLE)
+    box = widget.get_by_role("combobox")
+    box.click()
+    box.fill(text)
+    expect(page.get_by_role("listbox").get_by_role("option", name=text)).to_have_count(1)  # the one option left
+    box.press("Enter")
+    expect(box).to_have_value(re.compile("^" + re.escape(text)))
+    page.wait_for_selector(IDLE)
+
+
+def _open_from_queue(page, draft_id: int) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
+    _choose(page, page.locator("[data-testid='stSelectbox']").filter(has_text="Draft to open"), f"#{draft_id} ·")
+    page.get_by_role("button", name="Open draft").click()
+    expect(page.get_by_role("heading", name=f"Draft #{draft_id}")).to_be_visible()
+    page.wait_for_selector(IDLE)
+
+
+def test_signed_pane_shows_the_shipping_characters(server: tuple[str, str]) -> None:
+    """' " & < > and non-ASCII read exactly as they ship, in the message, a finding and a comment;
+    markup in slot text or a comment stays text."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from review.db import make_engine
+    from review.models import Draft, Status, User
+    from review.workflow import edit_draft, request_changes, submit_for_review
+    from ui.data import draft_view
+
+    base, url = server
+    engine = make_engine(url)
+    with Session(engine) as s:
+        rita = s.exec(select(User).where(User.username == "rita")).one()
+        maria = s.exec(select(User).where(User.username == "maria")).one()
+        d = s.exec(select(Draft).where(Draft.status == Status.IN_REVIEW).order_by(Draft.id)).first()  # type: ignore[arg-type]
+        assert d is not None
+        draft_id = d.id
+        request_changes(s, rita, draft_id, comment=SHIPPING_COMMENT)
+        edit_draft(s, maria, draft_id, slots={next(iter(d.slots)): SHIPPING_SLOT}, note="as asked")
+        submit_for_review(s, maria, draft_id)
+        s.commit()
+        v = draft_view(s, rita, draft_id)  # the same render() the export writes for this recipient
+        expected = f"Subject: {v.rendered.subject}\n{v.rendered.body}"
+        assert SHIPPING_SLOT in v.rendered.body and v.draft.findings
+    engine.dispose()
+
+    with sync_playwright() as p:
+        browser, page = _browser(p)
+        page.goto(base)
+        _log_in(page, "rita", "rita-demo-pass")
+        _open_from_queue(page, draft_id)
+        pane = page.locator(".cs-message")
+        expect(pane).to_be_visible()
+        assert pane.evaluate(SHOWN_TEXT).strip("\n") == expected.strip("\n")
+        assert pane.locator("b, i, a, strong, em").count() == 0  # markup stayed text
+        finding = page.locator("[data-testid='stMarkdownContainer']").filter(has_text="grounding").first
+        expect(finding).to_contain_text("UK's")
+        assert "&#" not in finding.inner_text() and "&amp;" not in finding.inner_text()
+        page.get_by_role("tab", name="History").click()
+        comment = page.locator("[data-testid='stMarkdownContainer']").filter(has_text="merci, José")
+        expect(comment.first).to_be_visible()
+        assert SHIPPING_COMMENT in comment.first.inner_text()
+        assert comment.first.locator("i").count() == 0  # "<i>" in the comment is text, "**no**" too
+        _save(page, "shipping-characters")
+        browser.close()
+
+
+def test_bulk_signing_covers_only_what_the_sheet_showed(server: tuple[str, str]) -> None:
+    """Nothing is chosen to start with; the review sheet shows each chosen draft in full; a draft
+    edited after the sheet showed it is refused, the others are signed, and the report says which."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from review.db import make_engine
+    from review.models import Approval, Draft, Status, User
+    from review.workflow import edit_draft
+
+    base, url = server
+    engine = make_engine(url)
+    with Session(engine) as s:
+        pending = s.exec(select(Draft).where(Draft.status == Status.IN_REVIEW).order_by(Draft.id)).all()  # type: ignore[arg-type]
+        assert all(not d.findings for d in pending[:2]), "the demo's first drafts have no findings"
+        first, second = pending[0], pending[1]
+
+    with sync_playwright() as p:
+        browser, page = _browser(p)
+        page.goto(base)
+        _log_in(page, "rita", "rita-demo-pass")
+        expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
+        page.get_by_text("Sign several drafts with no findings").click()
+        chooser = page.locator("[data-testid='stButtonGroup']").filter(has_text="Drafts to review together")
+        expect(chooser.get_by_role("button", name=f"#{first.id}", exact=True)).to_be_visible()
+        expect(chooser.get_by_role("button", pressed=True)).to_have_count(0)  # the selection starts empty
+        expect(page.get_by_role("button", name="Review the chosen drafts")).to_be_disabled()
+        for n, d in enumerate((first, second), start=1):
+            chooser.get_by_role("button", name=f"#{d.id}", exact=True).click()
+            expect(chooser.get_by_role("button", pressed=True)).to_have_count(n)
+            page.wait_for_selector(IDLE)
+        page.get_by_role("button", name="Review the chosen drafts").click()
+        expect(page.get_by_role("heading", name="Review sheet: 2 draft(s)")).to_be_visible()
+        page.wait_for_selector(IDLE)
+        panes = page.locator(".cs-message")
+        expect(panes).to_have_count(2)
+        for i, d in enumerate((first, second)):
+            text = panes.nth(i).inner_text()
+            assert text.startswith("Subject: ") and all(slot in text for slot in d.slots.values())
+        _save(page, "review-sheet")
+
+        with Session(engine) as s:  # maria edits the first draft while rita reads the sheet
+            maria = s.exec(select(User).where(User.username == "maria")).one()
+            edit_draft(s, maria, first.id, slots={next(iter(first.slots)): "Thanks for staying with Harbor Mutual."}, note="tweak")
+            s.commit()
+        form = page.locator("[data-testid='stForm']").filter(has_text="Your password (re-entered to sign)")
+        form.get_by_role("textbox", name="Your password (re-entered to sign)").fill("rita-demo-pass")
+        form.get_by_role("button", name="Sign the 2 draft(s) shown above").click()
+        expect(page.get_by_text(f"Signed: #{second.id} (approved)")).to_be_visible()
+        expect(page.get_by_text(f"Draft #{first.id} not signed: the draft changed while you were reviewing it")).to_be_visible()
+        page.wait_for_selector(IDLE)
+        expect(page.get_by_role("heading", name="Review sheet: 1 draft(s)")).to_be_visible()  # the refused one, with its new text
+        expect(page.locator(".cs-message")).to_contain_text("Thanks for staying with Harbor Mutual.")
+        _save(page, "bulk-report")
+        browser.close()
+
+    with Session(engine) as s:
+        assert s.get(Draft, first.id).status == Status.IN_REVIEW
+        assert s.get(Draft, second.id).status == Status.APPROVED
+        assert [a.draft_id for a in s.exec(select(Approval)).all()] == [second.id]
+    engine.dispose()
+
+
+def test_regenerate_then_edit_another_slot_saves_both(server: tuple[str, str]) -> None:
+    """After regenerating one slot and editing another, the save keeps the regenerated text."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from review.db import make_engine
+    from review.models import Draft, Status, User, Variant
+    from review.workflow import edit_draft
+
+    base, url = server
+    engine = make_engine(url)
+    with Session(engine) as s:
+        d = next(
+            d
+            for d in s.exec(select(Draft).where(Draft.status == Status.IN_REVIEW).order_by(Draft.id)).all()  # type: ignore[arg-type]
+            if s.get(Variant, d.variant_id).personalized  # type: ignore[union-attr]
+        )
+        first, second = list(d.slots)
+        # A text of maria's own, so the (deterministic) fake model's choice differs from it.
+        maria = s.exec(select(User).where(User.username == "maria")).one()
+        d = edit_draft(s, maria, d.id, slots={second: "Keep your policy documents somewhere you can find them."}, note="own words")
+        s.commit()
+        draft_id, slots, revision = d.id, dict(d.slots), d.revision
+    typed = "Thank you for staying with us this year."
+
+    with sync_playwright() as p:
+        browser, page = _browser(p)
+        page.goto(base)
+        _log_in(page, "maria", "maria-demo-pass")
+        expect(page.get_by_role("heading", name="Campaigns")).to_be_visible()
+        _choose(page, page.locator("[data-testid='stSelectbox']").filter(has=page.get_by_text("Draft", exact=True)), f"#{draft_id} ·")
+        page.get_by_role("button", name="Open draft").click()
+        expect(page.get_by_role("heading", name=f"Draft #{draft_id}")).to_be_visible()
+        page.wait_for_selector(IDLE)
+        _choose(page, page.locator("[data-testid='stSelectbox']").filter(has_text="Regenerate one slot"), second)
+        for _ in range(4):  # the fake model may repeat itself for a seed; each attempt uses a new one
+            page.get_by_role("button", name="Regenerate").click()
+            outcome = page.get_by_text(f"Slot '{second}' regenerated").or_(page.get_by_text("the model produced the same text again"))
+            expect(outcome.first).to_be_visible()
+            page.wait_for_selector(IDLE)
+            if page.get_by_text(f"Slot '{second}' regenerated").count():
+                break
+        with Session(engine) as s:
+            regenerated = s.get(Draft, draft_id).slots[second]  # type: ignore[union-attr]
+        assert regenerated != slots[second]
+        expect(page.get_by_role("textbox", name=f"{second} (max")).to_have_value(regenerated)
+        box = page.get_by_role("textbox", name=f"{first} (max")
+        box.fill(typed)
+        box.press("Control+Enter")
+        expect(page.get_by_text("Live check of your edit")).to_be_visible()
+        page.wait_for_selector(IDLE)
+        page.get_by_role("button", name="Save edit").click()
+        expect(page.get_by_text(f"Saved revision {revision + 2} of draft #{draft_id}")).to_be_visible()
+        page.wait_for_selector(IDLE)
+        _save(page, "regenerate-then-edit")
+        browser.close()
+
+    with Session(engine) as s:
+        after = s.get(Draft, draft_id)
+        assert after is not None and after.slots == {first: typed, second: regenerated}
+    engine.dispose()
+
+
+def test_a_shared_link_and_a_reload_land_on_the_draft_after_login(server: tuple[str, str]) -> None:
+    """`/draft?draft=N` opened logged out shows the login form (no "Page not found"), and logging
+    in lands on that draft; a reload (a new session) does the same."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from review.db import make_engine
+    from review.models import Draft, Status
+
+    base, url = server
+    engine = make_engine(url)
+    with Session(engine) as s:
+        draft_id = s.exec(select(Draft.id).where(Draft.status == Status.IN_REVIEW).order_by(Draft.id)).first()  # type: ignore[arg-type]
+    engine.dispose()
+
+    with sync_playwright() as p:
+        browser, page = _browser(p)
+        for attempt in ("link", "reload"):
+            if attempt == "link":
+                page.goto(f"{base}/draft?draft={draft_id}")
+            else:
+                page.reload()
+            page.wait_for_selector(IDLE)
+            expect(page.get_by_role("button", name="Log in")).to_be_visible()
+            expect(page.get_by_text("Page not found")).to_have_count(0)
+            assert page.url.endswith(f"/draft?draft={draft_id}")
+            if attempt == "link":
+                _save(page, "deep-link-login")
+            _log_in(page, "rita", "rita-demo-pass")
+            expect(page.get_by_role("heading", name=f"Draft #{draft_id}")).to_be_visible()
+            expect(page.locator(".cs-message")).to_be_visible()
+            assert page.url.endswith(f"/draft?draft={draft_id}")
+        browser.close()
+
+
+def test_needs_changes_shows_the_reviewers_request_on_top(server: tuple[str, str]) -> None:
+    """The author sees the reviewer's words first, as written; resubmitting is the quiet button."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from review.db import make_engine
+    from review.models import Draft, Status, User
+    from review.workflow import request_changes
+
+    base, url = server
+    engine = make_engine(url)
+    with Session(engine) as s:
+        rita = s.exec(select(User).where(User.username == "rita")).one()
+        draft_id = s.exec(select(Draft.id).where(Draft.status == Status.IN_REVIEW).order_by(Draft.id)).first()  # type: ignore[arg-type]
+        request_changes(s, rita, draft_id, comment=SHIPPING_COMMENT)  # type: ignore[arg-type]
+        s.commit()
+    engine.dispose()
+
+    with sync_playwright() as p:
+        browser, page = _browser(p)
+        page.goto(f"{base}/draft?draft={draft_id}")
+        _log_in(page, "maria", "maria-demo-pass")
+        expect(page.get_by_role("heading", name=f"Draft #{draft_id}")).to_be_visible()
+        banner = page.locator("[data-testid='stAlert']").filter(has_text="asked for changes").first
+        expect(banner).to_contain_text(SHIPPING_COMMENT)
+        assert banner.locator("i").count() == 0  # "<i>" in the comment stayed text
+        resubmit = page.get_by_role("button", name="Resubmit unchanged")
+        expect(resubmit).to_be_visible()
+        assert resubmit.get_attribute("data-testid") == "stBaseButton-secondary"
+        _save(page, "needs-changes")
+        browser.close()

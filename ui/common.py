@@ -107,6 +107,14 @@ def call(fn: Callable[..., T], *args: Any, show_error: bool = True, **kwargs: An
             raise
 
 
+def record_refusals(errors: Any) -> None:
+    """Put on record the refusals a batch service returned instead of raising (its transaction
+    has committed by now, so each lands in its own, like `call` does for a raised one)."""
+    for e in errors:
+        if isinstance(e, Refusal):
+            record_refusal(get_engine(), e)
+
+
 def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """A read without the ceremony (errors still shown plainly, then the page stops)."""
     out = call(fn, *args, **kwargs)
@@ -167,10 +175,32 @@ def current_user() -> User | None:
     return user
 
 
+def login_form() -> None:
+    """Username and password, checked by review.auth.authenticate. On success the same page
+    runs again, now logged in: a deep link (`/draft?draft=12`) lands where it pointed, with its
+    query parameters, and a page the role does not use falls back to the role's home page."""
+    from review.auth import authenticate
+
+    _, mid, _ = st.columns([1, 1.2, 1])
+    with mid:
+        st.title("✒️ Countersign")
+        st.caption("Human-approved AI personalization for regulated marketing.")
+        with st.form("login_form", clear_on_submit=False):
+            username = st.text_input("Username", key="login_username", autocomplete="username")
+            password = st.text_input("Password", type="password", key="login_password", autocomplete="current-password")
+            submitted = st.form_submit_button("Log in", key="login_submit", type="primary", width="stretch")
+        if submitted:
+            out = call(authenticate, username, password)
+            if out.ok:
+                log_in(out.value)
+                st.rerun()
+
+
 def require_user() -> User:
+    """The logged-in user; otherwise the login form in place of the page, which stops here."""
     user = current_user()
     if user is None:
-        st.warning("Please log in.")
+        login_form()
         st.stop()
     return user  # type: ignore[return-value]
 
@@ -193,6 +223,14 @@ PAGES: list[tuple[str, str, str, tuple[str, ...]]] = [
 
 def page_files_for(role: str) -> list[str]:
     return [f for f, _, _, roles in PAGES if role in roles]
+
+
+def pages_logged_out() -> list[Any]:
+    """The login page, plus every page hidden behind it: a reload or a shared link such as
+    `/draft?draft=12` then opens that page (which shows the login form, see require_user)
+    instead of Streamlit's "Page not found", and keeps its URL and query parameters."""
+    login = st.Page("ui/pages/login.py", title="Log in", icon=":material/login:", default=True)
+    return [login, *(st.Page(f, title=title, icon=icon, visibility="hidden") for f, title, icon, _ in PAGES)]
 
 
 def pages_for(role: str) -> list[Any]:

@@ -17,7 +17,7 @@ from review.brands import BrandPolicy, policy_for
 from review.campaigns import campaign_template, get_campaign
 from review.checks import check_slots, warning_ids
 from review.errors import NotFound
-from review.models import Approval, Brand, Campaign, Comment, Draft, DraftRevision, Recipient, Role, User, Variant
+from review.models import Approval, Brand, Campaign, Comment, Draft, DraftRevision, Recipient, Role, Status, User, Variant
 from review.templates import Rendered, TemplateSpec, render
 from review.workflow import Action, get_actions, get_draft, valid_approvals
 
@@ -154,6 +154,18 @@ class CampaignDraftRow:
     errors: int
     warnings: int
     fallbacks: int
+    unchanged_since_changes_requested: bool = False  # sent back by a reviewer, not edited since
+
+
+def changes_requested(session: Session, draft_ids: list[int]) -> dict[int, Comment]:
+    """The latest request for changes on each of these drafts that has one."""
+    if not draft_ids:
+        return {}
+    latest: dict[int, Comment] = {}
+    q = select(Comment).where(col(Comment.draft_id).in_(draft_ids), Comment.kind == "request_changes").order_by(col(Comment.id))
+    for c in session.exec(q).all():
+        latest[c.draft_id] = c
+    return latest
 
 
 def campaign_drafts(session: Session, actor: User, campaign_id: int) -> list[CampaignDraftRow]:
@@ -166,6 +178,8 @@ def campaign_drafts(session: Session, actor: User, campaign_id: int) -> list[Cam
         .where(Variant.campaign_id == campaign_id)
         .order_by(col(Variant.id))
     ).all()
+    sent_back = [d.id for _, d in rows if d is not None and d.status == Status.NEEDS_CHANGES]
+    asked = changes_requested(session, sent_back)  # type: ignore[arg-type]
     out = []
     for v, d in rows:
         out.append(
@@ -178,6 +192,7 @@ def campaign_drafts(session: Session, actor: User, campaign_id: int) -> list[Cam
                 d.error_count if d else 0,
                 d.warning_count if d else 0,
                 d.fallback_count if d else 0,
+                d is not None and d.id in asked and asked[d.id].revision == d.revision,
             )
         )
     return out

@@ -3,6 +3,10 @@
 Every piece of text is escaped before any tag is added: slot text comes from a model and
 recipient text from a CSV, so both are hostile input. Markdown syntax characters are turned
 into entities too, so st.markdown cannot reinterpret them.
+
+Both escapes happen in one pass, character by character: an entity written by the HTML escape
+must never be fed to the Markdown one (its '#' would be escaped again and the reviewer would
+read "&#x27;" where the export has an apostrophe).
 """
 
 from __future__ import annotations
@@ -19,13 +23,18 @@ LEVEL_STYLE = {
 }
 LEVEL_ICON = {"error": ":material/error:", "warning": ":material/warning:", "suggestion": ":material/lightbulb:"}
 SLOT_STYLE = "background:#e3f2fd;border-radius:3px;padding:0 1px;"
-_MD = str.maketrans({c: f"&#{ord(c)};" for c in "\\`*_{}[]()#+-.!|~>$"})
+# Characters HTML or Markdown (or Streamlit's :directives[] and :emoji:) give a meaning to,
+# each mapped straight to an entity the browser turns back into that very character.
+_HTML_SPECIAL = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;"}
+_MD_SPECIAL = "\\`*_{}[]()#+-.!|~$:"
+_ENTITIES = str.maketrans({**{c: f"&#{ord(c)};" for c in _MD_SPECIAL}, **_HTML_SPECIAL})
 
 
 def esc(text: str) -> str:
-    """HTML-escape, then neutralise Markdown, then keep line breaks."""
-    out = html.escape(text, quote=True).translate(_MD)
-    return out.replace("\r\n", "\n").replace("\n", "<br>")
+    """Text as inert HTML that renders exactly as `text` (markup and Markdown stay literal);
+    line breaks become <br> so a blank line cannot end an HTML block."""
+    out = text.replace("\r\n", "\n").replace("\r", "\n").translate(_ENTITIES)
+    return out.replace("\n", "<br>")
 
 
 @dataclass
@@ -127,7 +136,7 @@ def message_html(subject: str, fixed_segments: Sequence[str], slot_sequence: Seq
     body = _paint(lay.body, body_marks)
     return (
         '<div class="cs-message" style="border:1px solid #d0d7de;border-radius:6px;padding:1em 1.2em;'
-        'background:#ffffff;color:#1f2328;line-height:1.55;font-size:0.95rem">' + subj + f"<div>{body}</div></div>"
+        'background:#ffffff;color:#1f2328;line-height:1.55;font-size:0.95rem;white-space:pre-wrap">' + subj + f"<div>{body}</div></div>"
     )
 
 

@@ -108,3 +108,24 @@ def test_cancel_an_unfinished_job(app, world):
     with world.session() as s:
         assert s.get(GenerationJob, job_id).cancel_requested
     assert world.events("generation_cancel_requested")
+
+
+def test_bulk_submit_skips_drafts_sent_back_and_unchanged(app, world):
+    from review.workflow import edit_draft, request_changes
+
+    unchanged, changed = world.drafts(Status.IN_REVIEW)[:2]
+    with world.session() as s:
+        for d in (unchanged, changed):
+            request_changes(s, world.user("rita"), d.id, comment="Less effusive, please.")
+        edit_draft(s, world.user("maria"), changed.id, slots={next(iter(changed.slots)): "Thank you for being with us."}, note="as asked")
+        s.commit()
+    assert world.draft(changed.id).error_count == 0
+    at = app("maria")
+    button = at.button(key="camp_submit_all")
+    assert button.label == "Submit 1 error-free draft(s) for review"
+    assert any(f"#{unchanged.id}" in c.value and "not changed since" in c.value for c in at.caption)
+    button.click().run()
+    assert not at.exception
+    assert world.draft(changed.id).status == Status.IN_REVIEW
+    assert world.draft(unchanged.id).status == Status.NEEDS_CHANGES
+    assert any("Submitted 1 draft(s)" in s.value and f"#{unchanged.id}" in s.value for s in at.success)

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
-from sqlmodel import select
-from ui_helpers import PASSWORDS, errors, texts
+import html
+import json
+import re
+import string
+from pathlib import Path
 
-from review.models import Approval, Comment, Status
-from review.workflow import SIGNATURE_MEANINGS, edit_draft, request_changes
+from sqlmodel import select
+from ui_helpers import PASSWORDS, errors, html_text, texts
+
+from review.checks import warning_ids
+from review.models import Approval, Comment, Draft, Export, Status
+from review.workflow import SIGNATURE_MEANINGS, approve, edit_draft, request_changes, submit_for_review
 
 DRAFT_PAGE = "ui/pages/draft.py"
 
@@ -132,11 +139,10 @@ def test_marketer_edits_with_live_check_and_resubmits(app, world):
     at = open_draft(app, "maria", d.id)
     assert not [b for b in at.button if b.key == "approve_btn"]
     name = next(iter(d.slots))
-    key = f"edit_{d.id}_{name}"
-    at.text_area(key=key).input("Thank you for being with us.").run()
+    _editor(at, name).input("Thank you for being with us.").run()
     assert not at.exception
     assert "Live check of your edit" in texts(at)
-    at.text_input(key=f"edit_note_{d.id}").input("shorter opening")
+    next(t for t in at.text_input if t.label.startswith("Note for the history")).input("shorter opening")
     at.button(key="edit_save").click().run()
     assert not at.exception, at.exception
     after = world.draft(d.id)
@@ -192,3 +198,155 @@ def test_findings_are_marked_on_their_span():
     assert warning.startswith("<mark") and warning.split("</span>", 1)[0].endswith(">best</mark>")  # on the slot's own span
     assert 'title="1. No promises">Dear</span>' in out  # error on message coordinates
     assert "<br>" in out and "<hype>" not in out
+
+
+# ' " & < > and non-ASCII, markup and Markdown: all must reach the reviewer exactly as they ship.
+SHIPPING_SLOT = 'The UK\'s "home" plan & more, <b>not bold</b> *as is* [x](y) :red[z] — café ✓ a > b.'
+SHIPPING_COMMENT = "Don't say \"home\" & <i>mind</i> the UK's rules: **no** hype — merci, José."
+
+
+def test_escape_is_one_pass_and_round_trips():
+    from ui.highlight import esc
+
+    for text in (SHIPPING_SLOT, SHIPPING_COMMENT, string.printable, "&#x27; &amp; $x$ :smile: <script>alert(1)</script>", "Zürich – “quoted” ✓ 漢字"):
+        out = esc(text)
+        assert html.unescape(out.replace("<br>", "\n")) == text.replace("\r\n", "\n").replace("\r", "\n")
+        bare = re.sub(r"&(#\d+|[a-z]+);|<br>", "", out)  # nothing but entities may carry a special character
+        assert not set(bare) & set("<>&\"'\\`*_{}[]()#+-.!|~$:"), (text, out)
+
+
+def test_message_pane_text_is_the_shipping_text():
+    from ui.highlight import message_html
+
+    finding = {"rule": "r", "level": "warning", "message": "names 'UK's'", "match": "UK's", "scope": "slot", "slot": "opening"}
+    finding["span"] = [SHIPPING_SLOT.index("UK's"), SHIPPING_SLOT.index("UK's") + 4]
+    out = message_html("Hi & <b>you</b>", ("Dear A'b,\n\n", "\nBye."), ("opening",), {"opening": SHIPPING_SLOT}, [finding])
+    assert html_text(out) == "Subject: Hi & <b>you</b>" + "Dear A'b,\n\n" + SHIPPING_SLOT + "\nBye."
+    assert "<b>" not in out and "<i>" not in out  # markup in a slot stays text
+    assert "UK&#39;s</mark></span>" in out  # the finding still marks its own span
+
+
+def _publish_with(world, draft_id: int, slot_text: str, comment: str) -> dict:
+    """rita asks for changes, maria writes `slot_text`, every draft is signed and the campaign
+    published: returns the export's row for the draft's sample recipient."""
+    rita, maria = world.user("rita"), world.user("maria")
+    with world.session() as s:
+        request_changes(s, rita, draft_id, comment=comment)
+        d = s.get(Draft, draft_id)
+        edit_draft(s, maria, draft_id, slots={next(iter(d.slots)): slot_text}, note="as asked")
+        submit_for_review(s, maria, draft_id)
+        for other in s.exec(select(Draft).where(Draft.campaign_id == d.campaign_id)).all():
+            if other.status == Status.CHECKED:  # the demo's rules may block a draft; clear it so the campaign can ship
+                other.findings, other.error_count, other.warning_count = [], 0, 0
+                s.add(other)
+                s.flush()
+                submit_for_review(s, maria, other.id)
+            approve(
+                s,
+                rita,
+                other.id,
+                password=PASSWORDS["rita"],
+                meaning=SIGNATURE_MEANINGS[0],
+                acknowledged=warning_ids(other.findings),
+                expected_content_hash=other.content_hash,
+            )
+        s.commit()
+        from review.export import publish
+
+        exp = publish(s, maria, d.campaign_id, export_dir=world.path.parent / "exports")
+        s.commit()
+        exp = s.get(Export, exp.id)
+        from review.models import Recipient, Variant
+
+        sample = s.get(Recipient, s.get(Variant, d.variant_id).sample_recipient_id).external_id
+    rows = [json.loads(line) for line in Path(exp.jsonl_path).read_text(encoding="utf-8").splitlines()]
+    return next(r for r in rows if r["recipient_id"] == sample)
+
+
+def test_signed_pane_shows_exactly_the_exported_characters(app, world):
+    d = _in_review(world)
+    row = _publish_with(world, d.id, SHIPPING_SLOT, SHIPPING_COMMENT)
+    assert SHIPPING_SLOT in row["body"]
+    at = open_draft(app, "rita", d.id)
+    [pane] = [m.value for m in at.markdown if 'class="cs-message"' in m.value]
+    assert html_text(pane) == f"Subject: {row['subject']}" + row["body"]
+    shown = [html_text(m.value) for m in at.markdown]
+    assert any(SHIPPING_COMMENT in t for t in shown)  # the reviewer's comment, as written
+    assert any("UK's" in t and "grounding" in t for t in shown)  # a finding quoting the text
+    assert not [t for t in shown if "&#" in t or "&amp;" in t]
+    assert "<b>" not in pane and "<i>" not in "\n".join(m.value for m in at.markdown)  # still inert
+
+
+def _editor(at, slot: str):
+    """The edit box of one slot (its key names the revision it was filled from)."""
+    return next(t for t in at.text_area if t.label.startswith(f"{slot} ("))
+
+
+def _regenerate(at, world, monkeypatch, draft_id: int, slot: str, text: str) -> str:
+    from review.filling import FakeFiller
+    from ui import common
+
+    monkeypatch.setattr(common, "get_filler", lambda: FakeFiller([text] * 16))  # the model's every candidate
+    at.selectbox(key="regen_slot").select(slot)
+    at.button(key="regen_btn").click().run()
+    assert not at.exception, at.exception
+    assert not errors(at), errors(at)
+    return world.draft(draft_id).slots[slot]
+
+
+def test_regenerate_then_edit_another_slot_keeps_the_regenerated_text(app, world, monkeypatch):
+    d = _in_review(world)
+    first, second = list(d.slots)
+    at = open_draft(app, "maria", d.id)
+    regenerated = _regenerate(at, world, monkeypatch, d.id, first, "We are glad you chose Harbor Mutual.")
+    assert regenerated == "We are glad you chose Harbor Mutual."
+    assert _editor(at, first).value == regenerated  # the editor shows the current revision
+    _editor(at, second).input("Keep receipts for valuable items somewhere safe.").run()
+    assert not at.exception
+    at.button(key="edit_save").click().run()
+    assert not at.exception, at.exception
+    after = world.draft(d.id)
+    assert after.slots == {first: regenerated, second: "Keep receipts for valuable items somewhere safe."}
+    assert after.revision == d.revision + 2
+    assert _editor(at, first).value == regenerated and _editor(at, second).value == after.slots[second]
+
+
+def test_editor_follows_an_edit_made_elsewhere(app, world):
+    d = _in_review(world)
+    first, second = list(d.slots)
+    at = open_draft(app, "maria", d.id)
+    with world.session() as s:  # someone else saves a new revision while the page is open
+        edit_draft(s, world.user("admin"), d.id, slots={first: "Thanks for staying with Harbor Mutual."}, note="elsewhere")
+        s.commit()
+    at.run()
+    assert _editor(at, first).value == "Thanks for staying with Harbor Mutual."
+    _editor(at, second).input("Keep receipts for valuable items somewhere safe.").run()
+    at.button(key="edit_save").click().run()
+    assert not at.exception, at.exception
+    assert world.draft(d.id).slots[first] == "Thanks for staying with Harbor Mutual."
+
+
+def test_needs_changes_shows_the_request_first_and_resubmitting_is_the_quiet_action(app, world):
+    d = _in_review(world)
+    with world.session() as s:
+        request_changes(s, world.user("rita"), d.id, comment=SHIPPING_COMMENT)
+        s.commit()
+    at = open_draft(app, "maria", d.id)
+    banner = at.warning[0].value  # the first thing under the title
+    assert html.unescape(banner).count(SHIPPING_COMMENT) == 1 and "rita asked for changes" in banner
+    assert "Not changed since" in banner
+    submit = at.button(key="submit_btn")
+    assert submit.label == "Resubmit unchanged" and submit.proto.type == "secondary"
+    assert at.button(key="edit_save").proto.type == "primary"
+    # The editor comes before the resubmit button.
+    keys = [b.key for b in at.button]
+    assert keys.index("edit_save") < keys.index("submit_btn")
+    first = next(iter(d.slots))
+    _editor(at, first).input("Thank you for being with us.").run()
+    at.button(key="edit_save").click().run()
+    assert not at.exception, at.exception
+    assert "Changed since (now revision" in at.warning[0].value
+    assert at.button(key="submit_btn").label == "Resubmit for review"
+    at.button(key="submit_btn").click().run()
+    assert world.draft(d.id).status == Status.IN_REVIEW
+    assert not [w for w in at.warning if "asked for changes" in w.value]  # back in review: no banner

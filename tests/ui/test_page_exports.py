@@ -50,6 +50,13 @@ def test_publish_download_and_evidence(app, world):
     assert any("ready to publish" in s.value for s in at.success)
     at.button(key="exp_publish").click().run()
     assert not at.exception
+    # Published, and shown as such: no readiness warning listing its drafts as "not approved".
+    assert any("Published 200 rows" in s.value for s in at.success)
+    assert any(s.value.startswith("Published ") and "200 rows" in s.value and "export #" in s.value for s in at.success)
+    assert not at.warning and not [df for df in at.dataframe if "Reason" in df.value.columns]
+    assert not [b for b in at.button if b.key == "exp_publish"]
+    at.run()  # and on any later visit
+    assert any("export #" in s.value for s in at.success) and not at.warning
     with world.session() as s:
         exp = s.exec(select(Export).where(Export.campaign_id == camp_id)).one()
     assert exp.row_count == 200

@@ -93,3 +93,42 @@ def test_repeated_wrong_passwords_pause_sign_in(app, world):
     assert message.startswith("Too many wrong passwords") and "An admin can lift the pause sooner." in message
     assert "user_id" not in at.session_state
     assert [e.after["refusal"] for e in world.events("refused")] == ["AuthenticationError"] * 5 + ["AccountLocked"]
+
+
+def _log_in(at, username):
+    at.text_input(key="login_username").input(username)
+    at.text_input(key="login_password").input(PASSWORDS[username])
+    at.button(key="login_submit").click().run()
+    assert not at.exception, at.exception
+
+
+def test_a_shared_draft_link_opens_the_draft_after_login(app, world):
+    from review.models import Status
+
+    draft_id = world.drafts(Status.IN_REVIEW)[0].id
+    at = app(page="ui/pages/draft.py", query={"draft": str(draft_id)})
+    assert at.button(key="login_submit")  # the login form, in place of the linked page
+    assert "user_id" not in at.session_state
+    _log_in(at, "rita")
+    assert at.title[0].value == f"Draft #{draft_id}"
+    assert at.query_params["draft"] in (str(draft_id), [str(draft_id)])
+
+
+def test_an_expired_session_logs_in_again_on_the_same_draft(app, world, monkeypatch):
+    from review.models import Status
+
+    monkeypatch.setenv("COUNTERSIGN_SESSION_TIMEOUT_MINUTES", "1")
+    draft_id = world.drafts(Status.IN_REVIEW)[0].id
+    at = app("rita", page="ui/pages/draft.py", query={"draft": str(draft_id)})
+    at.session_state["last_activity"] = time.time() - 120
+    at.run()
+    assert "session expired" in texts(at) and at.button(key="login_submit")
+    _log_in(at, "rita")
+    assert at.title[0].value == f"Draft #{draft_id}"
+
+
+def test_a_link_to_another_roles_page_lands_on_the_home_page(app, world):
+    at = app(page="ui/pages/queue.py")
+    assert at.button(key="login_submit")
+    _log_in(at, "maria")
+    assert at.title[0].value == "Campaigns"  # marketers have no review queue

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ui_helpers import PASSWORDS, errors
+from ui_helpers import PASSWORDS, errors, html_text
 
 from review.models import Status
-from review.workflow import SIGNATURE_MEANINGS
+from review.workflow import SIGNATURE_MEANINGS, edit_draft
 
 
 def _rows(at):
@@ -78,33 +78,83 @@ def _make_clean(world, n=2):
     return ids
 
 
-def test_bulk_approve_signs_each_clean_draft(app, world):
+def _open_sheet(at, ids):
+    assert at.pills(key="bulk_ids").value == []  # nothing is chosen for the reviewer
+    assert at.button(key="bulk_review").disabled
+    at.pills(key="bulk_ids").set_value(ids).run()
+    at.button(key="bulk_review").click().run()
+    assert not at.exception, at.exception
+    return at
+
+
+def _sheet_messages(at):
+    return [html_text(m.value) for m in at.markdown if 'class="cs-message"' in m.value]
+
+
+def test_bulk_signing_starts_empty_and_shows_every_message_in_full(app, world):
     clean = _make_clean(world)
     at = app("rita")
-    assert sorted(at.multiselect(key="bulk_ids").value) == sorted(clean)
+    assert sorted(at.pills(key="bulk_ids").options) == sorted(f"#{i}" for i in clean)
+    _open_sheet(at, clean)
+    messages = _sheet_messages(at)
+    assert len(messages) == len(clean)
+    for draft_id, text in zip(clean, messages, strict=True):
+        d = world.draft(draft_id)
+        assert text.startswith("Subject: ") and all(slot in text for slot in d.slots.values())
+        assert any(f"Draft #{draft_id}" in m.value for m in at.markdown)
+    # A wrong password refuses the whole batch once, plainly; the sheet stays.
     at.selectbox(key="bulk_meaning").select(SIGNATURE_MEANINGS[0])
     at.text_input(key="bulk_password").input("wrong-password")
     at.button(key="bulk_submit").click().run()
     assert not at.exception
-    assert errors(at) == [f"Draft #{clean[0]}: Signature refused: the password does not match."]
+    assert errors(at) == ["Nothing was signed: Signature refused: the password does not match."]
     assert all(world.draft(i).status == Status.IN_REVIEW for i in clean)
+    assert len(world.events("refused")) == 1
+    assert len(_sheet_messages(at)) == len(clean)
     at.text_input(key="bulk_password").input(PASSWORDS["rita"])
     at.button(key="bulk_submit").click().run()
     assert not at.exception
     assert all(world.draft(i).status == Status.APPROVED for i in clean)
     signed = world.events("draft_signed")
     assert sorted(int(e.entity_id) for e in signed) == sorted(clean)  # one signature each
-    assert any("Signed and approved 2 draft(s)" in s.value for s in at.success)
+    assert [s.value for s in at.success] == ["Signed: " + "; ".join(f"#{i} (approved)" for i in clean)]
+    assert not _sheet_messages(at)  # nothing left to decide: the sheet closed, the report stays
+
+
+def test_bulk_signing_refuses_a_draft_edited_after_it_was_shown_and_signs_the_rest(app, world):
+    clean = _make_clean(world, 3)
+    at = app("rita")
+    _open_sheet(at, clean)
+    first = clean[0]
+    before = _sheet_messages(at)[0]
+    with world.session() as s:  # maria edits the first draft while rita reads the sheet
+        d = world.draft(first)
+        edit_draft(s, world.user("maria"), first, slots={next(iter(d.slots)): "Thanks for staying with Harbor Mutual."}, note="tweak")
+        s.commit()
+    at.text_input(key="bulk_password").input(PASSWORDS["rita"])
+    at.button(key="bulk_submit").click().run()
+    assert not at.exception
+    assert sorted(int(e.entity_id) for e in world.events("draft_signed")) == sorted(clean[1:])  # continued past the failure
+    assert world.draft(first).status == Status.IN_REVIEW
+    assert errors(at) == [f"Draft #{first} not signed: the draft changed while you were reviewing it; reload and review the new text"]
+    assert any(all(f"#{i} (approved)" in s.value for i in clean[1:]) for s in at.success)
+    [after] = _sheet_messages(at)  # only the refused draft is left on the sheet, with its new text
+    assert after != before and "Thanks for staying with Harbor Mutual." in after
+    with world.session() as s:
+        from review.audit import verify_chain
+
+        assert verify_chain(s).ok
 
 
 def test_admin_sees_queue_but_cannot_sign(app, world):
     clean = _make_clean(world, 1)
     at = app("admin")
     assert at.title[0].value == "Review queue"
+    _open_sheet(at, clean)
     at.text_input(key="bulk_password").input(PASSWORDS["admin"])
     at.button(key="bulk_submit").click().run()
     assert not at.exception
-    assert errors(at) == [f"Draft #{clean[0]}: admin is a admin; this needs the reviewer role."]
+    assert errors(at) == ["Nothing was signed: admin is a admin; this needs the reviewer role."]
     assert world.draft(clean[0]).status == Status.IN_REVIEW
 
 

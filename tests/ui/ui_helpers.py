@@ -32,3 +32,34 @@ def texts(at: AppTest) -> str:
 
 def errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
+
+
+def html_text(markup: str, *, skip: tuple[str, ...] = ("sup",)) -> str:
+    """The text a browser shows for this HTML (entities decoded, <br> as a line break), leaving
+    out the elements in `skip` (the message pane's finding numbers)."""
+    from html.parser import HTMLParser
+
+    class _Text(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__(convert_charrefs=True)
+            self.parts: list[str] = []
+            self.skipping = 0
+
+        def handle_starttag(self, tag: str, attrs: object) -> None:
+            if tag == "br":
+                self.parts.append("\n")
+            elif tag in skip:
+                self.skipping += 1
+
+        def handle_endtag(self, tag: str) -> None:
+            if tag in skip:
+                self.skipping -= 1
+
+        def handle_data(self, data: str) -> None:
+            if not self.skipping:
+                self.parts.append(data)
+
+    p = _Text()
+    p.feed(markup)
+    p.close()
+    return "".join(p.parts)

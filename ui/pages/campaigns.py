@@ -124,14 +124,25 @@ def _drafts(user, rows: list) -> None:  # type: ignore[no-untyped-def,type-arg]
     )
     if c2.button("Open draft", key="camp_open", type="primary"):
         common.open_draft(pick)  # type: ignore[arg-type]
-    ready = [r.draft_id for r in generated if r.status in ("checked", "needs_changes") and r.errors == 0]
+    # A draft sent back for changes goes back only once changed (or, on its own page, with a
+    # reply): submitting in bulk must not quietly undo a reviewer's request.
+    # TODO(submit_ready): call review.workflow.submit_ready once it lands (it decides this, and reports each skip).
+    unchanged = [r.draft_id for r in generated if r.status == "needs_changes" and r.unchanged_since_changes_requested]
+    ready = [r.draft_id for r in generated if r.status in ("checked", "needs_changes") and r.errors == 0 and r.draft_id not in unchanged]
     if c3.button(f"Submit {len(ready)} error-free draft(s) for review", key="camp_submit_all", disabled=not ready):
         done = 0
         for draft_id in ready:
             if common.call(submit_for_review, user, draft_id).ok:
                 done += 1
-        common.flash(f"Submitted {done} draft(s) for review.", "success")
+        skipped = f" Not submitted, sent back for changes and unchanged since: {_ids(unchanged)}." if unchanged else ""
+        common.flash(f"Submitted {done} draft(s) for review.{skipped}", "success")
         st.rerun()
+    if unchanged:
+        st.caption(f"Left out of the bulk submit, sent back for changes and not changed since: {_ids(unchanged)}. Open each to edit it.")
+
+
+def _ids(ids: list) -> str:  # type: ignore[type-arg]
+    return ", ".join(f"#{i}" for i in ids)
 
 
 def render() -> None:

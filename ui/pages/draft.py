@@ -152,12 +152,32 @@ def _comment_action(user: User, v: DraftView, name: str, label: str) -> None:
             st.rerun()
 
 
+def _edit_key(draft_id: int, revision: int, name: str) -> str:
+    return f"edit_{draft_id}_r{revision}_{name}"
+
+
+def _forget_older_edits(draft_id: int, revision: int) -> None:
+    """Drop the edit boxes of revisions no longer shown (their text would otherwise linger in the
+    browser and be sent back with the next save)."""
+    current = f"edit_{draft_id}_r{revision}_"
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(f"edit_{draft_id}_r") and not k.startswith(current)]:
+        del st.session_state[key]
+
+
 def _edit(user: User, v: DraftView) -> None:
     d = v.draft
+    # Every box is keyed by the revision it was filled from: after a regenerate, a save or anyone
+    # else's edit the draft has a new revision, so the boxes start again from its current text.
+    _forget_older_edits(d.id, d.revision)  # type: ignore[arg-type]
     st.markdown("**Edit slot text** — checked against the guidelines as you type; saving creates a new revision and voids any signature.")
     edited: dict[str, str] = {}
     for name, spec in v.spec.slots.items():
-        edited[name] = st.text_area(f"{name} (max {spec.max_words} words)", value=d.slots.get(name, ""), key=f"edit_{d.id}_{name}", height=80)
+        edited[name] = st.text_area(
+            f"{name} (max {spec.max_words} words)",
+            value=d.slots.get(name, ""),
+            key=_edit_key(d.id, d.revision, name),
+            height=80,  # type: ignore[arg-type]
+        )
     changed = {k: val for k, val in edited.items() if " ".join(val.split()) != d.slots.get(k)}
     if changed:
         live = common.call(live_check, user, d.id, edited)
@@ -166,12 +186,13 @@ def _edit(user: User, v: DraftView) -> None:
             warns = sum(1 for f in live.value if f.get("level") == "warning")
             st.markdown(f"**Live check of your edit:** {errs} error(s), {warns} warning(s)")
             _findings_list(live.value)
-    note = st.text_input("Note for the history (optional)", key=f"edit_note_{d.id}")
+    note = st.text_input("Note for the history (optional)", key=_edit_key(d.id, d.revision, "#note"))  # type: ignore[arg-type]
     if st.button("Save edit", key="edit_save", type="primary", disabled=not changed):
+        # TODO(expected_revision): pass expected_revision=d.revision (the revision these boxes were
+        # filled from) once review.workflow.edit_draft accepts it, so a save over a newer revision
+        # is refused instead of silently replacing it.
         out = common.call(workflow.edit_draft, user, d.id, slots=changed, note=note)
         if out.ok:
-            for name in v.spec.slots:
-                st.session_state.pop(f"edit_{d.id}_{name}", None)
             common.flash(f"Saved revision {out.value.revision} of draft #{d.id} ({out.value.status.replace('_', ' ')}).", "success")
             st.rerun()
     if v.variant.personalized:
@@ -182,10 +203,48 @@ def _edit(user: User, v: DraftView) -> None:
             st.session_state[f"regen_attempt_{d.id}"] = attempt
             out = common.call(regenerate_slot, user, d.id, slot, common.get_filler(), attempt=attempt)
             if out.ok:
-                for name in v.spec.slots:
-                    st.session_state.pop(f"edit_{d.id}_{name}", None)
                 common.flash(f"Slot '{slot}' regenerated (revision {out.value.revision}).", "success")
                 st.rerun()
+
+
+def _md(text: str) -> str:
+    """Text for a Markdown-only element (st.warning): escaped like everywhere, line breaks kept."""
+    return "  \n".join(esc(line) for line in text.splitlines())
+
+
+def _changes_requested(v: DraftView) -> dict[str, Any] | None:
+    """The reviewer's request the draft is waiting on (only while it needs changes)."""
+    if v.draft.status != "needs_changes":
+        return None
+    return next((c for c in reversed(v.comments) if c["kind"] == "request_changes"), None)
+
+
+def _changes_banner(v: DraftView, asked: dict[str, Any]) -> None:
+    unchanged = asked["revision"] == v.draft.revision
+    state = "Not changed since: edit it as asked before resubmitting." if unchanged else f"Changed since (now revision {v.draft.revision})."
+    st.warning(
+        f"**{_md(asked['by'])} asked for changes** on revision {asked['revision']} · {common.fmt_ts(asked['at'])}  \n{_md(asked['text'])}  \n*{state}*",
+        icon=":material/rate_review:",
+    )
+
+
+def _submit(user: User, v: DraftView, asked: dict[str, Any] | None) -> None:
+    d = v.draft
+    if asked is None:
+        label, kind = "Submit for review", "primary"
+    else:
+        # Sent back: the edit is the main action here, resubmitting the quiet one.
+        unchanged = asked["revision"] == d.revision
+        label, kind = ("Resubmit unchanged" if unchanged else "Resubmit for review"), "secondary"
+        if unchanged:
+            st.caption(f"Unchanged since {esc(asked['by'])} asked for changes: resubmit as it is only if it should stand.", unsafe_allow_html=True)
+        # TODO(reply): once review.workflow.submit_for_review takes `reply=`, add a reply box here
+        # (needed to resubmit unchanged) and pass it through.
+    if st.button(label, key="submit_btn", type=kind, icon=":material/send:"):  # type: ignore[arg-type]
+        sub = common.call(workflow.submit_for_review, user, d.id)
+        if sub.ok:
+            common.flash(f"Draft #{d.id} submitted for review.", "success")
+            st.rerun()
 
 
 def render() -> None:
@@ -207,6 +266,9 @@ def render() -> None:
         f"{v.variant.recipient_count} recipient(s) · revision {d.revision} · template v{v.template_version} · by {esc(v.author)}",
         unsafe_allow_html=True,
     )
+    asked = _changes_requested(v)
+    if asked is not None:
+        _changes_banner(v, asked)
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Errors", d.error_count)
     m2.metric("Warnings", d.warning_count)
@@ -237,13 +299,12 @@ def render() -> None:
                         _approve_form(user, v)
                     else:
                         _comment_action(user, v, name, lbl)
-        if "submit" in names and st.button("Submit for review", key="submit_btn", type="primary", icon=":material/send:"):
-            sub = common.call(workflow.submit_for_review, user, d.id)
-            if sub.ok:
-                common.flash(f"Draft #{d.id} submitted for review.", "success")
-                st.rerun()
+        if "submit" in names and asked is None:
+            _submit(user, v, None)
         if "edit" in names:
             _edit(user, v)
+        if "submit" in names and asked is not None:
+            _submit(user, v, asked)
 
     tab_slots, tab_fixed, tab_history = st.tabs(["Slots and inputs", "Template fixed copy", "History"])
     with tab_slots:

@@ -20,22 +20,19 @@ def render() -> None:
         return
     opts = {c.id: c.name for c in camps}
     camp_id = st.selectbox("Campaign", list(opts), format_func=opts.get, key="exp_campaign")
-    reasons = common.read(readiness, camp_id)
-    if reasons:
-        st.warning(f"Not ready to publish: {len(reasons)} reason(s).", icon=":material/block:")
-        shown = reasons[:50]
-        st.dataframe([{"Reason": r} for r in shown], hide_index=True, key="exp_reasons")
-        if len(reasons) > len(shown):
-            st.caption(f"… and {len(reasons) - len(shown)} more.")
-    else:
-        st.success("Every draft is approved by enough reviewers and unchanged since: ready to publish.", icon=":material/check_circle:")
-    if st.button("Publish (export JSONL + CSV)", key="exp_publish", type="primary", disabled=bool(reasons)):
-        out = common.call(publish, user, camp_id)
-        if out.ok:
-            common.flash(f"Published {out.value.row_count} rows (sha256 {out.value.sha256[:16]}…).", "success")
-            st.rerun()
-    st.subheader("Files")
     exports = common.read(list_exports, camp_id)
+    if exports:
+        # Published: its drafts are now "published", which readiness (a check for publishing
+        # again) would list as "not approved" — a contradiction, not a problem to show.
+        latest = exports[0]
+        st.success(
+            f"Published {common.fmt_ts(latest.created_at)}: export #{latest.id}, {latest.row_count} rows (sha256 {latest.sha256[:16]}…). "
+            "The files and the approval evidence are below.",
+            icon=":material/task_alt:",
+        )
+    else:
+        _readiness(user, camp_id)
+    st.subheader("Files")
     if not exports:
         st.caption("Nothing exported yet.")
     for exp in exports:
@@ -61,6 +58,24 @@ def render() -> None:
         st.dataframe(evidence, hide_index=True, key="exp_evidence")
     else:
         st.caption("No signatures yet.")
+
+
+def _readiness(user, camp_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Not published yet: every reason it cannot be, or the publish button."""
+    reasons = common.read(readiness, camp_id)
+    if reasons:
+        st.warning(f"Not ready to publish: {len(reasons)} reason(s).", icon=":material/block:")
+        shown = reasons[:50]
+        st.dataframe([{"Reason": r} for r in shown], hide_index=True, key="exp_reasons")
+        if len(reasons) > len(shown):
+            st.caption(f"… and {len(reasons) - len(shown)} more.")
+    else:
+        st.success("Every draft is approved by enough reviewers and unchanged since: ready to publish.", icon=":material/check_circle:")
+    if st.button("Publish (export JSONL + CSV)", key="exp_publish", type="primary", disabled=bool(reasons)):
+        out = common.call(publish, user, camp_id)
+        if out.ok:
+            common.flash(f"Published {out.value.row_count} rows (sha256 {out.value.sha256[:16]}…).", "success")
+            st.rerun()
 
 
 if __name__ == "__main__":

@@ -5,12 +5,13 @@ from __future__ import annotations
 import streamlit as st
 from sqlmodel import Session, col, select
 
-from review.dashboard import approve_clean, drafts_without_findings, queue_page
-from review.errors import AuthenticationError, PermissionDenied
+from review.dashboard import approve_shown, drafts_without_findings, queue_page
 from review.models import Brand, Campaign, Status
 from review.queue import QueueFilter
 from review.workflow import SIGNATURE_MEANINGS
 from ui import common
+from ui.data import draft_view
+from ui.highlight import esc, message_html
 
 PAGE_SIZES = (10, 25, 50, 100)
 STATUS_LABELS = {s: s.replace("_", " ") for s in Status.ALL}
@@ -53,6 +54,7 @@ def render() -> None:
     )
     if not qp.rows:
         st.info("Nothing waiting here.", icon=":material/inbox:")
+        _bulk_approve(user, [])  # the last bulk signature's report, or the sheet, stays in view
         return
     table = [
         {
@@ -98,34 +100,101 @@ def render() -> None:
     _bulk_approve(user, [r.draft_id for r in qp.rows if r.status == Status.IN_REVIEW and not r.errors and not r.warnings])
 
 
+SHEET_KEY = "bulk_sheet"  # drafts on the review sheet, in order
+SHOWN_KEY = "bulk_shown"  # {draft id: content hash} the sheet displayed on its last run
+REPORT_KEY = "bulk_report"  # [(draft id, signed, detail)] of the last bulk signature
+
+
 def _bulk_approve(user, candidate_ids: list[int]) -> None:  # type: ignore[no-untyped-def]
-    clean = common.read(lambda s: drafts_without_findings(s, candidate_ids))
-    with st.expander(f"Bulk approve drafts with no findings ({len(clean)} on this page)", icon=":material/done_all:"):
+    """Pick finding-free drafts (none picked to start with), read each in full on one review
+    sheet, then sign exactly the texts the sheet showed."""
+    sheet = list(st.session_state.get(SHEET_KEY) or [])
+    if sheet:
+        _report()
+        _review_sheet(user, sheet)
+        return
+    clean = common.read(lambda s: drafts_without_findings(s, candidate_ids, signed_by=user.id))
+    report = st.session_state.get(REPORT_KEY)
+    if not candidate_ids and not report:
+        return
+    title = f"Sign several drafts with no findings ({len(clean)} on this page)"
+    with st.expander(title, icon=":material/done_all:", expanded=bool(report)):
+        _report()
         if not clean:
-            st.write("No draft on this page is free of findings; open each one and decide on its own.")
+            st.write("No draft on this page is free of findings and still needs your signature; open each one and decide on its own.")
             return
-        st.caption("Each draft gets its own signature, manifest and audit event. Drafts with any finding are never bulk-approved.")
-        with st.form("bulk_form", clear_on_submit=True):
-            picked = st.multiselect("Drafts", clean, default=clean, format_func=lambda i: f"#{i}", key="bulk_ids")
-            meaning = st.selectbox("Signature meaning", SIGNATURE_MEANINGS, key="bulk_meaning")
-            password = st.text_input("Your password (re-entered to sign)", type="password", key="bulk_password")
-            go = st.form_submit_button("Sign and approve selected", key="bulk_submit", type="primary")
-        if go:
-            done, failed = [], []
-            for draft_id in picked:
-                out = common.call(approve_clean, user, draft_id, password=password, meaning=meaning, show_error=False)
-                if out.ok:
-                    done.append(draft_id)
-                else:
-                    failed.append((draft_id, str(out.error)))
-                    if isinstance(out.error, (AuthenticationError, PermissionDenied)):
-                        break  # a wrong password or a missing role fails every draft the same way
-            if done:
-                common.flash(f"Signed and approved {len(done)} draft(s): " + ", ".join(f"#{i}" for i in done), "success")
-            for draft_id, why in failed:
-                st.error(f"Draft #{draft_id}: {why}", icon=":material/error:")
-            if done and not failed:
-                st.rerun()
+        st.caption(
+            "Choose drafts, then read each one in full on a review sheet; a signature covers only the text the sheet showed. "
+            "Each draft gets its own signature, manifest and audit event. Drafts with any finding are never signed in bulk."
+        )
+        if "bulk_ids" in st.session_state:  # drafts signed or changed meanwhile drop out of the choice
+            st.session_state["bulk_ids"] = [i for i in st.session_state["bulk_ids"] if i in clean]
+        picked = st.pills("Drafts to review together", clean, selection_mode="multi", format_func=lambda i: f"#{i}", key="bulk_ids") or []
+        if st.button("Review the chosen drafts", key="bulk_review", icon=":material/fact_check:", disabled=not picked):
+            st.session_state[SHEET_KEY] = list(picked)
+            st.session_state.pop(SHOWN_KEY, None)
+            st.session_state.pop(REPORT_KEY, None)
+            st.rerun()
+
+
+def _report() -> None:
+    report = st.session_state.get(REPORT_KEY)
+    if not report:
+        return
+    signed = [(i, detail) for i, ok, detail in report if ok]
+    if signed:
+        st.success("Signed: " + "; ".join(f"#{i} ({detail})" for i, detail in signed), icon=":material/verified:")
+    for i, ok, detail in report:
+        if not ok:
+            st.error(f"Draft #{i} not signed: {detail}", icon=":material/error:")
+
+
+def _review_sheet(user, sheet: list[int]) -> None:  # type: ignore[no-untyped-def]
+    # What the reviewer is signing is what the previous run displayed: a draft edited since is
+    # shown anew below, and signing it with the old hash is refused.
+    seen: dict[int, str] = dict(st.session_state.get(SHOWN_KEY) or {})
+    st.subheader(f"Review sheet: {len(sheet)} draft(s)")
+    st.caption("Each message in full, exactly as it ships to its sample recipient. Read every one: your signature covers these texts and nothing else.")
+    shown: dict[int, str] = {}
+    for draft_id in sheet:
+        out = common.call(draft_view, user, draft_id, show_error=False)
+        with st.container(border=True, key=f"sheet_{draft_id}"):
+            if not out.ok:
+                st.error(f"Draft #{draft_id} cannot be shown: {out.error}", icon=":material/error:")
+                continue
+            v = out.value
+            st.markdown(
+                f"**Draft #{draft_id}** · {esc(v.campaign.name)} · variant **{esc(v.variant.label)}** · {v.variant.recipient_count} recipient(s) · "
+                f"revision {v.draft.revision} · sample recipient {esc(v.recipient.external_id)} · "
+                f"{v.valid_approval_count} of {v.policy.approvals_required} signature(s)",
+                unsafe_allow_html=True,
+            )
+            st.markdown(
+                message_html(v.rendered.subject, v.rendered.fixed_segments, v.rendered.slot_sequence, v.draft.slots, v.draft.findings),
+                unsafe_allow_html=True,
+            )
+            shown[draft_id] = v.draft.content_hash
+    st.session_state[SHOWN_KEY] = shown
+    with st.form("bulk_form", clear_on_submit=True):
+        meaning = st.selectbox("Signature meaning", SIGNATURE_MEANINGS, key="bulk_meaning")
+        password = st.text_input("Your password (re-entered to sign)", type="password", key="bulk_password")
+        go = st.form_submit_button(f"Sign the {len(sheet)} draft(s) shown above", key="bulk_submit", type="primary", icon=":material/verified:")
+    if st.button("Close the sheet without signing", key="bulk_close", icon=":material/close:"):
+        for key in (SHEET_KEY, SHOWN_KEY, REPORT_KEY):
+            st.session_state.pop(key, None)
+        st.rerun()
+    if not go:
+        return
+    out = common.call(approve_shown, user, {i: seen[i] for i in sheet if i in seen}, password=password, meaning=meaning, show_error=False)
+    if not out.ok:
+        st.error(f"Nothing was signed: {out.error}", icon=":material/error:")
+        return
+    common.record_refusals(o.error for o in out.value)
+    report = [(o.draft_id, o.signed, o.detail) for o in out.value]
+    report += [(i, False, "it was not shown on the sheet") for i in sheet if i not in seen]
+    st.session_state[REPORT_KEY] = report
+    st.session_state[SHEET_KEY] = [i for i, ok, _ in report if not ok]  # what is left to decide stays on the sheet
+    st.rerun()
 
 
 if __name__ == "__main__":
