@@ -18,6 +18,7 @@ from . import audit
 from .auth import check_password, ensure_not_locked, require_role
 from .brands import policy_for
 from .errors import AuthenticationError, CountersignError, WorkflowError
+from .locks import lock_rows
 from .models import Approval, AuditEvent, Brand, Campaign, Draft, Role, Status, User
 from .queue import QueueFilter, QueuePage, review_queue
 from .workflow import SIGNATURE_MEANINGS, approve, get_draft, valid_approvals
@@ -98,6 +99,9 @@ def approve_shown(session: Session, actor: User, shown: Mapping[int, str], *, pa
     ensure_not_locked(session, actor.username, actor.id, who)
     if not password or not check_password(actor, password):
         raise AuthenticationError("Signature refused: the password does not match.", **who)
+    # Lock every draft first (in id order). On SQLite this also opens the real transaction, so
+    # each draft's savepoint below nests inside it and a crash mid-batch undoes the whole batch.
+    lock_rows(session, Draft, list(shown))
     outcomes: list[SignOutcome] = []
     for draft_id, content_hash in shown.items():
         try:

@@ -102,8 +102,8 @@ _DONE = {
 }
 
 
-def last_change(session: Session, draft: Draft) -> str:
-    """'draft 12 was rejected by rob a moment ago' — what a loser of a race is told."""
+def _last_event(session: Session, draft: Draft) -> str | None:
+    """'rejected by rob a moment ago': the latest thing that happened to the draft."""
     ev = session.exec(
         select(AuditEvent)
         .where(AuditEvent.entity == "draft", AuditEvent.entity_id == str(draft.id), col(AuditEvent.action).in_(list(_DONE)))
@@ -111,11 +111,17 @@ def last_change(session: Session, draft: Draft) -> str:
         .limit(1)
     ).first()
     if ev is None:
-        return f"draft {draft.id} is {draft.status}"
+        return None
     ts = ev.ts if ev.ts.tzinfo else ev.ts.replace(tzinfo=UTC)
     age = (utcnow() - ts).total_seconds()
     when = "a moment ago" if age < 120 else f"at {ts:%Y-%m-%d %H:%M} UTC"
-    return f"draft {draft.id} was {_DONE[ev.action]} by {ev.actor} {when} and is {draft.status}"
+    return f"{_DONE[ev.action]} by {ev.actor} {when}"
+
+
+def last_change(session: Session, draft: Draft) -> str:
+    """'draft 12 was rejected by rob a moment ago and is rejected' — what a loser of a race is told."""
+    what = _last_event(session, draft)
+    return f"draft {draft.id} was {what} and is {draft.status}" if what else f"draft {draft.id} is {draft.status}"
 
 
 def content_hash(template_hash: str, slots: dict[str, str]) -> str:
@@ -305,7 +311,10 @@ def approve(
     if meaning not in SIGNATURE_MEANINGS:
         raise WorkflowError(f"choose what the signature means: {'; '.join(SIGNATURE_MEANINGS)}")
     if expected_content_hash != draft.content_hash:
-        raise WorkflowError(f"{last_change(session, draft)} (now revision {draft.revision}) since you opened it; review the new text before signing")
+        raise WorkflowError(
+            f"draft {draft.id} changed while you were reviewing it (last {_last_event(session, draft)}, now revision {draft.revision}); "
+            "review the new text before signing"
+        )
     if draft.error_count:
         raise WorkflowError(f"draft {draft.id} has error-level findings and cannot be approved")
     if draft_content_hash(session, draft) != draft.content_hash:

@@ -65,3 +65,25 @@ def test_wrong_password_or_role_refuses_the_whole_batch(world, clean) -> None:  
         approve_shown(world.session, world.admin, _hashes(world, clean), password=world.PASSWORDS["admin"], meaning=MEANING)
     world.session.rollback()
     assert not world.session.exec(select(Approval)).all()
+
+
+def test_a_crash_mid_batch_undoes_the_whole_batch(world, clean, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """Savepoints nest inside one real transaction (SQLite too): nothing is half-signed."""
+    from review import dashboard
+
+    real = dashboard.approve_clean
+    calls = []
+
+    def flaky(session, actor, draft_id, **kw):  # type: ignore[no-untyped-def]
+        calls.append(draft_id)
+        if len(calls) == 2:
+            raise RuntimeError("the machine fell over")
+        return real(session, actor, draft_id, **kw)
+
+    monkeypatch.setattr(dashboard, "approve_clean", flaky)
+    with pytest.raises(RuntimeError):
+        approve_shown(world.session, world.reviewer, _hashes(world, clean), password=world.PASSWORDS["rita"], meaning=MEANING)
+    world.session.rollback()
+    assert world.session.exec(select(Approval)).all() == []
+    assert all(world.session.get(Draft, i).status == Status.IN_REVIEW for i in clean)
+    assert audit.verify_chain(world.session).ok

@@ -152,7 +152,7 @@ def test_signature_needs_password_meaning_and_acknowledged_warnings(generated) -
         approve(w.session, w.reviewer, d.id, password=w.PASSWORDS["rita"], meaning="looks fine", acknowledged=[], expected_content_hash=d.content_hash)
     with pytest.raises(WorkflowError, match="acknowledge each warning"):
         approve(w.session, w.reviewer, d.id, password=w.PASSWORDS["rita"], meaning=MEANING, acknowledged=[], expected_content_hash=d.content_hash)
-    with pytest.raises(WorkflowError, match="since you opened it"):
+    with pytest.raises(WorkflowError, match="changed while you were reviewing"):
         approve(w.session, w.reviewer, d.id, password=w.PASSWORDS["rita"], meaning=MEANING, acknowledged=None, expected_content_hash="stale")
     w.session.rollback()
     assert w.session.exec(select(Approval)).all() == []

@@ -123,6 +123,7 @@ def draft_view(session: Session, actor: User, draft_id: int) -> DraftView:
                 "errors": sum(1 for f in r.findings if f.get("level") == "error"),
                 "warnings": sum(1 for f in r.findings if f.get("level") == "warning"),
                 "content_hash": r.content_hash[:12],
+                "slots": r.slots,
             }
             for r in revs
         ],

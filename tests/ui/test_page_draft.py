@@ -350,3 +350,36 @@ def test_needs_changes_shows_the_request_first_and_resubmitting_is_the_quiet_act
     at.button(key="submit_btn").click().run()
     assert world.draft(d.id).status == Status.IN_REVIEW
     assert not [w for w in at.warning if "asked for changes" in w.value]  # back in review: no banner
+
+
+def test_resubmitting_unchanged_needs_a_reply_to_the_reviewer(app, world):
+    d = _in_review(world)
+    with world.session() as s:
+        request_changes(s, world.user("rita"), d.id, comment=SHIPPING_COMMENT)
+        s.commit()
+    at = open_draft(app, "maria", d.id)
+    at.button(key="submit_btn").click().run()
+    assert not at.exception
+    assert any("has not changed since" in e for e in errors(at))
+    assert world.draft(d.id).status == Status.NEEDS_CHANGES
+    at.text_area(key=f"submit_reply_{d.id}_{d.revision}").input("The greeting already names the city; kept as is.").run()
+    at.button(key="submit_btn").click().run()
+    assert not at.exception, at.exception
+    assert world.draft(d.id).status == Status.IN_REVIEW
+
+
+def test_text_typed_over_a_revision_someone_else_replaced_is_not_lost(app, world):
+    d = _in_review(world)
+    at = open_draft(app, "maria", d.id)
+    first = next(iter(d.slots))
+    _editor(at, first).input("Thank you for being with us.").run()
+    with world.session() as s:  # admin edits the same draft meanwhile
+        edit_draft(s, world.user("admin"), d.id, slots={first: "Thanks for staying with us."})
+        s.commit()
+    at.button(key="edit_save").click().run()
+    assert not at.exception
+    assert world.draft(d.id).slots[first] == "Thanks for staying with us."  # nothing saved over it
+    assert any("changed to revision 2 while you were editing" in w.value and "Thank you for being with us." in html_text(w.value) for w in at.warning), [
+        w.value for w in at.warning
+    ]
+    assert _editor(at, first).value == "Thanks for staying with us."  # the editor shows the new text

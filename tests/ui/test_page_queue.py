@@ -136,7 +136,10 @@ def test_bulk_signing_refuses_a_draft_edited_after_it_was_shown_and_signs_the_re
     assert not at.exception
     assert sorted(int(e.entity_id) for e in world.events("draft_signed")) == sorted(clean[1:])  # continued past the failure
     assert world.draft(first).status == Status.IN_REVIEW
-    assert errors(at) == [f"Draft #{first} not signed: the draft changed while you were reviewing it; reload and review the new text"]
+    assert errors(at) == [
+        f"Draft #{first} not signed: draft {first} changed while you were reviewing it (last edited by maria a moment ago, now revision 2); "
+        "review the new text before signing"
+    ]
     assert any(all(f"#{i} (approved)" in s.value for i in clean[1:]) for s in at.success)
     [after] = _sheet_messages(at)  # only the refused draft is left on the sheet, with its new text
     assert after != before and "Thanks for staying with Harbor Mutual." in after

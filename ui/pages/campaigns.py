@@ -10,7 +10,7 @@ from review.campaigns import create_campaign, list_campaigns, preview_variants
 from review.generation import cancel_job, progress, start_job
 from review.models import Brand, GenerationJob
 from review.template_versions import list_templates
-from review.workflow import submit_for_review
+from review.workflow import submit_ready
 from ui import common, jobs
 from ui.data import campaign_drafts
 
@@ -96,7 +96,7 @@ def _generation(user, campaign_id: int, missing: int) -> None:  # type: ignore[n
             st.rerun()
 
 
-def _drafts(user, rows: list) -> None:  # type: ignore[no-untyped-def,type-arg]
+def _drafts(user, camp_id: int, rows: list) -> None:  # type: ignore[no-untyped-def,type-arg]
     generated = [r for r in rows if r.draft_id is not None]
     st.caption(f"{len(generated)} of {len(rows)} variants have a draft.")
     if not generated:
@@ -125,18 +125,17 @@ def _drafts(user, rows: list) -> None:  # type: ignore[no-untyped-def,type-arg]
     if c2.button("Open draft", key="camp_open", type="primary"):
         common.open_draft(pick)  # type: ignore[arg-type]
     # A draft sent back for changes goes back only once changed (or, on its own page, with a
-    # reply): submitting in bulk must not quietly undo a reviewer's request.
-    # TODO(submit_ready): call review.workflow.submit_ready once it lands (it decides this, and reports each skip).
+    # reply): submitting in bulk must not quietly undo a reviewer's request. The service decides
+    # and says why it skipped each draft.
     unchanged = [r.draft_id for r in generated if r.status == "needs_changes" and r.unchanged_since_changes_requested]
     ready = [r.draft_id for r in generated if r.status in ("checked", "needs_changes") and r.errors == 0 and r.draft_id not in unchanged]
     if c3.button(f"Submit {len(ready)} error-free draft(s) for review", key="camp_submit_all", disabled=not ready):
-        done = 0
-        for draft_id in ready:
-            if common.call(submit_for_review, user, draft_id).ok:
-                done += 1
-        skipped = f" Not submitted, sent back for changes and unchanged since: {_ids(unchanged)}." if unchanged else ""
-        common.flash(f"Submitted {done} draft(s) for review.{skipped}", "success")
-        st.rerun()
+        out = common.call(submit_ready, user, camp_id)
+        if out.ok:
+            report = out.value
+            skipped = f" Not submitted: {'; '.join(f'#{i}: {why}' for i, why in report.skipped)}." if report.skipped else ""
+            common.flash(f"Submitted {len(report.submitted)} draft(s) for review.{skipped}", "success")
+            st.rerun()
     if unchanged:
         st.caption(f"Left out of the bulk submit, sent back for changes and not changed since: {_ids(unchanged)}. Open each to edit it.")
 
@@ -163,7 +162,7 @@ def render() -> None:
     st.subheader("Generation")
     _generation(user, camp_id, sum(1 for r in rows if r.draft_id is None))
     st.subheader("Drafts")
-    _drafts(user, rows)
+    _drafts(user, camp_id, rows)
 
 
 if __name__ == "__main__":

@@ -156,19 +156,34 @@ def _edit_key(draft_id: int, revision: int, name: str) -> str:
     return f"edit_{draft_id}_r{revision}_{name}"
 
 
-def _forget_older_edits(draft_id: int, revision: int) -> None:
+def _forget_older_edits(v: DraftView) -> None:
     """Drop the edit boxes of revisions no longer shown (their text would otherwise linger in the
-    browser and be sent back with the next save)."""
-    current = f"edit_{draft_id}_r{revision}_"
-    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(f"edit_{draft_id}_r") and not k.startswith(current)]:
-        del st.session_state[key]
+    browser and be sent back with the next save). Text typed into them and never saved is not
+    dropped silently: it is shown once, so the author can compare and type it again."""
+    d = v.draft
+    current = f"edit_{d.id}_r{d.revision}_"
+    texts = {r["revision"]: r.get("slots", {}) for r in v.revisions}
+    unsaved = []
+    for key in [k for k in st.session_state if isinstance(k, str) and k.startswith(f"edit_{d.id}_r") and not k.startswith(current)]:
+        rev, _, name = key[len(f"edit_{d.id}_r") :].partition("_")
+        typed = st.session_state.pop(key)
+        was = texts.get(int(rev), {}).get(name) if rev.isdigit() else None
+        if isinstance(typed, str) and was is not None and " ".join(typed.split()) != was:
+            unsaved.append((name, typed))
+    if unsaved:
+        shown = "  \n".join(f"**{esc(name)}**: {esc(text)}" for name, text in unsaved)
+        st.warning(
+            f"Draft #{d.id} changed to revision {d.revision} while you were editing; your unsaved text is below. "
+            f"Compare it with the new text and edit again.  \n{shown}",
+            icon=":material/history:",
+        )
 
 
 def _edit(user: User, v: DraftView) -> None:
     d = v.draft
     # Every box is keyed by the revision it was filled from: after a regenerate, a save or anyone
     # else's edit the draft has a new revision, so the boxes start again from its current text.
-    _forget_older_edits(d.id, d.revision)  # type: ignore[arg-type]
+    _forget_older_edits(v)
     st.markdown("**Edit slot text** — checked against the guidelines as you type; saving creates a new revision and voids any signature.")
     edited: dict[str, str] = {}
     for name, spec in v.spec.slots.items():
@@ -188,10 +203,9 @@ def _edit(user: User, v: DraftView) -> None:
             _findings_list(live.value)
     note = st.text_input("Note for the history (optional)", key=_edit_key(d.id, d.revision, "#note"))  # type: ignore[arg-type]
     if st.button("Save edit", key="edit_save", type="primary", disabled=not changed):
-        # TODO(expected_revision): pass expected_revision=d.revision (the revision these boxes were
-        # filled from) once review.workflow.edit_draft accepts it, so a save over a newer revision
-        # is refused instead of silently replacing it.
-        out = common.call(workflow.edit_draft, user, d.id, slots=changed, note=note)
+        # The revision these boxes were filled from: a save over a newer one is refused, never
+        # silently replacing someone else's text.
+        out = common.call(workflow.edit_draft, user, d.id, slots=changed, note=note, expected_revision=d.revision)
         if out.ok:
             common.flash(f"Saved revision {out.value.revision} of draft #{d.id} ({out.value.status.replace('_', ' ')}).", "success")
             st.rerun()
@@ -238,10 +252,15 @@ def _submit(user: User, v: DraftView, asked: dict[str, Any] | None) -> None:
         label, kind = ("Resubmit unchanged" if unchanged else "Resubmit for review"), "secondary"
         if unchanged:
             st.caption(f"Unchanged since {esc(asked['by'])} asked for changes: resubmit as it is only if it should stand.", unsafe_allow_html=True)
-        # TODO(reply): once review.workflow.submit_for_review takes `reply=`, add a reply box here
-        # (needed to resubmit unchanged) and pass it through.
+    reply = ""
+    if asked is not None:
+        reply = st.text_area(
+            "Reply to the reviewer" + (" (needed to resubmit unchanged)" if asked["revision"] == d.revision else " (optional)"),
+            key=f"submit_reply_{d.id}_{d.revision}",
+            placeholder="Why the text stands as it is, or what you changed.",
+        )
     if st.button(label, key="submit_btn", type=kind, icon=":material/send:"):  # type: ignore[arg-type]
-        sub = common.call(workflow.submit_for_review, user, d.id)
+        sub = common.call(workflow.submit_for_review, user, d.id, reply=reply)
         if sub.ok:
             common.flash(f"Draft #{d.id} submitted for review.", "success")
             st.rerun()
