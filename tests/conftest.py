@@ -129,3 +129,34 @@ def fake_filler():  # type: ignore[no-untyped-def]
 def build_world(engine: Engine, session: Session):  # type: ignore[no-untyped-def]
     """For tests that must change the environment (e.g. the guidelines folder) first."""
     return lambda: make_world(engine, session)
+
+
+def _sign_all(w: World, campaign_id: int | None = None) -> None:
+    """Submit every draft of the campaign and have both reviewers sign each (acme-pharma needs two)."""
+    from sqlmodel import select
+
+    from review.checks import warning_ids
+    from review.models import Draft
+    from review.workflow import SIGNATURE_MEANINGS, approve, submit_ready
+
+    s = w.session
+    camp = campaign_id or w.campaign_id
+    submit_ready(s, w.marketer, camp)  # type: ignore[arg-type]
+    for d in s.exec(select(Draft).where(Draft.campaign_id == camp)).all():
+        for r in (w.reviewer, w.reviewer2):
+            approve(
+                s,
+                r,  # type: ignore[arg-type]
+                d.id,  # type: ignore[arg-type]
+                password=w.PASSWORDS[r.username],  # type: ignore[attr-defined]
+                meaning=SIGNATURE_MEANINGS[0],
+                acknowledged=warning_ids(d.findings),
+                expected_content_hash=d.content_hash,
+            )
+    s.commit()
+
+
+@pytest.fixture
+def sign_all():  # type: ignore[no-untyped-def]
+    """`sign_all(world, campaign_id=None)`: submit and fully sign every draft of a campaign."""
+    return _sign_all

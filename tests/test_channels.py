@@ -11,7 +11,7 @@ import pytest
 from sqlmodel import select
 
 from review.channels import parse_channels, problems, sms_length
-from review.checks import forget_stamps, warning_ids
+from review.checks import forget_stamps
 from review.errors import ConfigError, TemplateError, WorkflowError
 from review.models import Draft, Recipient
 
@@ -127,9 +127,8 @@ def test_a_draft_too_long_for_its_channel_is_an_error(sms_campaign) -> None:  # 
         submit_for_review(w.session, w.marketer, d.id)
 
 
-def test_a_recipient_whose_name_makes_the_sms_too_long_is_held_back(sms_campaign, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_a_recipient_whose_name_makes_the_sms_too_long_is_held_back(sms_campaign, tmp_path: Path, sign_all) -> None:  # type: ignore[no-untyped-def]
     from review.export import publish
-    from review.workflow import SIGNATURE_MEANINGS, approve, submit_ready
 
     w, camp_id = sms_campaign
     s = w.session
@@ -139,19 +138,7 @@ def test_a_recipient_whose_name_makes_the_sms_too_long_is_held_back(sms_campaign
     s.add(r)
     s.commit()
     forget_stamps()
-    submit_ready(s, w.marketer, camp_id)
-    for d in s.exec(select(Draft).where(Draft.campaign_id == camp_id)).all():
-        for rv in (w.reviewer, w.reviewer2):
-            approve(
-                s,
-                rv,
-                d.id,
-                password=w.PASSWORDS[rv.username],
-                meaning=SIGNATURE_MEANINGS[0],
-                acknowledged=warning_ids(d.findings),
-                expected_content_hash=d.content_hash,
-            )  # type: ignore[arg-type]
-    s.commit()
+    sign_all(w, camp_id)
     exp = publish(s, w.marketer, camp_id, tmp_path)
     s.commit()
     shipped = [json.loads(line) for line in Path(exp.jsonl_path).read_text().splitlines()]

@@ -13,12 +13,11 @@ import pytest
 from sqlmodel import col, select
 
 from review import audit
-from review.checks import recipient_holds, unsafe_character, warning_ids
+from review.checks import recipient_holds, unsafe_character
 from review.errors import ExportRefused
 from review.export import publish, safe_cell
 from review.generation import generate_campaign
-from review.models import AuditEvent, Campaign, CampaignRecipient, Draft, Recipient
-from review.workflow import SIGNATURE_MEANINGS, approve, submit_ready
+from review.models import AuditEvent, Campaign, CampaignRecipient, Recipient
 
 HOSTILE = {"P2": "Ben, guaranteed cure", "P3": "Cara the miracle"}  # the fixture brand's no-guaranteed rule (error)
 
@@ -29,23 +28,6 @@ def set_first_name(w, external_id: str, value: str) -> None:  # type: ignore[no-
     r.data = {**r.data, "first_name": value}
     w.session.add(r)
     w.session.commit()
-
-
-def approve_all(w) -> None:  # type: ignore[no-untyped-def]
-    s = w.session
-    submit_ready(s, w.marketer, w.campaign_id)
-    for d in s.exec(select(Draft).where(Draft.campaign_id == w.campaign_id)).all():
-        for r in (w.reviewer, w.reviewer2):
-            approve(
-                s,
-                r,
-                d.id,  # type: ignore[arg-type]
-                password=w.PASSWORDS[r.username],
-                meaning=SIGNATURE_MEANINGS[0],
-                acknowledged=warning_ids(d.findings),
-                expected_content_hash=d.content_hash,
-            )
-    s.commit()
 
 
 @pytest.fixture
@@ -97,13 +79,13 @@ def test_the_real_brands_finders_run_on_field_values(value: str, rule: str, monk
     assert rules.check_value("Bristol") == [] and rules.check_value("Siobhán") == []
 
 
-def test_export_holds_back_recipients_whose_values_break_a_rule(generated, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_export_holds_back_recipients_whose_values_break_a_rule(generated, tmp_path: Path, sign_all) -> None:  # type: ignore[no-untyped-def]
     w = generated
     ids = recipients(w)
     bad = {"P2": "Ben, guaranteed cure", "P3": "Cara\r\nBcc: everyone@evil.example"}
     for external_id, value in bad.items():
         set_first_name(w, external_id, value)
-    approve_all(w)
+    sign_all(w)
     exp = publish(w.session, w.marketer, w.campaign_id, tmp_path)
     w.session.commit()
     shipped = [json.loads(line) for line in Path(exp.jsonl_path).read_text().splitlines()]
@@ -117,11 +99,11 @@ def test_export_holds_back_recipients_whose_values_break_a_rule(generated, tmp_p
     assert audit.verify_chain(w.session).ok
 
 
-def test_export_refuses_when_every_recipient_is_held_back(generated, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_export_refuses_when_every_recipient_is_held_back(generated, tmp_path: Path, sign_all) -> None:  # type: ignore[no-untyped-def]
     w = generated
     for external_id in recipients(w):
         set_first_name(w, external_id, "Guaranteed")
-    approve_all(w)
+    sign_all(w)
     with pytest.raises(ExportRefused, match="every recipient is held back"):
         publish(w.session, w.marketer, w.campaign_id, tmp_path)
 
@@ -132,13 +114,13 @@ def test_csv_cells_never_start_a_formula(value: str) -> None:
     assert safe_cell("Ann") == "Ann" and safe_cell(3) == "3" and safe_cell(None) == ""
 
 
-def test_exported_csv_neutralizes_formulas_and_jsonl_stays_exact(generated, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_exported_csv_neutralizes_formulas_and_jsonl_stays_exact(generated, tmp_path: Path, sign_all) -> None:  # type: ignore[no-untyped-def]
     w = generated
     r = w.session.exec(select(Recipient).where(Recipient.external_id == "P1")).one()
     r.external_id = "=cmd|' /C calc'!A0"
     w.session.add(r)
     w.session.commit()
-    approve_all(w)
+    sign_all(w)
     exp = publish(w.session, w.marketer, w.campaign_id, tmp_path)
     w.session.commit()
     rows = list(csv.DictReader(io.StringIO(Path(exp.csv_path).read_text())))

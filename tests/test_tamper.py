@@ -13,13 +13,13 @@ from sqlalchemy import text
 from sqlmodel import Session, col, select
 
 from review import audit
-from review.checks import forget_stamps, warning_ids
+from review.checks import forget_stamps
 from review.errors import ExportRefused
 from review.export import publish, readiness
 from review.generation import generate_campaign
 from review.models import Approval, AuditEvent, AuditHead, Comment, Draft, Export, Status, TemplateVersion, User
 from review.templates import sha256_json
-from review.workflow import SIGNATURE_MEANINGS, approve, content_hash, recheck_brand, submit_ready
+from review.workflow import content_hash, recheck_brand
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -34,26 +34,13 @@ def brands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def approved(brands: Path, build_world, fake_filler):  # type: ignore[no-untyped-def]
+def approved(brands: Path, build_world, fake_filler, sign_all):  # type: ignore[no-untyped-def]
     """A campaign whose every draft is signed by both reviewers (acme-pharma needs two)."""
     w = build_world()
     generate_campaign(w.engine, w.marketer, w.campaign_id, fake_filler)
-    s = w.session
-    s.expire_all()
-    submit_ready(s, w.marketer, w.campaign_id)
-    for d in s.exec(select(Draft).where(Draft.campaign_id == w.campaign_id)).all():
-        for r in (w.reviewer, w.reviewer2):
-            approve(
-                s,
-                r,
-                d.id,  # type: ignore[arg-type]
-                password=w.PASSWORDS[r.username],
-                meaning=SIGNATURE_MEANINGS[0],
-                acknowledged=warning_ids(d.findings),
-                expected_content_hash=d.content_hash,
-            )
-    s.commit()
-    assert readiness(s, w.campaign_id) == []
+    w.session.expire_all()
+    sign_all(w)
+    assert readiness(w.session, w.campaign_id) == []
     return w
 
 
