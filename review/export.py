@@ -28,7 +28,7 @@ from .errors import ExportRefused
 from .locks import lock_campaign, lock_campaign_drafts
 from .models import Approval, AuditEvent, Brand, Campaign, CampaignRecipient, Draft, Export, Recipient, Role, Status, User, Variant
 from .templates import TemplateSpec, render, sha256_json
-from .workflow import authors, content_hash, last_change, manifest, valid_approvals
+from .workflow import authors, content_hash, last_change, manifest, transition, valid_approvals
 
 CSV_COLUMNS = ["recipient_id", "channel", "subject", "body", "variant", "content_hash", "approvals"]
 # What a signature's manifest must still say about the draft at export (its "policy" part
@@ -212,8 +212,6 @@ def publish(session: Session, actor: User, campaign_id: int, export_dir: Path | 
         exp.held_path = str(hpath)
     session.add(exp)
     for d in drafts:
-        from .workflow import transition
-
         transition(session, d, Status.PUBLISHED, actor, reason=f"exported as {stem}", extra={"export_id": exp.id})
     audit.append(
         session,
