@@ -65,7 +65,7 @@ def _audience_csv(cities: list[str], rows_per_city: int = 1) -> bytes:
     for city in cities:
         for _ in range(rows_per_city):
             n += 1
-            lines.append(f"R{n},Sam{n},{city},35-54,yes")
+            lines.append(f"R{n},Sam,{city},35-54,yes")
     return ("\n".join(lines) + "\n").encode()
 
 
