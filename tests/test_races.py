@@ -38,7 +38,12 @@ from review.workflow import TRANSITIONS  # noqa: E402
 FIXTURES = Path(__file__).parent / "fixtures"
 PG_URL = os.environ.get("COUNTERSIGN_TEST_DATABASE_URL")
 ROUNDS = int(os.environ.get("COUNTERSIGN_RACE_ROUNDS", "12"))
-CITIES = [f"{a}{b}" for a in ("Ash", "Bar", "Cal", "Dun", "Elm", "Fen", "Gar", "Hol") for b in ("ford", "ton", "bury", "wick", "by", "ham")]
+CITIES = [
+    f"{a}{b}{c}"
+    for c in ("", " Dale", " Moor", " Field", " Gate")
+    for a in ("Ash", "Bar", "Cal", "Dun", "Elm", "Fen", "Gar", "Hol")
+    for b in ("ford", "ton", "bury", "wick", "by", "ham")
+]  # 240 audience groups: one draft per round
 LOSER_ERRORS = {"InvalidTransition", "WorkflowError", "ExportRefused"}
 
 
