@@ -290,6 +290,12 @@ def read_checkpoints(path: Path) -> list[dict[str, Any]]:
     return out
 
 
+def verify_everything(session: Session, checkpoint_file: Path | None = None) -> ChainReport:
+    """verify_chain with the checkpoints kept outside the database (the configured file when it exists)."""
+    path = Path(checkpoint_file or settings().audit_checkpoint_file)
+    return verify_chain(session, checkpoints=read_checkpoints(path) if path.is_file() else [])
+
+
 def search_events(
     session: Session, *, text: str = "", action: str = "", entity: str = "", entity_id: str = "", limit: int = 200, offset: int = 0
 ) -> tuple[list[AuditEvent], int]:

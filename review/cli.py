@@ -259,18 +259,16 @@ def recheck_cmd(brand: str, reason: str, username: str, password: str) -> None:
 @friendly
 def verify_audit_cmd(checkpoint: Path | None) -> None:
     """Verify the audit trail: every hash link and MAC, the head, and the checkpoints."""
-    from .audit import read_checkpoints, verify_chain
+    from .audit import verify_everything
     from .config import settings
 
-    path = checkpoint or settings().audit_checkpoint_file
     if checkpoint is not None and not checkpoint.is_file():
         raise click.UsageError(f"checkpoint file {checkpoint} not found")
-    checkpoints = read_checkpoints(path) if path.is_file() else []
     with Session(_engine()) as s:
-        report = verify_chain(s, checkpoints=checkpoints)
+        report = verify_everything(s, checkpoint)
     if not report.ok:
         raise AuditChainBroken(str(report))
-    click.echo(str(report) + (f" (checkpoints: {path})" if checkpoints else ""))
+    click.echo(str(report) + (f" (checkpoints: {checkpoint or settings().audit_checkpoint_file})" if report.checkpoints else ""))
 
 
 @cli.command("audit-checkpoint")

@@ -286,3 +286,46 @@ def test_new_warning_rule_needs_acknowledging_again(approved, brands: Path) -> N
     )
     forget_stamps()
     refused(w, "a warning its signers did not acknowledge")
+
+
+def test_the_app_checks_the_checkpoint_file(world) -> None:  # type: ignore[no-untyped-def]
+    from review.dashboard import audit_verify
+
+    s = world.session
+    audit.write_checkpoint(audit.current_checkpoint(s))  # the configured file
+    assert audit_verify(s, world.reviewer).checkpoints == 1
+    head = s.exec(select(AuditHead)).one()
+    keep = head.seq - 2
+    last = s.exec(select(AuditEvent).where(AuditEvent.seq == keep)).one()
+    sql(world, "DELETE FROM auditevent WHERE seq > :k", k=keep)
+    sql(world, "UPDATE audithead SET seq = :k, hash = :h, mac = :m WHERE id = 1", k=keep, h=last.hash, m=audit.head_mac(audit.audit_key(), keep, last.hash))
+    report = audit_verify(s, world.reviewer)
+    assert not report.ok and "events deleted" in report.reason
+
+
+def test_verify_audit_command_reads_checkpoints(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from review.cli import cli
+    from review.db import make_engine, migrate
+
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    monkeypatch.setenv("COUNTERSIGN_DATABASE_URL", url)
+    engine = make_engine(url)
+    migrate(engine)
+    with Session(engine) as s:
+        for n in range(3):
+            audit.append(s, actor="rita", action="note", entity="draft", entity_id=n)
+        s.commit()
+        cp = audit.current_checkpoint(s)
+    other = tmp_path / "elsewhere.jsonl"
+    audit.write_checkpoint(cp, other)
+    ok = CliRunner().invoke(cli, ["verify-audit", "--checkpoint", str(other)])
+    assert ok.exit_code == 0 and "1 checkpoint(s) held" in ok.output
+    with engine.begin() as c:
+        c.execute(text("DELETE FROM auditevent WHERE seq = 3"))
+    bad = CliRunner().invoke(cli, ["verify-audit", "--checkpoint", str(other)])
+    assert bad.exit_code != 0 and "BROKEN" in bad.output
+    missing = CliRunner().invoke(cli, ["verify-audit", "--checkpoint", str(tmp_path / "nope.jsonl")])
+    assert missing.exit_code == 2
+    engine.dispose()
