@@ -268,7 +268,7 @@ class DashboardData:
     decisions: list[dict[str, Any]]  # {day, decision, count}
     decision_rates: dict[str, float]  # decision -> share of all decisions
     time_to_decision: list[dict[str, Any]]  # {draft_id, decision, hours}
-    findings_by_rule: list[dict[str, Any]]  # {rule, level, count}
+    findings_by_rule: list[dict[str, Any]]  # {rule, level, count, message}: message is one the rule gave
     status_counts: dict[str, int]
 
 
@@ -309,6 +309,7 @@ def dashboard(session: Session, actor: User) -> DashboardData:
         series = [series[int(i * step)] for i in range(500)] + [series[-1]]
     n = sum(totals.values())
     counter: Counter[tuple[str, str]] = Counter()
+    messages: dict[str, str] = {}
     statuses: Counter[str] = Counter()
     for status, findings in session.exec(select(Draft.status, Draft.findings)).all():
         statuses[status] += 1
@@ -316,11 +317,12 @@ def dashboard(session: Session, actor: User) -> DashboardData:
             continue
         for f in findings or []:
             counter[(f.get("rule", "?"), f.get("level", "?"))] += 1
+            messages.setdefault(f.get("rule", "?"), str(f.get("message") or ""))
     return DashboardData(
         queue_size=series,
         decisions=[{"day": d, "decision": k, "count": c} for (d, k), c in sorted(per_day.items())],
         decision_rates={k: v / n for k, v in totals.items()} if n else {},
         time_to_decision=ttd,
-        findings_by_rule=[{"rule": r, "level": lv, "count": c} for (r, lv), c in counter.most_common(15)],
+        findings_by_rule=[{"rule": r, "level": lv, "count": c, "message": messages.get(r, "")} for (r, lv), c in counter.most_common(15)],
         status_counts=dict(statuses),
     )

@@ -72,7 +72,7 @@ def render_page() -> None:
     if rows:
         st.dataframe(
             [
-                {"Template": t.name, "Brand": b.name, "Latest version": tv.version, "Saved": common.fmt_ts(tv.created_at), "Hash": tv.content_hash[:12]}
+                {"Template": t.name, "Brand": b.name, "Latest version": tv.version, "Saved": common.fmt_ts(tv.created_at), "Fingerprint": tv.content_hash[:12]}
                 for t, b, tv in rows
             ],
             hide_index=True,
@@ -113,7 +113,7 @@ def render_page() -> None:
         if st.button("Save as new version", key="tpl_save", type="primary", disabled=error is not None):
             out = common.call(save_template, user, brand_slug=slug, source=source, filename="template")
             if out.ok:
-                common.flash(f"Saved version {out.value.version} (hash {out.value.content_hash[:12]}).", "success")
+                common.flash(f"Saved version {out.value.version} (fingerprint {out.value.content_hash[:12]}).", "success")
                 st.session_state["tpl_pick_next"] = out.value.id
                 st.rerun()
     with preview:
@@ -134,7 +134,7 @@ def render_page() -> None:
             format_func=lambda i: next(f"{r.external_id} · {r.data.get('first_name', '')}" for r in recips if r.id == i),
             key="tpl_recipient",
         )
-        fill = st.radio("Fill slots with", ["first example", "fallback"], horizontal=True, key="tpl_fill")
+        fill = st.radio("Fill slots with", ["first example", "human-written fallback"], horizontal=True, key="tpl_fill")
         slots_text = {k: (s.examples[0] if fill == "first example" and s.examples else s.fallback) for k, s in spec.slots.items()}
         recipient = next(r for r in recips if r.id == rid)
         shown = {k: v for k, v in recipient.data.items() if k not in policy.sensitive_fields}
