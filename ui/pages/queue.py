@@ -35,8 +35,12 @@ def render() -> None:
         st.session_state["queue_campaign"] = None
     f0, f1, f2, f3, f4 = st.columns([3, 2, 2, 3, 1])
     text = f0.text_input("Search", key="queue_text", placeholder="campaign, brand, audience group or #draft")
-    brand_id = f1.selectbox("Brand", [None, *brands], format_func=lambda i: "All brands" if i is None else brands[i], key="queue_brand")
-    campaign_id = f2.selectbox("Campaign", [None, *camps], format_func=lambda i: "All campaigns" if i is None else camps[i], key="queue_campaign")
+    brand_id = f1.selectbox(
+        "Brand", [None, *brands], format_func=lambda i: "All brands" if i is None else brands[i], key="queue_brand", placeholder="All brands"
+    )
+    campaign_id = f2.selectbox(
+        "Campaign", [None, *camps], format_func=lambda i: "All campaigns" if i is None else camps[i], key="queue_campaign", placeholder="All campaigns"
+    )
     statuses = f3.multiselect("Status", list(Status.ALL), format_func=STATUS_LABELS.get, key="queue_status")
     page_size = f4.selectbox("Per page", PAGE_SIZES, key="queue_page_size")
     for key in FILTERS:
@@ -59,8 +63,9 @@ def render() -> None:
         st.info("Nothing waiting here.", icon=":material/inbox:")
         _bulk_approve(user, [])  # the last bulk signature's report, or the sheet, stays in view
         return
-    # What a reviewer decides on comes first (risk, signatures, waiting), so it stays in view on
-    # a laptop screen (1400 px with the sidebar open); names come after.
+    # What a reviewer decides on comes first (risk, signatures, waiting), and the widths add up to
+    # what a 1400 px screen leaves beside the sidebar: nothing scrolls sideways. The brand is a
+    # filter above and is named on the draft page.
     table = [
         {
             "Draft": r.draft_id,
@@ -70,12 +75,11 @@ def render() -> None:
             "Status": STATUS_LABELS.get(r.status, r.status),
             "Campaign": r.campaign,
             "Audience group": r.variant,
-            "Brand": r.brand,
             "Recipients": r.recipients,
         }
         for r in qp.rows
     ]
-    small = {"width": "small"}
+    widths = {"Draft": 60, "Risk": 180, "Approvals": 80, "Waiting since": 150, "Status": 100, "Campaign": 120, "Audience group": 120, "Recipients": 80}
     event = st.dataframe(
         table,
         hide_index=True,
@@ -83,13 +87,12 @@ def render() -> None:
         on_select="rerun",
         selection_mode="single-row",
         column_config={
-            "Draft": st.column_config.NumberColumn(format="#%d", **small),  # type: ignore[arg-type]
-            "Risk": st.column_config.TextColumn(width="medium"),
-            "Approvals": st.column_config.TextColumn(**small),  # type: ignore[arg-type]
-            "Waiting since": st.column_config.TextColumn(width="medium"),
-            "Status": st.column_config.TextColumn(**small),  # type: ignore[arg-type]
-            "Brand": st.column_config.TextColumn(**small),  # type: ignore[arg-type]
-            "Recipients": st.column_config.NumberColumn(**small),  # type: ignore[arg-type]
+            name: (
+                st.column_config.NumberColumn(width=w, format="#%d" if name == "Draft" else None)
+                if name in ("Draft", "Recipients")
+                else st.column_config.TextColumn(width=w)
+            )  # type: ignore[arg-type]
+            for name, w in widths.items()
         },
         height=min(38 + 35 * len(table), 560),
     )
