@@ -269,3 +269,9 @@ def latest_job(session: Session, actor: User, campaign_id: int) -> GenerationJob
 def job_progress(session: Session, actor: User, job_id: int) -> Progress:
     require_role(actor, *Role.ALL)
     return progress(session, job_id)
+
+
+def brands_by_slug(session: Session, actor: User) -> dict[str, Brand]:
+    """Every configured brand, by its folder name, in name order."""
+    require_role(actor, *Role.ALL)
+    return {b.slug: b for b in session.exec(select(Brand).order_by(col(Brand.name))).all()}
