@@ -198,11 +198,21 @@ def _builder(pick: int, initial: str, policy: BrandPolicy) -> str | None:
     st.text_input("Subject (email)", key=_k(pick, "subject"), help="Recipient fields go in as {{ recipient.<field> }}; the builder can insert them below.")
     st.text_area("Message body: fixed, approved copy; slots are where the model writes", key=_k(pick, "body"), height=260)
     names = list(st.session_state[_k(pick, "slots")])
-    i1, i2, i3, i4 = st.columns([2, 1, 2, 1], vertical_alignment="bottom")
+    i1, i2 = st.columns([3, 2], vertical_alignment="bottom")
     slot_pick = i1.selectbox("Slot", names, key=_k(pick, "ins_slot"), disabled=not names)
-    i2.button("Insert slot", key=_k(pick, "ins_slot_btn"), disabled=not names, on_click=_append, args=(_k(pick, "body"), slot_tag(str(slot_pick))))
+    i2.button(
+        "Insert slot", key=_k(pick, "ins_slot_btn"), disabled=not names, on_click=_append, args=(_k(pick, "body"), slot_tag(str(slot_pick))), width="stretch"
+    )
+    i3, i4 = st.columns([3, 2], vertical_alignment="bottom")
     field_pick = i3.selectbox("Recipient field", fields, key=_k(pick, "ins_field"), disabled=not fields)
-    i4.button("Insert field", key=_k(pick, "ins_field_btn"), disabled=not fields, on_click=_append, args=(_k(pick, "body"), field_tag(str(field_pick))))
+    i4.button(
+        "Insert field",
+        key=_k(pick, "ins_field_btn"),
+        disabled=not fields,
+        on_click=_append,
+        args=(_k(pick, "body"), field_tag(str(field_pick))),
+        width="stretch",
+    )
     st.caption("Inserted at the end of the body; cut and paste it where it belongs.")
 
     st.markdown(f"**Slots** ({len(names)} of at most {policy.max_slots} for {policy.name})")
@@ -212,9 +222,9 @@ def _builder(pick: int, initial: str, policy: BrandPolicy) -> str | None:
         current = int(st.session_state.get(_k(pick, "s", name, "max_words"), 20))
         most = b.most_for(current)
         with st.container(border=True, key=_k(pick, "box", name)):
-            h1, h2 = st.columns([4, 1], vertical_alignment="center")
+            h1, h2 = st.columns([3, 2], vertical_alignment="center")
             h1.markdown(f"**{name}** · `{slot_tag(name)}`")
-            h2.button("Remove", key=_k(pick, "rm", name), on_click=_remove_slot, args=(pick, name), icon=":material/delete:")
+            h2.button("Remove slot", key=_k(pick, "rm", name), on_click=_remove_slot, args=(pick, name), icon=":material/delete:", width="stretch")
             st.text_area("Instruction to the model", key=_k(pick, "s", name, "instruction"), height=68)
             st.multiselect("Inputs the model may see", fields, key=_k(pick, "s", name, "inputs"), help="Only the brand's allowed, non-sensitive fields.")
             top = max(current, most) if most is not None else 500
