@@ -250,7 +250,7 @@ def _detail_value(key: str, value: Any) -> str:
 
 
 def audit_verify(session: Session, actor: User) -> audit.ChainReport:
-    require_role(actor, Role.REVIEWER, Role.ADMIN, Role.MARKETER)
+    require_role(actor, Role.REVIEWER, Role.ADMIN)
     return audit.verify_chain(session)
 
 
