@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlalchemy import String, and_, cast, or_
+from sqlmodel import Session, col, func, select
 
 from . import audit
 from .auth import check_password, ensure_not_locked, require_role
@@ -38,6 +39,14 @@ def queue_page(session: Session, actor: User, flt: QueueFilter, *, page: int = 1
     """The review queue, for reviewers and admins."""
     require_role(actor, Role.REVIEWER, Role.ADMIN)
     return review_queue(session, flt, page=page, page_size=page_size)
+
+
+def queue_filter_options(session: Session, actor: User) -> tuple[dict[int, str], dict[int, str]]:
+    """The queue's brand and campaign choices: {id: name}, brands by name, newest campaigns first."""
+    require_role(actor, Role.REVIEWER, Role.ADMIN)
+    brands = {b.id: b.name for b in session.exec(select(Brand).order_by(col(Brand.name))).all()}
+    camps = {c.id: c.name for c in session.exec(select(Campaign).order_by(col(Campaign.created_at).desc())).all()}
+    return brands, camps  # type: ignore[return-value]
 
 
 def drafts_without_findings(session: Session, draft_ids: list[int], *, signed_by: int | None = None) -> list[int]:
@@ -131,8 +140,113 @@ def _approvals_required(session: Session, draft: Draft) -> int:
 def audit_search(
     session: Session, actor: User, *, text: str = "", action: str = "", entity: str = "", entity_id: str = "", limit: int = 50, offset: int = 0
 ) -> tuple[list[AuditEvent], int]:
-    require_role(actor, Role.REVIEWER, Role.ADMIN)
-    return audit.search_events(session, text=text, action=action, entity=entity, entity_id=entity_id, limit=limit, offset=offset)
+    """Newest first, with the total for pagination. Reviewers and admins see every event; a
+    marketer sees the events of the campaigns they created and of those campaigns' drafts."""
+    conds = _audit_conditions(session, actor, text=text, action=action, entity=entity, entity_id=entity_id)
+    total = session.exec(select(func.count()).select_from(AuditEvent).where(*conds)).one()
+    rows = session.exec(select(AuditEvent).where(*conds).order_by(col(AuditEvent.seq).desc()).offset(offset).limit(limit)).all()
+    return list(rows), int(total)
+
+
+AUDIT_CSV_MAX_ROWS = 100_000
+
+
+def audit_csv(session: Session, actor: User, *, text: str = "", action: str = "", entity: str = "", entity_id: str = "") -> bytes:
+    """The events the same filters find, oldest first, as CSV: readable details next to the exact
+    data (JSON), every cell neutralized for spreadsheets (review.export.safe_cell)."""
+    import csv
+    import io
+    import json
+
+    from .export import safe_cell
+
+    conds = _audit_conditions(session, actor, text=text, action=action, entity=entity, entity_id=entity_id)
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\r\n")
+    w.writerow(["event", "time_utc", "actor", "action", "entity", "entity_id", "details", "data_json", "hash"])
+    for e in session.exec(select(AuditEvent).where(*conds).order_by(col(AuditEvent.seq)).limit(AUDIT_CSV_MAX_ROWS)).all():
+        row = [
+            e.seq,
+            _utc(e.ts).strftime("%Y-%m-%d %H:%M:%S"),
+            e.actor,
+            e.action,
+            e.entity,
+            e.entity_id,
+            describe_details(e.after),
+            json.dumps(e.after, ensure_ascii=False, sort_keys=True, default=str),
+            e.hash,
+        ]
+        w.writerow([safe_cell(v) for v in row])
+    return buf.getvalue().encode("utf-8")
+
+
+def _audit_conditions(session: Session, actor: User, *, text: str, action: str, entity: str, entity_id: str) -> list[Any]:
+    require_role(actor, Role.REVIEWER, Role.ADMIN, Role.MARKETER)
+    conds: list[Any] = []
+    if action:
+        conds.append(col(AuditEvent.action) == action)
+    if entity:
+        conds.append(col(AuditEvent.entity) == entity)
+    if entity_id:
+        conds.append(col(AuditEvent.entity_id) == str(entity_id))
+    if text:
+        like = f"%{text}%"
+        conds.append(col(AuditEvent.actor).ilike(like) | col(AuditEvent.action).ilike(like) | col(AuditEvent.entity_id).ilike(like))
+    if actor.role == Role.MARKETER:
+        own = select(Campaign.id).where(Campaign.created_by == actor.id)
+        own_ids = select(cast(col(Campaign.id), String)).where(Campaign.created_by == actor.id)
+        own_drafts = select(cast(col(Draft.id), String)).where(col(Draft.campaign_id).in_(own))
+        conds.append(
+            or_(
+                and_(col(AuditEvent.entity) == "campaign", col(AuditEvent.entity_id).in_(own_ids)),
+                and_(col(AuditEvent.entity) == "draft", col(AuditEvent.entity_id).in_(own_drafts)),
+            )
+        )
+    return conds
+
+
+# Names in event data, as people say them; hashes are cut to a recognisable prefix.
+_DETAIL_NAMES = {
+    "content_hash": "text fingerprint",
+    "manifest_hash": "signature fingerprint",
+    "model_fingerprint": "model",
+    "prompt_fingerprint": "prompt",
+    "variant": "audience group",
+    "variants": "audience groups",
+    "fallbacks": "human-written fallbacks",
+    "job_id": "job",
+    "held_back": "recipients held back",
+    "status": "status",
+}
+_HASHY = ("hash", "fingerprint", "sha256", "mac")
+
+
+def describe_details(data: Mapping[str, Any] | None, *, limit: int = 400) -> str:
+    """An event's data as one readable line: 'status: in review → approved · revision: 2 · …'."""
+    if not data:
+        return ""
+    parts = []
+    for key, value in data.items():
+        name = _DETAIL_NAMES.get(key, key.replace("_", " "))
+        parts.append(f"{name}: {_detail_value(key, value)}")
+    line = " · ".join(parts)
+    return line if len(line) <= limit else line[: limit - 1] + "…"
+
+
+def _detail_value(key: str, value: Any) -> str:
+    if isinstance(value, str) and any(h in key for h in _HASHY) and len(value) > 16:
+        return value[:12] + "…"
+    if key == "status" and isinstance(value, str):
+        return value.replace("_", " ")
+    if isinstance(value, Mapping):
+        return "; ".join(f"{k.replace('_', ' ')} {_detail_value(k, v)}" for k, v in value.items())
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_detail_value(key, v) for v in value) if value else "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None or value == "":
+        return "—"
+    return str(value)
 
 
 def audit_verify(session: Session, actor: User) -> audit.ChainReport:
@@ -141,7 +255,7 @@ def audit_verify(session: Session, actor: User) -> audit.ChainReport:
 
 
 def audit_actions(session: Session, actor: User) -> list[str]:
-    require_role(actor, Role.REVIEWER, Role.ADMIN)
+    require_role(actor, Role.REVIEWER, Role.ADMIN, Role.MARKETER)
     return [a for a in session.exec(select(AuditEvent.action).distinct().order_by(col(AuditEvent.action))).all()]
 
 
@@ -154,7 +268,7 @@ class DashboardData:
     decisions: list[dict[str, Any]]  # {day, decision, count}
     decision_rates: dict[str, float]  # decision -> share of all decisions
     time_to_decision: list[dict[str, Any]]  # {draft_id, decision, hours}
-    findings_by_rule: list[dict[str, Any]]  # {rule, level, count}
+    findings_by_rule: list[dict[str, Any]]  # {rule, level, count, message}: message is one the rule gave
     status_counts: dict[str, int]
 
 
@@ -195,6 +309,7 @@ def dashboard(session: Session, actor: User) -> DashboardData:
         series = [series[int(i * step)] for i in range(500)] + [series[-1]]
     n = sum(totals.values())
     counter: Counter[tuple[str, str]] = Counter()
+    messages: dict[str, str] = {}
     statuses: Counter[str] = Counter()
     for status, findings in session.exec(select(Draft.status, Draft.findings)).all():
         statuses[status] += 1
@@ -202,11 +317,12 @@ def dashboard(session: Session, actor: User) -> DashboardData:
             continue
         for f in findings or []:
             counter[(f.get("rule", "?"), f.get("level", "?"))] += 1
+            messages.setdefault(f.get("rule", "?"), str(f.get("message") or ""))
     return DashboardData(
         queue_size=series,
         decisions=[{"day": d, "decision": k, "count": c} for (d, k), c in sorted(per_day.items())],
         decision_rates={k: v / n for k, v in totals.items()} if n else {},
         time_to_decision=ttd,
-        findings_by_rule=[{"rule": r, "level": lv, "count": c} for (r, lv), c in counter.most_common(15)],
+        findings_by_rule=[{"rule": r, "level": lv, "count": c, "message": messages.get(r, "")} for (r, lv), c in counter.most_common(15)],
         status_counts=dict(statuses),
     )

@@ -39,6 +39,7 @@ class Progress:
     total: int
     eta_seconds: float | None
     error: str = ""
+    elapsed_seconds: float | None = None  # since the job started running
 
     @property
     def fraction(self) -> float:
@@ -293,11 +294,19 @@ def progress(session: Session, job_id: int) -> Progress:
     job = session.get(GenerationJob, job_id)
     if job is None:
         raise NotFound(f"generation job {job_id} not found")
-    eta = None
-    if job.status == "running" and job.done:
-        elapsed = (utcnow() - job.started_at).total_seconds()
-        eta = elapsed / job.done * (job.total - job.done)
-    return Progress(job.id, job.status, job.done, job.total, eta, job.error)  # type: ignore[arg-type]
+    eta = elapsed = None
+    if job.status == "running":
+        elapsed = max(0.0, (utcnow() - _aware(job.started_at)).total_seconds())
+        if job.done:
+            eta = elapsed / job.done * (job.total - job.done)
+    return Progress(job.id, job.status, job.done, job.total, eta, job.error, elapsed)  # type: ignore[arg-type]
+
+
+def _aware(ts: Any) -> Any:
+    """SQLite hands back naive datetimes; every time stored is UTC."""
+    from datetime import UTC
+
+    return ts if ts is None or ts.tzinfo else ts.replace(tzinfo=UTC)
 
 
 def run_job(
@@ -306,10 +315,17 @@ def run_job(
     filler: SlotFiller,
     *,
     batch_variants: int = 32,
+    first_batch: int = 1,
     on_progress: Callable[[Progress], None] | None = None,
     stop_after_batches: int | None = None,
 ) -> Progress:
     """Work a job to completion (or cancellation). Safe to call again after a crash.
+
+    Batches start at `first_batch` variants and double up to `batch_variants`: the first draft
+    (and with it a rate, hence an ETA) comes after one variant's worth of model time rather than
+    a whole campaign's, and a cancel takes effect soon, while long jobs still reach full batches.
+    The text does not depend on the batching: a filler gives the same candidates for a (prompt,
+    seed, settings) whatever else is in the batch (review.filling.base).
 
     `stop_after_batches` exists so tests can simulate a crash between batches.
     """
@@ -343,7 +359,7 @@ def run_job(
                     select(Variant)
                     .where(Variant.campaign_id == job.campaign_id, col(Variant.id).not_in(done_ids))
                     .order_by(col(Variant.id))
-                    .limit(batch_variants)
+                    .limit(min(batch_variants, max(1, first_batch) << min(batches, 20)))
                 ).all()
             )
             if first_done is None:

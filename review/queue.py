@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
 from .models import Approval, Brand, Campaign, Draft, Status, Variant
@@ -19,6 +21,7 @@ class QueueFilter:
     statuses: tuple[str, ...] = (Status.IN_REVIEW,)
     brand_id: int | None = None
     campaign_id: int | None = None
+    text: str = ""  # words to find in the campaign, brand or audience group name, or a draft number ("#12" or "12")
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,15 @@ def review_queue(session: Session, flt: QueueFilter = QueueFilter(), *, page: in
         conds.append(col(Draft.campaign_id) == flt.campaign_id)
     if flt.brand_id is not None:
         conds.append(col(Campaign.brand_id) == flt.brand_id)
-    total = session.exec(select(func.count()).select_from(Draft).join(Campaign, col(Campaign.id) == col(Draft.campaign_id)).where(*conds)).one()
+    conds.extend(_text_conditions(flt.text))
+    total = session.exec(
+        select(func.count())
+        .select_from(Draft)
+        .join(Campaign, col(Campaign.id) == col(Draft.campaign_id))
+        .join(Brand, col(Brand.id) == col(Campaign.brand_id))
+        .join(Variant, col(Variant.id) == col(Draft.variant_id))
+        .where(*conds)
+    ).one()
     approvals = (
         select(func.count())
         .where(col(Approval.draft_id) == col(Draft.id), col(Approval.valid).is_(True), col(Approval.revision) == col(Draft.revision))
@@ -95,6 +106,22 @@ def review_queue(session: Session, flt: QueueFilter = QueueFilter(), *, page: in
     # How many signatures a brand needs is read from its brand.yaml (the single source).
     rows = [QueueRow(*r[:11], _approvals_required(r[11]), *r[12:]) for r in session.exec(q).all()]  # type: ignore[call-overload]
     return QueuePage(rows, int(total), max(page, 1), page_size)
+
+
+def _text_conditions(text: str) -> list[Any]:
+    """Every word must match somewhere: the campaign, brand or audience group name, or the draft
+    number. LIKE wildcards typed by the user are matched literally."""
+    out = []
+    for word in text.split()[:8]:
+        if word.startswith("#") and word[1:].isdigit() and len(word) < 12:
+            out.append(col(Draft.id) == int(word[1:]))
+            continue
+        like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        names = [c.ilike(like, escape="\\") for c in (col(Campaign.name), col(Brand.name), col(Variant.label))]
+        if word.isdigit() and len(word) < 10:
+            names.append(col(Draft.id) == int(word))
+        out.append(or_(*names))
+    return out
 
 
 def _approvals_required(slug: str) -> int:

@@ -181,7 +181,7 @@ def test_reviewer_signs_a_draft_in_chromium(server: tuple[str, str]) -> None:
         form.get_by_role("button", name="Sign and approve").click()
         expect(page.get_by_text(f"Draft #{draft_id} signed by Rita Reviewer")).to_be_visible()
         page.wait_for_selector(IDLE)
-        expect(page.get_by_text("approved", exact=True).first).to_be_visible()
+        expect(page.get_by_text("Approved", exact=True).first).to_be_visible()
         browser.close()
 
     with Session(engine) as s:
@@ -481,4 +481,75 @@ def test_needs_changes_shows_the_reviewers_request_on_top(server: tuple[str, str
         expect(resubmit).to_be_visible()
         assert resubmit.get_attribute("data-testid") == "stBaseButton-secondary"
         _save(page, "needs-changes")
+        browser.close()
+
+
+# ------------------------------------------------------------------ issue 13 items 8 and 9: the reviewer's loop
+
+SCROLLS = "el => { const s = el.querySelector('.dvn-scroller'); return s ? [s.scrollWidth, s.clientWidth] : null; }"
+
+
+def test_reviewers_loop_at_1400px_in_tokyo(server: tuple[str, str]) -> None:
+    """At 1400 px the queue's columns all fit (Approvals and Waiting since in view, no sideways
+    scrolling); times read in the browser's timezone to the minute; J and K walk the drafts, but
+    not while typing."""
+    from zoneinfo import ZoneInfo
+
+    from playwright.sync_api import expect, sync_playwright
+
+    from review.db import make_engine
+    from review.models import Comment, Draft, Status, User
+    from review.workflow import request_changes
+    from ui.labels import when
+
+    base, url = server
+    engine = make_engine(url)
+    with Session(engine) as s:
+        rita = s.exec(select(User).where(User.username == "rita")).one()
+        ids = list(s.exec(select(Draft.id).where(Draft.status == Status.IN_REVIEW).order_by(Draft.id)).all())  # type: ignore[arg-type]
+        sent_back = ids[-1]
+        request_changes(s, rita, sent_back, comment="Shorter, please.")  # type: ignore[arg-type]
+        s.commit()
+        at = s.exec(select(Comment.created_at).where(Comment.draft_id == sent_back)).one()
+    engine.dispose()
+    tokyo = when(at, ZoneInfo("Asia/Tokyo"))
+    assert tokyo.endswith(" JST")
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000}, device_scale_factor=1, timezone_id="Asia/Tokyo")
+        page = context.new_page()
+        page.set_default_timeout(30_000)
+        page.goto(base)
+        _log_in(page, "rita", "rita-demo-pass")
+        expect(page.get_by_role("heading", name="Review queue")).to_be_visible()
+        grid = page.locator("[data-testid='stDataFrame']").first
+        expect(grid).to_be_visible()
+        expect(grid.locator(".dvn-scroller")).to_have_count(1)
+        scroll_width, client_width = grid.evaluate(SCROLLS)
+        assert scroll_width <= client_width + 1, f"the queue scrolls sideways at 1400 px: {scroll_width} > {client_width}"
+        _save(page, "queue-1400")
+
+        _open_from_queue(page, ids[0])
+        page.locator("body").press("j")
+        expect(page.get_by_role("heading", name=f"Draft #{ids[1]}")).to_be_visible()
+        page.wait_for_selector(IDLE)
+        page.locator("body").press("k")
+        expect(page.get_by_role("heading", name=f"Draft #{ids[0]}")).to_be_visible()
+        page.wait_for_selector(IDLE)
+        box = page.get_by_role("textbox", name="Re-enter your password to sign")
+        box.click()
+        box.press("j")  # typing: no navigation
+        expect(box).to_have_value("j")
+        page.wait_for_selector(IDLE)
+        expect(page.get_by_role("heading", name=f"Draft #{ids[0]}")).to_be_visible()
+
+        page.goto(f"{base}/draft?draft={sent_back}")
+        page.wait_for_selector(IDLE)
+        if page.get_by_role("button", name="Log in").count():  # a new page load is a new session
+            _log_in(page, "rita", "rita-demo-pass")
+        expect(page.get_by_role("heading", name=f"Draft #{sent_back}")).to_be_visible()
+        page.get_by_role("tab", name="History").click()
+        expect(page.get_by_text(tokyo).first).to_be_visible()
+        _save(page, "times-in-tokyo")
         browser.close()

@@ -105,7 +105,7 @@ def test_cancel_stops_between_batches(world) -> None:  # type: ignore[no-untyped
 def test_progress_and_seed_are_recorded(world) -> None:  # type: ignore[no-untyped-def]
     w = world
     seen = []
-    generate_campaign(w.engine, w.marketer, w.campaign_id, FakeFiller(), batch_variants=2, on_progress=seen.append)
+    generate_campaign(w.engine, w.marketer, w.campaign_id, FakeFiller(), batch_variants=2, first_batch=2, on_progress=seen.append)
     assert [p.done for p in seen] == [2, 4] and all(p.total == 4 for p in seen)
     job = w.session.exec(select(GenerationJob)).one()
     assert progress(w.session, job.id).status == "done"
@@ -151,3 +151,37 @@ def test_every_prompt_for_the_demo_audience_holds_only_declared_fields(sqlite_en
         content = "\n".join(m["content"] for m in p.messages)
         assert '"tenure_years"' in content or '"policy_type"' in content
         assert not [f for f in undeclared if f'"{f}"' in content], content
+
+
+def test_progress_moves_early_and_the_batching_does_not_change_the_text(world) -> None:  # type: ignore[no-untyped-def]
+    """Issue 13 item 4: batches start at one variant and double, so the first draft, a rate and an
+    ETA come after one variant's model time, not the whole campaign's; the drafts are the ones a
+    single batch gives."""
+    from review.models import FillCache
+
+    w = world
+    seen: list = []
+    generate_campaign(w.engine, w.marketer, w.campaign_id, FakeFiller(), on_progress=seen.append)
+    assert [p.done for p in seen] == [1, 3, 4]
+    assert seen[0].eta_seconds is not None
+    ramped = {w.session.get(Variant, d.variant_id).key: d.slots for d in _drafts(w.session, w.campaign_id)}
+    for c in w.session.exec(select(FillCache)).all():  # no cache hits: the model runs again
+        w.session.delete(c)
+    camp2 = create_campaign(w.session, w.marketer, name="one batch", template_version_id=w.template_version_id, audience_id=w.audience_id)
+    w.session.commit()
+    one: list = []
+    generate_campaign(w.engine, w.marketer, camp2.id, FakeFiller(), first_batch=32, on_progress=one.append)
+    assert [p.done for p in one] == [4]
+    single = {w.session.get(Variant, d.variant_id).key: d.slots for d in _drafts(w.session, camp2.id)}
+    assert ramped == single
+
+
+def test_progress_of_a_running_job_has_elapsed_time_and_eta(world) -> None:  # type: ignore[no-untyped-def]
+    w = world
+    job = start_job(w.session, w.marketer, w.campaign_id)
+    w.session.commit()
+    run_job(w.engine, job.id, FakeFiller(), stop_after_batches=1)
+    with Session(w.engine) as fresh:  # read back from the database, as the page's poll does
+        p = progress(fresh, job.id)
+    assert p.status == "running" and p.done == 1 and p.total == 4
+    assert p.elapsed_seconds is not None and p.elapsed_seconds >= 0 and p.eta_seconds is not None

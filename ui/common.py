@@ -175,6 +175,25 @@ def current_user() -> User | None:
     return user
 
 
+def still_signed_in() -> bool:
+    """For code that runs on a timer (a polling fragment): is the user still signed in, active
+    and within the inactivity timeout? Unlike `current_user`, it never counts as activity, so
+    polling neither keeps an idle session alive nor runs on for a deactivated account; when the
+    answer is no, the session is logged out with the reason."""
+    user_id = st.session_state.get(USER_KEY)
+    if user_id is None:
+        return False
+    last = st.session_state.get(ACTIVITY_KEY)
+    if last is not None and time.time() - float(last) > settings().session_timeout_minutes * 60:
+        log_out(f"Your session expired after {settings().session_timeout_minutes} minutes without activity. Please log in again.")
+        return False
+    user = _load_user(int(user_id))
+    if user is None or not user.active:
+        log_out("Your account is no longer active. Ask an administrator.")
+        return False
+    return True
+
+
 def login_form() -> None:
     """Username and password, checked by review.auth.authenticate. On success the same page
     runs again, now logged in: a deep link (`/draft?draft=12`) lands where it pointed, with its
@@ -209,14 +228,16 @@ def require_user() -> User:
 
 PAGES: list[tuple[str, str, str, tuple[str, ...]]] = [
     # (file, title, icon, roles that see it)
+    # A marketer's menu starts on Campaigns, where drafts are opened; "Draft" follows it for the
+    # draft last opened (its page says where to find one when none is).
     ("ui/pages/queue.py", "Review queue", ":material/inbox:", (Role.REVIEWER, Role.ADMIN)),
-    ("ui/pages/draft.py", "Draft", ":material/article:", Role.ALL),
     ("ui/pages/campaigns.py", "Campaigns", ":material/campaign:", (Role.MARKETER, Role.ADMIN)),
+    ("ui/pages/draft.py", "Draft", ":material/article:", Role.ALL),
     ("ui/pages/templates.py", "Templates", ":material/edit_note:", (Role.MARKETER, Role.ADMIN)),
     ("ui/pages/audiences.py", "Audiences", ":material/groups:", (Role.MARKETER, Role.ADMIN)),
     ("ui/pages/exports.py", "Exports", ":material/download:", Role.ALL),
     ("ui/pages/dashboard.py", "Dashboard", ":material/monitoring:", Role.ALL),
-    ("ui/pages/audit.py", "Audit trail", ":material/policy:", (Role.REVIEWER, Role.ADMIN)),
+    ("ui/pages/audit.py", "Audit trail", ":material/policy:", Role.ALL),  # marketers: their campaigns
     ("ui/pages/users.py", "Users", ":material/manage_accounts:", (Role.ADMIN,)),
 ]
 
@@ -243,13 +264,46 @@ def pages_for(role: str) -> list[Any]:
     return out
 
 
-def open_draft(draft_id: int) -> None:
-    """Go to the draft page for one draft (its id also lands in the URL)."""
+def sticky(key: str, default: Any) -> None:
+    """Call before creating the widget `key` (with no default of its own): it starts from the value
+    it had when the user last left the page, else `default`. Streamlit forgets a widget's value on
+    any run that does not draw it (another page), so a copy is kept under a key of our own."""
+    keep = f"_kept_{key}"
+    if key not in st.session_state:
+        st.session_state[key] = st.session_state.get(keep, default)
+    st.session_state[keep] = st.session_state[key]
+
+
+def kept(key: str) -> None:
+    """After the widget `key` ran: remember what it holds now, for `sticky` on a later visit."""
+    st.session_state[f"_kept_{key}"] = st.session_state.get(key)
+
+
+NAV_KEY = "draft_nav"  # the list a draft was opened from (queue page, campaign): next / previous
+
+
+def open_draft(draft_id: int, among: list[int] | None = None) -> None:
+    """Go to the draft page for one draft (its id also lands in the URL). `among`: the list it
+    was opened from, which the draft page's next / previous buttons walk."""
+    if among is not None:
+        st.session_state[NAV_KEY] = [int(i) for i in among]
     st.session_state["draft_id"] = int(draft_id)
     st.switch_page("ui/pages/draft.py", query_params={"draft": str(int(draft_id))})
 
 
+def viewer_zone() -> Any:
+    """The viewer's timezone, as their browser reports it (UTC when it does not)."""
+    from ui.labels import zone
+
+    try:
+        name = st.context.timezone
+    except Exception:  # no browser behind this run (bare mode)
+        name = None
+    return zone(name)
+
+
 def fmt_ts(ts: Any) -> str:
-    if ts is None:
-        return ""
-    return ts.strftime("%Y-%m-%d %H:%M UTC")
+    """A stored (UTC) time as the viewer reads it: '27 Nov 2026, 16:10 CET'."""
+    from ui.labels import when
+
+    return when(ts, viewer_zone())

@@ -14,12 +14,53 @@ from sqlmodel import Session, col, select
 
 from review.auth import require_role
 from review.brands import BrandPolicy, policy_for
-from review.campaigns import campaign_template, get_campaign
-from review.checks import check_slots, warning_ids
+from review.campaigns import campaign_template, create_campaign, get_campaign
+from review.checks import check_slots, recipient_holds, warning_ids
 from review.errors import NotFound
-from review.models import Approval, Brand, Campaign, Comment, Draft, DraftRevision, Recipient, Role, Status, User, Variant
+from review.generation import Progress, progress
+from review.models import Approval, Brand, Campaign, Comment, Draft, DraftRevision, GenerationJob, Recipient, Role, Status, User, Variant
 from review.templates import Rendered, TemplateSpec, render
 from review.workflow import Action, get_actions, get_draft, valid_approvals
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    """Recipients whose own field values break the brand's rules: their messages do not ship."""
+
+    count: int
+    examples: list[dict[str, str]]  # the first few: recipient, audience group, reason
+    reasons: list[tuple[str, int]]  # each distinct reason with its count, most frequent first
+
+    def summary(self) -> str:
+        return "; ".join(f"{why} ({n})" if n > 1 else why for why, n in self.reasons[:3]) + (" …" if len(self.reasons) > 3 else "")
+
+
+def _held_back(session: Session, camp: Campaign, variant_id: int | None = None, *, shown: int = 5) -> HeldBack:
+    holds = recipient_holds(session, camp, variant_id)
+    if not holds:
+        return HeldBack(0, [], [])
+    labels = dict(session.exec(select(Variant.id, Variant.label).where(col(Variant.id).in_({h.variant_id for h in holds[:shown]}))).all())
+    counts: dict[str, int] = {}
+    for h in holds:
+        counts[h.reason] = counts.get(h.reason, 0) + 1
+    return HeldBack(
+        len(holds),
+        [{"Recipient": h.external_id, "Audience group": labels.get(h.variant_id, "?"), "Reason": h.reason} for h in holds[:shown]],
+        sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])),
+    )
+
+
+def campaign_held_back(session: Session, actor: User, campaign_id: int) -> HeldBack:
+    """The campaign's recipients held back at export by their own field values."""
+    require_role(actor, *Role.ALL)
+    return _held_back(session, get_campaign(session, campaign_id))
+
+
+def create_campaign_checked(session: Session, actor: User, **kw: Any) -> tuple[Campaign, HeldBack]:
+    """Create a campaign and say at once which recipients their own field values hold back."""
+    camp = create_campaign(session, actor, **kw)
+    session.flush()
+    return camp, _held_back(session, camp)
 
 
 @dataclass
@@ -42,6 +83,8 @@ class DraftView:
     comments: list[dict[str, Any]]
     author: str
     history_diffs: list[tuple[str, str]] = field(default_factory=list)  # (title, unified diff)
+    held_back: HeldBack = field(default_factory=lambda: HeldBack(0, [], []))  # recipients of this audience group
+    siblings: list[int] = field(default_factory=list)  # the campaign's drafts, in order (next / previous)
 
 
 def _names(session: Session, ids: set[int]) -> dict[int, str]:
@@ -85,9 +128,7 @@ def draft_view(session: Session, actor: User, draft_id: int) -> DraftView:
     names = _names(session, {r.edited_by for r in revs} | {c.user_id for c in comments} | {draft.author_id})
     diffs = []
     for prev, cur in zip(revs, revs[1:], strict=False):
-        diffs.append(
-            (f"revision {prev.revision} → {cur.revision} ({names.get(cur.edited_by, '?')}: {cur.note or 'no note'})", slot_diff(prev.slots, cur.slots))
-        )
+        diffs.append((f"revision {prev.revision} → {cur.revision} ({_by(cur, names)}: {cur.note or 'no note'})", slot_diff(prev.slots, cur.slots)))
     return DraftView(
         draft=draft,
         campaign=camp,
@@ -117,7 +158,7 @@ def draft_view(session: Session, actor: User, draft_id: int) -> DraftView:
         revisions=[
             {
                 "revision": r.revision,
-                "by": names.get(r.edited_by, "?"),
+                "by": _by(r, names),
                 "note": r.note,
                 "at": r.created_at,
                 "errors": sum(1 for f in r.findings if f.get("level") == "error"),
@@ -130,7 +171,19 @@ def draft_view(session: Session, actor: User, draft_id: int) -> DraftView:
         comments=[{"at": c.created_at, "by": names.get(c.user_id, "?"), "kind": c.kind, "revision": c.revision, "text": c.text} for c in comments],
         author=names.get(draft.author_id, "?"),
         history_diffs=diffs,
+        held_back=_held_back(session, camp, variant.id),
+        siblings=list(session.exec(select(Draft.id).where(Draft.campaign_id == camp.id).order_by(col(Draft.id))).all()),  # type: ignore[arg-type]
     )
+
+
+def _by(rev: DraftRevision, names: dict[int, str]) -> str:
+    """Who wrote a revision: the model's text is the generator's, whoever started the job."""
+    who = names.get(rev.edited_by, "?")
+    if rev.revision == 1 and rev.note == "generated":
+        return f"generator (model; job started by {who})"
+    if rev.note.startswith("regenerated slot"):
+        return f"model (asked by {who})"
+    return who
 
 
 def live_check(session: Session, actor: User, draft_id: int, slots: dict[str, str]) -> list[dict[str, Any]]:
@@ -197,3 +250,28 @@ def campaign_drafts(session: Session, actor: User, campaign_id: int) -> list[Cam
             )
         )
     return out
+
+
+# ------------------------------------------------------------------ campaigns page
+
+
+def brand_names(session: Session, actor: User) -> dict[int, str]:
+    require_role(actor, *Role.ALL)
+    return {b.id: b.name for b in session.exec(select(Brand)).all()}  # type: ignore[misc]
+
+
+def latest_job(session: Session, actor: User, campaign_id: int) -> GenerationJob | None:
+    """The campaign's most recent generation job, if any."""
+    require_role(actor, *Role.ALL)
+    return session.exec(select(GenerationJob).where(GenerationJob.campaign_id == campaign_id).order_by(col(GenerationJob.id).desc())).first()
+
+
+def job_progress(session: Session, actor: User, job_id: int) -> Progress:
+    require_role(actor, *Role.ALL)
+    return progress(session, job_id)
+
+
+def brands_by_slug(session: Session, actor: User) -> dict[str, Brand]:
+    """Every configured brand, by its folder name, in name order."""
+    require_role(actor, *Role.ALL)
+    return {b.slug: b for b in session.exec(select(Brand).order_by(col(Brand.name))).all()}

@@ -23,7 +23,7 @@ def _create(at, name):
 def test_demo_campaign_and_its_drafts(app, world):
     at = app("maria")
     assert at.title[0].value == "Campaigns"
-    table = next(df for df in at.dataframe if "Variant" in df.value.columns and "Errors" in df.value.columns).value
+    table = next(df for df in at.dataframe if "Audience group" in df.value.columns and "Errors" in df.value.columns).value
     with world.session() as s:
         camp = s.exec(select(Campaign).where(Campaign.name == DEMO_CAMPAIGN)).one()
         n = len(s.exec(select(Draft).where(Draft.campaign_id == camp.id)).all())
@@ -38,7 +38,7 @@ def test_demo_campaign_and_its_drafts(app, world):
 def test_create_generate_and_submit(app, world):
     at = app("maria")
     _create(at, "Spring renewals")
-    assert any("variant(s)** to generate and review" in i.value for i in at.info), errors(at)
+    assert any("audience group(s)** to generate and review" in i.value for i in at.info), errors(at)
     at.button(key="camp_create").click().run()
     assert not at.exception
     assert not errors(at)

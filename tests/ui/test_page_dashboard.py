@@ -41,3 +41,20 @@ def test_dashboard_queries(world):
     assert {t["decision"] for t in data.time_to_decision} == {"approved", "rejected"}
     assert all(t["hours"] >= 0 for t in data.time_to_decision)
     assert sum(d["count"] for d in data.decisions) == 2
+
+
+def test_findings_are_named_by_their_message_and_statuses_in_plain_words(app, world):
+    finding = {"rule": "hm.no-guarantees", "level": "warning", "message": "Avoid promising outcomes", "match": "sure", "scope": "message", "slot": None}
+    with world.session() as s:
+        d = s.get(type(world.drafts()[0]), world.drafts()[0].id)
+        d.findings = [finding]
+        s.add(d)
+        s.commit()
+        data = dashboard(s, world.user("rita"))
+    assert data.findings_by_rule and all(f["message"] for f in data.findings_by_rule)
+    at = app("maria", page="ui/pages/dashboard.py")
+    metrics = {m.label for m in at.metric}
+    assert {"Generated, not submitted", "In review", "Changes requested"} <= metrics
+    assert not at.exception, at.exception
+    charts = " ".join(str(c.proto) for c in at.get("vega_lite_chart"))
+    assert "Avoid promising outcomes (hm.no-guarantees)" in charts

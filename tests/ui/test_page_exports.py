@@ -64,5 +64,6 @@ def test_publish_download_and_evidence(app, world):
     assert world.events("campaign_published")
     keys = {b.key for b in at.get("download_button")}
     assert {f"exp_dl_{exp.id}_jsonl", f"exp_dl_{exp.id}_csv"} <= keys
-    evidence = next(df for df in at.dataframe if "manifest_hash" in df.value.columns).value
-    assert set(evidence["reviewer"]) == {"Rita Reviewer"}
+    evidence = next(df for df in at.dataframe if "Signature fingerprint (manifest hash)" in df.value.columns).value
+    assert set(evidence["Reviewer"]) == {"Rita Reviewer"}
+    assert not any("." in str(t) for t in evidence["Signed"])  # minutes, no microseconds

@@ -10,8 +10,15 @@ from review.models import TemplateVersion
 PAGE = "ui/pages/templates.py"
 
 
+def raw(at, pick=0):
+    """The raw editor (the builder is where the page starts)."""
+    at.radio(key=f"tpl_mode_{pick}").set_value("Raw editor").run()
+    assert not at.exception
+    return at
+
+
 def test_new_template_preview_budget_and_save(app, world):
-    at = app("maria", page=PAGE)
+    at = raw(app("maria", page=PAGE))
     names = set(next(df for df in at.dataframe if "Template" in df.value.columns).value["Template"])
     assert "Policy renewal reminder" in names
     assert at.selectbox(key="tpl_pick").value == 0  # "New template"
@@ -33,7 +40,7 @@ def test_new_template_preview_budget_and_save(app, world):
 
 
 def test_errors_are_shown_at_their_line(app, world):
-    at = app("maria", page=PAGE)
+    at = raw(app("maria", page=PAGE))
     src = at.text_area(key="tpl_source_0").value
     broken = src.replace("{{ slots.opening }}", "{{ slots.opening }}\n{{ slots.closing }}")
     line = broken.split("\n").index("{{ slots.closing }}") + 1
@@ -45,7 +52,7 @@ def test_errors_are_shown_at_their_line(app, world):
 
 
 def test_sensitive_field_is_refused(app, world):
-    at = app("maria", page=PAGE)
+    at = raw(app("maria", page=PAGE))
     src = at.text_area(key="tpl_source_0").value.replace("inputs: [city]", "inputs: [health_condition]")
     at.text_area(key="tpl_source_0").input(src).run()
     assert not at.exception
@@ -53,7 +60,7 @@ def test_sensitive_field_is_refused(app, world):
 
 
 def test_hostile_template_is_one_line_never_a_traceback(app, world):
-    at = app("maria", page=PAGE)
+    at = raw(app("maria", page=PAGE))
     src = at.text_area(key="tpl_source_0").value.replace("Kind regards,", "{% include 'x' %}{{ 'a' * 1000000000 }}")
     line = src.split("\n").index("{% include 'x' %}{{ 'a' * 1000000000 }}") + 1
     at.text_area(key="tpl_source_0").input(src).run()
@@ -63,13 +70,13 @@ def test_hostile_template_is_one_line_never_a_traceback(app, world):
 
 
 def test_edit_existing_template_makes_a_new_version(app, world):
-    at = app("maria", page=PAGE)
+    at = raw(app("maria", page=PAGE))
     from review.template_versions import list_templates
 
     with world.session() as s:
         tv_id = next(tv.id for t, _, tv in list_templates(s) if t.name == "Policy renewal reminder")
     at.selectbox(key="tpl_pick").set_value(tv_id).run()
-    assert not at.exception
+    raw(at, tv_id)
     tv_key = next(t.key for t in at.text_area if t.key and t.key.startswith("tpl_source_"))
     src = at.text_area(key=tv_key).value
     at.text_area(key=tv_key).input(src.replace("Kind regards,", "With kind regards,"))

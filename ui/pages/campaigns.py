@@ -1,23 +1,44 @@
-"""Campaigns: template × audience → variants; generate with progress, cancel; then each draft."""
+"""Campaigns: template × audience → audience groups; generate with progress, cancel; then each draft."""
 
 from __future__ import annotations
 
 import streamlit as st
-from sqlmodel import Session, col, select
 
 from review.audiences import list_audiences
-from review.campaigns import create_campaign, list_campaigns, preview_variants
-from review.generation import cancel_job, progress, start_job
-from review.models import Brand, GenerationJob
+from review.campaigns import list_campaigns, preview_variants
+from review.generation import ACTIVE, Progress, cancel_job, start_job
 from review.template_versions import list_templates
 from review.workflow import submit_ready
-from ui import common, jobs
-from ui.data import campaign_drafts
+from ui import common, jobs, labels
+from ui.data import HeldBack, brand_names, campaign_drafts, campaign_held_back, create_campaign_checked, job_progress, latest_job
+from ui.highlight import esc
 
 
-def _latest_job(campaign_id: int) -> GenerationJob | None:
-    with Session(common.get_engine(), expire_on_commit=False) as s:
-        return s.exec(select(GenerationJob).where(GenerationJob.campaign_id == campaign_id).order_by(col(GenerationJob.id).desc())).first()
+def progress_text(p: Progress) -> str:
+    """'3 of 7 audience groups drafted · about 2 min left · running for 1 min 5 s'."""
+    text = f"Generation {labels.JOB_STATUS.get(p.status, p.status)}: {p.done} of {p.total} audience groups drafted"
+    if p.status in ACTIVE:
+        if p.eta_seconds is not None:
+            text += f" · about {labels.duration(p.eta_seconds)} left"
+        elif p.status == "running":
+            text += " · estimating the time left after the first audience group"
+        if p.elapsed_seconds is not None and p.status == "running":
+            text += f" · running for {labels.duration(p.elapsed_seconds)}"
+    return text
+
+
+def held_back_notice(held: HeldBack, key: str) -> None:
+    """'N recipients held back', the reasons, and the first few recipients."""
+    if not held.count:
+        return
+    st.warning(
+        f"**{held.count} recipient(s) held back**: their own field values break the brand's rules, so their messages will not be "
+        f"exported (the export lists them in a held-back report). Reasons: {esc(held.summary())}",
+        icon=":material/person_off:",
+    )
+    st.dataframe(held.examples, hide_index=True, key=key)
+    if held.count > len(held.examples):
+        st.caption(f"The first {len(held.examples)} of {held.count}.")
 
 
 def _create(user) -> None:  # type: ignore[no-untyped-def]
@@ -36,36 +57,42 @@ def _create(user) -> None:  # type: ignore[no-untyped-def]
     if plans.ok:
         personalized = [p for p in plans.value if p.personalized]
         st.info(
-            f"This makes **{len(plans.value)} variant(s)** to generate and review: {len(personalized)} personalized, "
-            f"{len(plans.value) - len(personalized)} fallback-only (no consent), covering {sum(len(p.recipient_ids) for p in plans.value)} recipients.",
+            f"This makes **{len(plans.value)} audience group(s)** to generate and review: {len(personalized)} personalized, "
+            f"{len(plans.value) - len(personalized)} with the human-written fallback only (no consent), "
+            f"covering {sum(len(p.recipient_ids) for p in plans.value)} recipients.",
             icon=":material/account_tree:",
         )
-        with st.expander("Variants"):
+        with st.expander("Audience groups"):
             st.dataframe(
-                [{"Variant": p.label, "Recipients": len(p.recipient_ids), "Personalized": p.personalized} for p in plans.value],
+                [{"Audience group": p.label, "Recipients": len(p.recipient_ids), "Personalized": p.personalized} for p in plans.value],
                 hide_index=True,
                 key="camp_plan_table",
             )
     if st.button("Create campaign", key="camp_create", type="primary", disabled=not plans.ok):
-        out = common.call(create_campaign, user, name=name, template_version_id=tv_id, audience_id=aud_id)
+        out = common.call(create_campaign_checked, user, name=name, template_version_id=tv_id, audience_id=aud_id)
         if out.ok:
-            st.session_state["camp_pick"] = out.value.id
-            common.flash(f"Campaign '{out.value.name}' created.", "success")
+            camp, held = out.value
+            st.session_state["camp_pick"] = camp.id
+            extra = f" {held.count} recipient(s) held back by their own field values: {esc(held.summary())}" if held.count else ""
+            common.flash(f"Campaign '{esc(camp.name)}' created.{extra}", "warning" if held.count else "success")
             st.rerun()
 
 
 @st.fragment(run_every=1.0)
-def _progress_panel(job_id: int) -> None:
-    p = common.read(progress, job_id)
-    eta = f" · about {int(p.eta_seconds)} s left" if p.eta_seconds is not None else ""
-    st.progress(p.fraction, text=f"Generation {p.status}: {p.done} of {p.total} variants{eta}")
-    if p.status not in ("queued", "running"):
-        st.rerun()  # refresh the whole page once the job ends
+def _progress_panel(user, job_id: int) -> None:  # type: ignore[no-untyped-def]
+    # Runs every second on its own: it must stop for a user deactivated or timed out meanwhile,
+    # and must not count as activity (that would keep an idle session alive).
+    if not common.still_signed_in():
+        st.rerun(scope="app")
+    p = common.read(job_progress, user, job_id)
+    st.progress(p.fraction, text=progress_text(p))
+    if p.status not in ACTIVE:
+        st.rerun(scope="app")  # refresh the whole page once the job ends
 
 
 def _generation(user, campaign_id: int, missing: int) -> None:  # type: ignore[no-untyped-def]
     engine = common.get_engine()
-    job = _latest_job(campaign_id)
+    job = common.read(latest_job, user, campaign_id)
     active = job is not None and job.status in ("queued", "running")
     if job is not None and active:
         if not jobs.is_running(engine, job.id):  # type: ignore[arg-type]
@@ -74,19 +101,19 @@ def _generation(user, campaign_id: int, missing: int) -> None:  # type: ignore[n
                 jobs.ensure_running(engine, job.id, common.get_filler())  # type: ignore[arg-type]
                 st.rerun()
         else:
-            _progress_panel(job.id)  # type: ignore[arg-type]
+            _progress_panel(user, job.id)  # type: ignore[arg-type]
         if st.button("Cancel generation", key="gen_cancel", icon=":material/cancel:"):
             out = common.call(cancel_job, user, job.id)
             if out.ok:
-                common.flash("Cancellation requested; the job stops after the batch in flight.", "info")
+                common.flash("Cancellation requested: the job stops once the audience groups in flight are drafted.", "info")
                 st.rerun()
         return
     if job is not None:
-        p = common.read(progress, job.id)
-        msg = f"Last generation job #{job.id}: {p.status}, {p.done} of {p.total} variants."
+        p = common.read(job_progress, user, job.id)
+        msg = f"Last generation job #{job.id}: {labels.JOB_STATUS.get(p.status, p.status)}, {p.done} of {p.total} audience groups drafted."
         (st.error if p.status == "failed" else st.caption)(msg + (f" {p.error}" if p.error else ""))
     if not missing:
-        st.caption("Every variant has its draft.")
+        st.caption("Every audience group has its draft.")
         return
     label = "Generate drafts" if job is None else f"Generate the {missing} missing draft(s)"
     if st.button(label, key="gen_start", type="primary", icon=":material/auto_awesome:"):
@@ -98,19 +125,19 @@ def _generation(user, campaign_id: int, missing: int) -> None:  # type: ignore[n
 
 def _drafts(user, camp_id: int, rows: list) -> None:  # type: ignore[no-untyped-def,type-arg]
     generated = [r for r in rows if r.draft_id is not None]
-    st.caption(f"{len(generated)} of {len(rows)} variants have a draft.")
+    st.caption(f"{len(generated)} of {len(rows)} audience groups have a draft.")
     if not generated:
         return
     st.dataframe(
         [
             {
                 "Draft": r.draft_id,
-                "Variant": r.variant,
+                "Audience group": r.variant,
                 "Recipients": r.recipients,
-                "Status": r.status.replace("_", " "),
+                "Status": labels.status(r.status),
                 "Errors": r.errors,
                 "Warnings": r.warnings,
-                "Fallbacks": r.fallbacks,
+                "Human-written fallbacks": r.fallbacks,
             }
             for r in generated
         ],
@@ -123,7 +150,7 @@ def _drafts(user, camp_id: int, rows: list) -> None:  # type: ignore[no-untyped-
         "Draft", [r.draft_id for r in generated], format_func=lambda i: f"#{i} · {next(r.variant for r in generated if r.draft_id == i)}", key="camp_open_id"
     )
     if c2.button("Open draft", key="camp_open", type="primary"):
-        common.open_draft(pick)  # type: ignore[arg-type]
+        common.open_draft(pick, [r.draft_id for r in generated])  # type: ignore[arg-type]
     # A draft sent back for changes goes back only once changed (or, on its own page, with a
     # reply): submitting in bulk must not quietly undo a reviewer's request. The service decides
     # and says why it skipped each draft.
@@ -148,17 +175,17 @@ def render() -> None:
     user = common.require_user()
     st.title("Campaigns")
     camps = common.read(lambda s: list_campaigns(s))
-    with Session(common.get_engine()) as s:
-        brand_names = {b.id: b.name for b in s.exec(select(Brand)).all()}
+    brands = common.read(brand_names, user)
     with st.expander("New campaign", expanded=not camps, icon=":material/add:"):
         _create(user)
     if not camps:
         return
-    opts = {c.id: f"{c.name} ({brand_names.get(c.brand_id, '?')}, {c.channel})" for c in camps}
+    opts = {c.id: f"{c.name} ({brands.get(c.brand_id, '?')}, {c.channel})" for c in camps}
     if st.session_state.get("camp_pick") not in opts:
         st.session_state.pop("camp_pick", None)
     camp_id = st.selectbox("Campaign", list(opts), format_func=opts.get, key="camp_pick")
     rows = common.read(campaign_drafts, user, camp_id)
+    held_back_notice(common.read(campaign_held_back, user, camp_id), "camp_held_back")
     st.subheader("Generation")
     _generation(user, camp_id, sum(1 for r in rows if r.draft_id is None))
     st.subheader("Drafts")

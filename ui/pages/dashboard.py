@@ -6,7 +6,7 @@ import altair as alt
 import streamlit as st
 
 from review.dashboard import dashboard
-from ui import common
+from ui import common, labels
 
 
 def render() -> None:
@@ -14,12 +14,9 @@ def render() -> None:
     st.title("Dashboard")
     data = common.read(dashboard, user)
     sc = data.status_counts
-    m = st.columns(5)
-    m[0].metric("In review", sc.get("in_review", 0))
-    m[1].metric("Needs changes", sc.get("needs_changes", 0))
-    m[2].metric("Approved", sc.get("approved", 0))
-    m[3].metric("Published", sc.get("published", 0))
-    m[4].metric("Rejected", sc.get("rejected", 0))
+    shown = ("checked", "in_review", "needs_changes", "approved", "published", "rejected")
+    for col_, code in zip(st.columns(len(shown)), shown, strict=True):
+        col_.metric(labels.status(code), sc.get(code, 0))
     rates = data.decision_rates
     if rates:
         st.caption(" · ".join(f"{k}: {v:.0%}" for k, v in sorted(rates.items())) + " of all decisions")
@@ -75,11 +72,13 @@ def render() -> None:
     with c4:
         st.subheader("Most frequent findings")
         if data.findings_by_rule:
+            # A rule is named by what it says (its id kept in brackets for rule-file editors).
+            values = [{**f, "label": labels.rule(f["rule"], f.get("message", ""))[:90]} for f in data.findings_by_rule]
             chart = (
-                alt.Chart(alt.Data(values=data.findings_by_rule))
+                alt.Chart(alt.Data(values=values))
                 .mark_bar()
                 .encode(
-                    y=alt.Y("rule:N", sort="-x", title=None),
+                    y=alt.Y("label:N", sort="-x", title=None, axis=alt.Axis(labelLimit=420)),
                     x=alt.X("count:Q", title="findings on open drafts"),
                     color=alt.Color("level:N", scale=alt.Scale(domain=["error", "warning", "suggestion"], range=["#c62828", "#f9a825", "#1565c0"])),
                 )

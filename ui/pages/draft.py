@@ -10,19 +10,22 @@ import streamlit as st
 from review import workflow
 from review.generation import regenerate_slot
 from review.models import User
-from ui import common
-from ui.data import DraftView, draft_view, live_check
+from ui import common, labels
+from ui.data import DraftView, HeldBack, draft_view, live_check
 from ui.highlight import LEVEL_ICON, esc, message_html, number_findings
 
-STATUS_BADGE = {
-    "checked": ("gray", "checked"),
-    "in_review": ("blue", "in review"),
-    "needs_changes": ("orange", "needs changes"),
-    "approved": ("green", "approved"),
-    "published": ("violet", "published"),
-    "rejected": ("red", "rejected"),
-    "withdrawn": ("gray", "withdrawn"),
+STATUS_COLOR = {
+    "checked": "gray",
+    "in_review": "blue",
+    "needs_changes": "orange",
+    "approved": "green",
+    "published": "violet",
+    "rejected": "red",
+    "withdrawn": "gray",
 }
+STATUS_BADGE = {code: (color, labels.status(code)) for code, color in STATUS_COLOR.items()}
+# The reviewer's loop from the keyboard (ignored while typing in a box): J / K as in mail readers.
+NEXT_KEY, PREV_KEY = "J", "K"
 
 
 DECISIONS = (("approve", "Approve"), ("request_changes", "Request changes"), ("reject", "Reject"), ("withdraw", "Withdraw"))
@@ -43,9 +46,10 @@ def _findings_list(findings: list[dict[str, Any]]) -> None:
     for n, f in number_findings(findings):
         where = f"slot **{esc(f['slot'])}**" if f.get("scope") == "slot" and f.get("slot") else esc(f.get("scope") or "message")
         icon = LEVEL_ICON.get(f.get("level", ""), "•")
-        text = f"{icon} **[{n}] {esc(f.get('level', ''))}** · <code>{esc(f.get('rule', ''))}</code> · {where}: {esc(f.get('message', ''))}"
+        text = f"{icon} **[{n}] {esc(f.get('level', ''))}** · {where}: {esc(f.get('message', ''))}"
         if f.get("match"):
             text += f" — “{esc(f['match'])}”"
+        text += f" <small>(rule <code>{esc(f.get('rule', ''))}</code>)</small>"
         if f.get("suggestion"):
             text += f"  \n&nbsp;&nbsp;&nbsp;&nbsp;Suggestion: {esc(f['suggestion'])}"
         if f.get("link"):
@@ -69,16 +73,16 @@ def _slots_table(v: DraftView) -> None:
             {
                 "Slot": name,
                 "Text": v.draft.slots.get(name, ""),
-                "Source": meta.get("source", "?"),
+                "Written by": labels.source(meta.get("source", "?")),
                 "Inputs the model saw": ", ".join(f"{k}={val}" for k, val in (meta.get("inputs") or {}).items())
                 or ("none (no consent)" if not v.variant.personalized else "none"),
                 "Max words": spec.max_words,
                 "Words": len(v.draft.slots.get(name, "").split()),
-                "Fallback": spec.fallback,
+                "Human-written fallback": spec.fallback,
             }
         )
     st.dataframe(rows, hide_index=True, key="draft_slots_table")
-    st.markdown("**Variant inputs** (what every recipient of this variant shares)")
+    st.markdown("**Audience group inputs** (what every recipient of this audience group shares)")
     inputs = [{"Field": k, "Value": val} for k, val in v.variant.inputs.items()]
     st.dataframe(inputs or [{"Field": "(none)", "Value": "no personalization consent"}], hide_index=True)
     st.markdown(f"**Sample recipient {esc(v.recipient.external_id)}** (sensitive fields withheld)", unsafe_allow_html=True)
@@ -87,14 +91,39 @@ def _slots_table(v: DraftView) -> None:
 
 def _history(v: DraftView) -> None:
     st.markdown("**Revisions**")
-    st.dataframe([{**r, "at": common.fmt_ts(r["at"])} for r in v.revisions], hide_index=True, key="draft_revisions")
+    st.dataframe(
+        [
+            {
+                "Revision": r["revision"],
+                "By": r["by"],
+                "Note": r["note"],
+                "When": common.fmt_ts(r["at"]),
+                "Errors": r["errors"],
+                "Warnings": r["warnings"],
+                "Text fingerprint": r["content_hash"],
+            }
+            for r in v.revisions
+        ],
+        hide_index=True,
+        key="draft_revisions",
+    )
     for title, diff in v.history_diffs:
         with st.expander(f"Diff: {title}"):
             st.code(diff or "(no slot text changed)", language="diff")
     st.markdown("**Decisions and signatures**")
     if v.approvals:
         st.dataframe(
-            [{**a, "signed_at": common.fmt_ts(a["signed_at"]), "valid": "valid" if a["valid"] else "void"} for a in v.approvals],
+            [
+                {
+                    "Revision": a["revision"],
+                    "Reviewer": a["reviewer"],
+                    "Meaning": a["meaning"],
+                    "Signed": common.fmt_ts(a["signed_at"]),
+                    "Counts": "yes" if a["valid"] else f"no ({a['void_reason']})",
+                    "Signature fingerprint": a["manifest_hash"],
+                }
+                for a in v.approvals
+            ],
             hide_index=True,
             key="draft_approvals",
         )
@@ -104,11 +133,15 @@ def _history(v: DraftView) -> None:
     if v.comments:
         for c in v.comments:
             st.markdown(
-                f"**{esc(c['by'])}** · {esc(c['kind'].replace('_', ' '))} · rev {c['revision']} · {common.fmt_ts(c['at'])}  \n{esc(c['text'])}",
+                f"**{esc(c['by'])}** · {esc(COMMENT_KIND.get(c['kind'], c['kind'].replace('_', ' ')))} · revision {c['revision']} · "
+                f"{common.fmt_ts(c['at'])}  \n{esc(c['text'])}",
                 unsafe_allow_html=True,
             )
     else:
         st.caption("No comments yet.")
+
+
+COMMENT_KIND = {"request_changes": "asked for changes", "reject": "rejected", "withdraw": "withdrew", "note": "note", "reply": "replied"}
 
 
 def _approve_form(user: User, v: DraftView) -> None:
@@ -215,7 +248,10 @@ def _edit(user: User, v: DraftView) -> None:
         if c2.button("Regenerate", key="regen_btn", icon=":material/autorenew:"):
             attempt = st.session_state.get(f"regen_attempt_{d.id}", 0) + 1
             st.session_state[f"regen_attempt_{d.id}"] = attempt
-            out = common.call(regenerate_slot, user, d.id, slot, common.get_filler(), attempt=attempt)
+            # One model run (best of several candidates): tens of seconds on a CPU. Say so, rather
+            # than leave the page greyed out with no word of what it is doing.
+            with st.spinner(f"The model is writing a new '{slot}' text and the brand's rules are checking it; this can take up to a minute…", show_time=True):
+                out = common.call(regenerate_slot, user, d.id, slot, common.get_filler(), attempt=attempt)
             if out.ok:
                 common.flash(f"Slot '{slot}' regenerated (revision {out.value.revision}).", "success")
                 st.rerun()
@@ -266,12 +302,48 @@ def _submit(user: User, v: DraftView, asked: dict[str, Any] | None) -> None:
             st.rerun()
 
 
+def _held_back(held: HeldBack) -> None:
+    """Recipients of this audience group whose own field values break the rules: their messages
+    do not ship, whatever the reviewer decides; the reviewer sees it before signing."""
+    if not held.count:
+        return
+    st.warning(
+        f"**{held.count} recipient(s) of this audience group held back**: their own field values (printed into the message) "
+        f"break the brand's rules, so their messages will not be exported. {_md(held.summary())}",
+        icon=":material/person_off:",
+    )
+    with st.expander(f"Held-back recipients (first {len(held.examples)} of {held.count})"):
+        st.dataframe(held.examples, hide_index=True, key="draft_held_back")
+
+
+def _nav_list(v: DraftView) -> list[int]:
+    """The list this draft was opened from (a queue page, a campaign), else its campaign's drafts."""
+    among = st.session_state.get(common.NAV_KEY) or []
+    return list(among) if v.draft.id in among else list(v.siblings)
+
+
+def _next_previous(v: DraftView) -> None:
+    ids = _nav_list(v)
+    at = ids.index(v.draft.id) if v.draft.id in ids else -1
+    prev_id = ids[at - 1] if at > 0 else None
+    next_id = ids[at + 1] if 0 <= at < len(ids) - 1 else None
+    c1, c2, c3 = st.columns([1, 1, 3], vertical_alignment="center")
+    if c1.button("Previous draft", key="draft_prev", icon=":material/arrow_back:", disabled=prev_id is None, shortcut=PREV_KEY, width="stretch"):
+        common.open_draft(prev_id)  # type: ignore[arg-type]
+    if c2.button("Next draft", key="draft_next", icon=":material/arrow_forward:", disabled=next_id is None, shortcut=NEXT_KEY, width="stretch"):
+        common.open_draft(next_id)  # type: ignore[arg-type]
+    if at >= 0:
+        c3.caption(f"Draft {at + 1} of {len(ids)} in this list · keys {NEXT_KEY} (next) and {PREV_KEY} (previous) when not typing")
+
+
 def render() -> None:
     user = common.require_user()
     draft_id = _draft_id()
     if draft_id is None:
         st.title("Draft")
-        st.info("Open a draft from the review queue or a campaign.")
+        st.info("No draft chosen yet: open one from the review queue or from a campaign's drafts.", icon=":material/article:")
+        home = ("ui/pages/campaigns.py", "Go to campaigns") if user.role == "marketer" else ("ui/pages/queue.py", "Go to the review queue")
+        st.page_link(home[0], label=home[1], icon=":material/arrow_forward:")
         return
     out = common.call(draft_view, user, draft_id)
     if not out.ok:
@@ -280,25 +352,27 @@ def render() -> None:
     d = v.draft
     color, label = STATUS_BADGE.get(d.status, ("gray", d.status))
     st.title(f"Draft #{d.id}")
+    _next_previous(v)
     st.markdown(
-        f":{color}-badge[{label}] &nbsp; **{esc(v.campaign.name)}** · {esc(v.brand.name)} · variant **{esc(v.variant.label)}** · "
+        f":{color}-badge[{label}] &nbsp; **{esc(v.campaign.name)}** · {esc(v.brand.name)} · audience group **{esc(v.variant.label)}** · "
         f"{v.variant.recipient_count} recipient(s) · revision {d.revision} · template v{v.template_version} · by {esc(v.author)}",
         unsafe_allow_html=True,
     )
     asked = _changes_requested(v)
     if asked is not None:
         _changes_banner(v, asked)
+    _held_back(v.held_back)
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Errors", d.error_count)
     m2.metric("Warnings", d.warning_count)
-    m3.metric("Model fallbacks", d.fallback_count)
+    m3.metric("Human-written fallbacks", d.fallback_count, help="Slots where no model text passed the checks, so the template's human-written fallback is used")
     m4.metric("Approvals", f"{v.valid_approval_count} / {v.policy.approvals_required}")
 
     left, right = st.columns([3, 2], gap="large")
     with left:
         st.subheader("Message")
         st.caption(
-            f"Rendered for sample recipient {esc(v.recipient.external_id)}, one of the variant's {v.variant.recipient_count} "
+            f"Rendered for sample recipient {esc(v.recipient.external_id)}, one of the audience group's {v.variant.recipient_count} "
             "(their fields are under *Slots and inputs* below).",
             unsafe_allow_html=True,
         )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from datetime import datetime
 from pathlib import Path
 
 import streamlit as st
@@ -25,8 +27,9 @@ def render() -> None:
         # Published: its drafts are now "published", which readiness (a check for publishing
         # again) would list as "not approved" — a contradiction, not a problem to show.
         latest = exports[0]
+        held = f", {latest.held_back} recipient(s) held back (see the held-back report)" if latest.held_back else ""
         st.success(
-            f"Published {common.fmt_ts(latest.created_at)}: export #{latest.id}, {latest.row_count} rows (sha256 {latest.sha256[:16]}…). "
+            f"Published {common.fmt_ts(latest.created_at)}: export #{latest.id}, {latest.row_count} rows{held} (file fingerprint {latest.sha256[:16]}…). "
             "The files and the approval evidence are below.",
             icon=":material/task_alt:",
         )
@@ -36,13 +39,16 @@ def render() -> None:
     if not exports:
         st.caption("Nothing exported yet.")
     for exp in exports:
-        st.markdown(f"**Export #{exp.id}** · {common.fmt_ts(exp.created_at)} · {exp.row_count} rows · sha256 `{exp.sha256[:16]}…`")
-        c1, c2 = st.columns(2)
-        for col_, path, mime, tag in ((c1, exp.jsonl_path, "application/jsonl", "jsonl"), (c2, exp.csv_path, "text/csv", "csv")):
+        held = f"{exp.held_back} recipient(s) held back" if exp.held_back else "no recipient held back"
+        st.markdown(f"**Export #{exp.id}** · {common.fmt_ts(exp.created_at)} · {exp.row_count} rows · {held} · file fingerprint (sha256) `{exp.sha256[:16]}…`")
+        files = [(exp.jsonl_path, "application/jsonl", "jsonl"), (exp.csv_path, "text/csv", "csv")]
+        if exp.held_path:  # who was held back by their own field values, and why
+            files.append((exp.held_path, "text/csv", "held"))
+        for col_, (path, mime, tag) in zip(st.columns(len(files)), files, strict=True):
             p = Path(path)
             if p.is_file():
                 col_.download_button(
-                    f"Download {p.name}",
+                    f"Download the held-back report ({p.name})" if tag == "held" else f"Download {p.name}",
                     p.read_bytes(),
                     file_name=p.name,
                     mime=mime,
@@ -55,9 +61,25 @@ def render() -> None:
     st.subheader("Approval evidence")
     evidence = common.read(approval_evidence, camp_id)
     if evidence:
-        st.dataframe(evidence, hide_index=True, key="exp_evidence")
+        st.dataframe([_evidence_row(e) for e in evidence], hide_index=True, key="exp_evidence")
     else:
         st.caption("No signatures yet.")
+
+
+def _evidence_row(e: dict) -> dict:  # type: ignore[type-arg]
+    """One signature as an examiner reads it (the export's evidence file keeps the code's names)."""
+    signed = e.get("signed_at")
+    with contextlib.suppress(ValueError):  # not a time: shown as it is
+        signed = common.fmt_ts(datetime.fromisoformat(signed)) if isinstance(signed, str) else common.fmt_ts(signed)
+    return {
+        "Draft": e.get("draft_id"),
+        "Revision": e.get("revision"),
+        "Reviewer": e.get("reviewer"),
+        "Meaning": e.get("meaning"),
+        "Signed": signed,
+        "Counts": "yes" if e.get("valid") else f"no ({e.get('void_reason') or 'void'})",
+        "Signature fingerprint (manifest hash)": e.get("manifest_hash"),
+    }
 
 
 def _readiness(user, camp_id: int) -> None:  # type: ignore[no-untyped-def]

@@ -3,42 +3,49 @@
 from __future__ import annotations
 
 import streamlit as st
-from sqlmodel import Session, col, select
 
-from review.dashboard import approve_shown, drafts_without_findings, queue_page
-from review.models import Brand, Campaign, Status
+from review.dashboard import approve_shown, drafts_without_findings, queue_filter_options, queue_page
+from review.models import Status
 from review.queue import QueueFilter
 from review.workflow import SIGNATURE_MEANINGS
-from ui import common
+from ui import common, labels
 from ui.data import draft_view
 from ui.highlight import esc, message_html
 
 PAGE_SIZES = (10, 25, 50, 100)
-STATUS_LABELS = {s: s.replace("_", " ") for s in Status.ALL}
+STATUS_LABELS = {s: labels.status(s) for s in Status.ALL}
+FILTERS = {"queue_text": "", "queue_brand": None, "queue_campaign": None, "queue_status": [Status.IN_REVIEW], "queue_page_size": 50}
 
 
 def _risk(errors: int, warnings: int, fallbacks: int) -> str:
-    parts = [f"{n} {word}{'s' if n != 1 else ''}" for n, word in ((errors, "error"), (warnings, "warning"), (fallbacks, "fallback")) if n]
+    words = ((errors, "error", "errors"), (warnings, "warning", "warnings"), (fallbacks, "human-written fallback", "human-written fallbacks"))
+    parts = [f"{n} {one if n == 1 else many}" for n, one, many in words if n]
     return " · ".join(parts) if parts else "clean"
-
-
-def _filter_options() -> tuple[dict[int, str], dict[int, str]]:
-    with Session(common.get_engine()) as s:
-        brands = {b.id: b.name for b in s.exec(select(Brand).order_by(col(Brand.name))).all()}
-        camps = {c.id: c.name for c in s.exec(select(Campaign).order_by(col(Campaign.created_at).desc())).all()}
-    return brands, camps  # type: ignore[return-value]
 
 
 def render() -> None:
     user = common.require_user()
     st.title("Review queue")
-    brands, camps = _filter_options()
-    f1, f2, f3, f4 = st.columns([2, 2, 3, 1])
-    brand_id = f1.selectbox("Brand", [None, *brands], format_func=lambda i: "All brands" if i is None else brands[i], key="queue_brand")
-    campaign_id = f2.selectbox("Campaign", [None, *camps], format_func=lambda i: "All campaigns" if i is None else camps[i], key="queue_campaign")
-    statuses = f3.multiselect("Status", list(Status.ALL), default=[Status.IN_REVIEW], format_func=STATUS_LABELS.get, key="queue_status")
-    page_size = f4.selectbox("Per page", PAGE_SIZES, index=PAGE_SIZES.index(50), key="queue_page_size")
-    flt = QueueFilter(statuses=tuple(statuses), brand_id=brand_id, campaign_id=campaign_id)
+    brands, camps = common.read(queue_filter_options, user)
+    for key, default in FILTERS.items():  # the filters survive a visit to a draft and back
+        common.sticky(key, default)
+    if st.session_state["queue_brand"] not in (None, *brands):
+        st.session_state["queue_brand"] = None
+    if st.session_state["queue_campaign"] not in (None, *camps):
+        st.session_state["queue_campaign"] = None
+    f0, f1, f2, f3, f4 = st.columns([3, 2, 2, 3, 1])
+    text = f0.text_input("Search", key="queue_text", placeholder="campaign, brand, audience group or #draft")
+    brand_id = f1.selectbox(
+        "Brand", [None, *brands], format_func=lambda i: "All brands" if i is None else brands[i], key="queue_brand", placeholder="All brands"
+    )
+    campaign_id = f2.selectbox(
+        "Campaign", [None, *camps], format_func=lambda i: "All campaigns" if i is None else camps[i], key="queue_campaign", placeholder="All campaigns"
+    )
+    statuses = f3.multiselect("Status", list(Status.ALL), format_func=STATUS_LABELS.get, key="queue_status")
+    page_size = f4.selectbox("Per page", PAGE_SIZES, key="queue_page_size")
+    for key in FILTERS:
+        common.kept(key)
+    flt = QueueFilter(statuses=tuple(statuses), brand_id=brand_id, campaign_id=campaign_id, text=text.strip())
     page = int(st.session_state.get("queue_page", 1))
     out = common.call(queue_page, user, flt, page=page, page_size=page_size)
     if not out.ok:
@@ -50,46 +57,55 @@ def render() -> None:
     first = (qp.page - 1) * qp.page_size + 1 if qp.total else 0
     st.caption(
         f"{qp.total} draft(s) · showing {first}–{first + len(qp.rows) - 1 if qp.rows else 0} · "
-        "sorted by risk (errors, warnings, model fallbacks), then longest waiting"
+        "sorted by risk (errors, warnings, human-written fallbacks), then longest waiting"
     )
     if not qp.rows:
         st.info("Nothing waiting here.", icon=":material/inbox:")
         _bulk_approve(user, [])  # the last bulk signature's report, or the sheet, stays in view
         return
+    # What a reviewer decides on comes first (risk, signatures, waiting), and the widths add up to
+    # what a 1400 px screen leaves beside the sidebar: nothing scrolls sideways. The brand is a
+    # filter above and is named on the draft page.
     table = [
         {
             "Draft": r.draft_id,
             "Risk": _risk(r.errors, r.warnings, r.fallbacks),
-            "Status": STATUS_LABELS.get(r.status, r.status),
-            "Brand": r.brand,
-            "Campaign": r.campaign,
-            "Variant": r.variant,
-            "Recipients": r.recipients,
             "Approvals": f"{r.approvals}/{r.approvals_required}",
-            "Revision": r.revision,
             "Waiting since": common.fmt_ts(r.updated_at),
+            "Status": STATUS_LABELS.get(r.status, r.status),
+            "Campaign": r.campaign,
+            "Audience group": r.variant,
+            "Recipients": r.recipients,
         }
         for r in qp.rows
     ]
+    widths = {"Draft": 60, "Risk": 180, "Approvals": 80, "Waiting since": 150, "Status": 100, "Campaign": 120, "Audience group": 120, "Recipients": 80}
     event = st.dataframe(
         table,
         hide_index=True,
         key="queue_table",
         on_select="rerun",
         selection_mode="single-row",
-        column_config={"Draft": st.column_config.NumberColumn(format="#%d", width="small"), "Recipients": st.column_config.NumberColumn(width="small")},
+        column_config={
+            name: (
+                st.column_config.NumberColumn(width=w, format="#%d" if name == "Draft" else None)
+                if name in ("Draft", "Recipients")
+                else st.column_config.TextColumn(width=w)
+            )  # type: ignore[arg-type]
+            for name, w in widths.items()
+        },
         height=min(38 + 35 * len(table), 560),
     )
+    ids = [r.draft_id for r in qp.rows]
     selected = getattr(getattr(event, "selection", None), "rows", None) or []
     if selected:
         del st.session_state["queue_table"]  # coming back to the queue must not re-open it
-        common.open_draft(qp.rows[selected[0]].draft_id)
+        common.open_draft(qp.rows[selected[0]].draft_id, ids)
 
     c1, c2, c3, c4 = st.columns([2, 1, 1, 2], vertical_alignment="bottom")
-    ids = [r.draft_id for r in qp.rows]
     chosen = c1.selectbox("Draft to open", ids, format_func=lambda i: f"#{i} · {next(r.variant for r in qp.rows if r.draft_id == i)}", key="queue_open_id")
     if c2.button("Open draft", key="queue_open", type="primary", icon=":material/open_in_new:"):
-        common.open_draft(chosen)
+        common.open_draft(chosen, ids)
     if c3.button("◀ Previous", key="queue_prev", disabled=qp.page <= 1):
         st.session_state["queue_page"] = qp.page - 1
         st.rerun()
@@ -164,7 +180,7 @@ def _review_sheet(user, sheet: list[int]) -> None:  # type: ignore[no-untyped-de
                 continue
             v = out.value
             st.markdown(
-                f"**Draft #{draft_id}** · {esc(v.campaign.name)} · variant **{esc(v.variant.label)}** · {v.variant.recipient_count} recipient(s) · "
+                f"**Draft #{draft_id}** · {esc(v.campaign.name)} · audience group **{esc(v.variant.label)}** · {v.variant.recipient_count} recipient(s) · "
                 f"revision {v.draft.revision} · sample recipient {esc(v.recipient.external_id)} · "
                 f"{v.valid_approval_count} of {v.policy.approvals_required} signature(s)",
                 unsafe_allow_html=True,

@@ -1,0 +1,77 @@
+"""The words the app shows for the code's names (the README's glossary lists them). No Streamlit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+STATUS = {
+    "checked": "Generated, not submitted",
+    "in_review": "In review",
+    "needs_changes": "Changes requested",
+    "approved": "Approved",
+    "published": "Published",
+    "rejected": "Rejected",
+    "withdrawn": "Withdrawn",
+    "not generated": "Not generated yet",
+}
+
+JOB_STATUS = {"queued": "waiting to start", "running": "running", "done": "finished", "cancelled": "cancelled", "failed": "failed"}
+
+SOURCE = {"model": "the model", "fallback": "human-written fallback (no model text passed the checks)", "no_consent": "human-written fallback (no consent)"}
+
+GROUP = "audience group"  # the code's "variant"
+FALLBACK = "human-written fallback"  # the code's "fallback"
+
+
+def status(code: str) -> str:
+    return STATUS.get(code, code.replace("_", " ").capitalize())
+
+
+def source(code: str) -> str:
+    return SOURCE.get(code, code.replace("_", " "))
+
+
+def rule(rule_id: str, message: str = "") -> str:
+    """A rule named by what it says, its id kept for the people who edit the rule files."""
+    return f"{message} ({rule_id})" if message else rule_id
+
+
+def duration(seconds: float | None) -> str:
+    """'40 s', '3 min', '1 h 5 min': rounded the way a person says it."""
+    if seconds is None:
+        return ""
+    s = max(0, int(round(seconds)))
+    if s < 60:
+        return f"{s} s"
+    if s < 300:
+        m, rest = divmod(s, 60)
+        return f"{m} min {rest} s" if rest else f"{m} min"
+    m = (s + 30) // 60
+    if m < 60:
+        return f"{m} min"
+    h, m = divmod(m, 60)
+    return f"{h} h {m} min" if m else f"{h} h"
+
+
+def zone(name: str | None) -> tzinfo:
+    """The viewer's timezone by IANA name (as the browser reports it); UTC when unknown."""
+    if not name:
+        return UTC
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def when(ts: Any, tz: tzinfo = UTC) -> str:
+    """'27 Nov 2026, 16:10 CET': minutes, the viewer's zone, no microseconds. Stored times are UTC
+    (SQLite returns them without a zone)."""
+    if ts is None or ts == "":
+        return ""
+    if not isinstance(ts, datetime):
+        return str(ts)
+    aware = ts if ts.tzinfo else ts.replace(tzinfo=UTC)
+    local = aware.astimezone(tz)
+    return f"{local.day} {local:%b %Y, %H:%M} {local.tzname() or ''}".rstrip()
