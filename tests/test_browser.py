@@ -553,3 +553,218 @@ def test_reviewers_loop_at_1400px_in_tokyo(server: tuple[str, str]) -> None:
         expect(page.get_by_text(tokyo).first).to_be_visible()
         _save(page, "times-in-tokyo")
         browser.close()
+
+
+# ------------------------------------------------------------------ issue 13: the whole path, as the people who walk it
+
+WALK_PARAGRAPH = (
+    "Our patient service is here for you between appointments. You can call our nurses on weekdays, order a printed copy "
+    "of your patient information leaflet, or ask for a large-print version of any letter we send. Keep this message with "
+    "your other papers."
+)
+WALK_BODY = f"""Dear {{{{ recipient.first_name }}}},
+
+{{{{ slots.opening }}}}
+
+{WALK_PARAGRAPH}
+
+This material is for information only and does not replace advice from your doctor.
+
+Kind regards,
+The Vitalis patient team
+"""
+WALK_CSV = "id,personalization_consent,first_name,city,age_band\nW-001,yes,Anna,Bristol,35-54\nW-002,yes,Ben,Bristol,35-54\n"
+WALK_FIX = "We are glad to support you in Bristol on weekdays."
+
+
+def _walk_save(page, n: int, step: str, *, docs: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    """artifacts/walk-NN-step.png: kept by CI as the record of one walk through the app (`make
+    test` leaves artifacts/ in place). With COUNTERSIGN_UPDATE_SCREENSHOTS=1, `docs` names the
+    README screenshot (docs/screenshot-<docs>.png) this step refreshes."""
+    art = ROOT / "artifacts"
+    art.mkdir(exist_ok=True)
+    page.wait_for_selector(IDLE)
+    path = art / f"walk-{n:02d}-{step}.png"
+    page.screenshot(path=str(path), full_page=True)
+    if docs and os.environ.get("COUNTERSIGN_UPDATE_SCREENSHOTS") == "1":
+        shutil.copy(path, ROOT / "docs" / f"screenshot-{docs}.png")
+
+
+def _nav(page, title: str, heading: str) -> None:  # type: ignore[no-untyped-def]
+    from playwright.sync_api import expect
+
+    page.wait_for_selector(IDLE)
+    page.locator("[data-testid='stSidebarNav']").get_by_role("link", name=title).click()
+    expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+    page.wait_for_selector(IDLE)
+
+
+def _as(page, base: str, path: str, username: str) -> None:  # type: ignore[no-untyped-def]
+    """A new session (a fresh page load) on `path`, logged in as `username`."""
+    from ui_helpers import PASSWORDS
+
+    page.goto(f"{base}{path}")
+    _log_in(page, username, PASSWORDS[username])
+
+
+def _type(box, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Fill a text box and leave it, which is when Streamlit takes its value."""
+    box.fill(text)
+    box.press("Tab")
+
+
+def _sign(page, draft_id: int, who: str, password: str, *, wrong_first: bool, before=None) -> None:  # type: ignore[no-untyped-def]
+    """Meaning, each warning acknowledged, password; with `wrong_first`, a mistyped password first,
+    after which the meaning and the ticks must still be there (only the password is typed again).
+    `before` runs with the form filled in, just before the signing click."""
+    from playwright.sync_api import expect
+
+    meaning = "Approved: compliance review complete"
+    form = page.locator("[data-testid='stForm']").filter(has_text="Re-enter your password")
+    _choose(page, form.locator("[data-testid='stSelectbox']"), meaning)
+    boxes = form.locator("[data-testid='stCheckbox']")
+    for i in range(boxes.count()):
+        boxes.nth(i).locator("label").click()
+    n_boxes = boxes.count()
+    secret = form.get_by_role("textbox", name="Re-enter your password to sign")
+    if wrong_first:
+        secret.fill(password + "-typo")
+        form.get_by_role("button", name="Sign and approve").click()
+        expect(page.get_by_text("Signature refused: the password does not match.")).to_be_visible()
+        page.wait_for_selector(IDLE)
+        expect(form.get_by_role("combobox")).to_have_value(re.compile("^" + re.escape(meaning)))
+        expect(form.locator("input[type='checkbox']:checked")).to_have_count(n_boxes)
+        expect(secret).to_have_value("")
+    secret.fill(password)
+    if before is not None:
+        before()  # the form filled in, just before signing
+    form.get_by_role("button", name="Sign and approve").click()
+    expect(page.get_by_text(f"Draft #{draft_id} signed by {who}")).to_be_visible()
+    page.wait_for_selector(IDLE)
+
+
+def test_walk_the_whole_path_in_chromium(server: tuple[str, str], tmp_path: Path) -> None:
+    """maria builds a template in the builder form, imports an audience, creates a campaign,
+    generates and submits; rita asks for changes; maria edits and resubmits; rita signs (after a
+    mistyped password), rob signs (the pharma brand needs two); maria exports; admin verifies the
+    audit chain. A screenshot of every step lands in artifacts/walk-NN-step.png."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from review.audit import verify_chain
+    from review.db import make_engine
+    from review.models import Approval, Campaign, Draft, Status
+
+    base, url = server
+    csv = tmp_path / "walk-patients.csv"
+    csv.write_text(WALK_CSV, encoding="utf-8")
+
+    with sync_playwright() as p:
+        browser, page = _browser(p)
+        page.goto(base)
+        _log_in(page, "maria", "maria-demo-pass")
+
+        # 1. A template, built in the form (no YAML typed), for the two-signature pharma brand.
+        _nav(page, "Templates", "Templates")
+        _choose(page, page.locator("[data-testid='stSelectbox']").filter(has_text="Brand"), "Vitalis Pharma")
+        _type(page.get_by_role("textbox", name="Template name"), "Walk reminder")
+        _type(page.get_by_role("textbox", name="Message body: fixed, approved copy; slots are where the model writes"), WALK_BODY)
+        _type(page.get_by_role("textbox", name="Instruction to the model"), "Write one warm sentence that mentions the reader's city.")
+        _type(page.get_by_role("textbox", name="Examples (one per line)"), "We are glad to support you in Bristol.")
+        _type(page.get_by_role("textbox", name="Human-written fallback", exact=False), "We are glad to support you.")
+        page.wait_for_selector(IDLE)
+        expect(page.get_by_text("Valid: 1 slot(s)", exact=False)).to_be_visible()
+        _walk_save(page, 1, "template-builder")
+        page.get_by_role("button", name="Save as new version").click()
+        expect(page.get_by_text("Saved version 1", exact=False)).to_be_visible()
+        _walk_save(page, 2, "template-saved")
+
+        # 2. An audience for that brand, from a CSV file.
+        _nav(page, "Audiences", "Audiences")
+        _choose(page, page.locator("[data-testid='stSelectbox']").filter(has_text="Brand"), "Vitalis Pharma")
+        page.locator("[data-testid='stFileUploader'] input[type='file']").set_input_files(str(csv))
+        expect(page.get_by_role("button", name="Import audience")).to_be_visible()
+        page.wait_for_selector(IDLE)
+        page.get_by_role("button", name="Import audience").click()
+        expect(page.get_by_text("Imported 'walk-patients': 2 rows, 2 with consent.")).to_be_visible()
+        _walk_save(page, 3, "audience")
+
+        # 3. A campaign from the two; generation with the fake filler; submit.
+        _nav(page, "Campaigns", "Campaigns")
+        page.get_by_text("New campaign").click()
+        _type(page.get_by_role("textbox", name="Campaign name"), "Walk campaign")
+        _choose(page, page.locator("[data-testid='stSelectbox']").filter(has_text="Template version"), "Walk reminder v1 (Vitalis Pharma)")
+        _choose(page, page.locator("[data-testid='stSelectbox']").filter(has_text="Audience"), "walk-patients")
+        expect(page.get_by_text("This makes 1 audience group(s)", exact=False)).to_be_visible()
+        page.get_by_role("button", name="Create campaign").click()
+        expect(page.get_by_text("Campaign 'Walk campaign' created.")).to_be_visible()
+        _walk_save(page, 4, "campaign")
+        page.get_by_role("button", name="Generate drafts").click()
+        expect(page.get_by_text("Every audience group has its draft.")).to_be_visible(timeout=120_000)
+        page.wait_for_selector(IDLE)
+        engine = make_engine(url)
+        with Session(engine) as s:
+            camp = s.exec(select(Campaign).where(Campaign.name == "Walk campaign")).one()
+            (draft,) = s.exec(select(Draft).where(Draft.campaign_id == camp.id)).all()
+            draft_id = draft.id
+            assert draft.error_count == 0, draft.findings
+        _walk_save(page, 5, "generated")
+        page.get_by_role("button", name="Submit 1 error-free draft(s) for review").click()
+        expect(page.get_by_text("Submitted 1 draft(s) for review.")).to_be_visible()
+        _walk_save(page, 6, "submitted")
+
+        # 4. rita asks for changes.
+        _as(page, base, f"/draft?draft={draft_id}", "rita")
+        expect(page.get_by_role("heading", name=f"Draft #{draft_id}")).to_be_visible()
+        page.get_by_role("tab", name="Request changes").click()
+        form = page.locator("[data-testid='stForm']").filter(has_text="Request changes: comment")
+        form.get_by_role("textbox").fill("Please say which days the nurses answer.")
+        form.get_by_role("button", name="Request changes").click()
+        expect(page.get_by_text(f"Draft #{draft_id}: request changes recorded.")).to_be_visible()
+        _walk_save(page, 7, "changes-requested")
+
+        # 5. maria edits as asked and resubmits.
+        _as(page, base, f"/draft?draft={draft_id}", "maria")
+        expect(page.locator("[data-testid='stAlert']").filter(has_text="asked for changes").first).to_contain_text("which days the nurses answer")
+        _type(page.get_by_role("textbox", name="opening (max 20 words)"), WALK_FIX)
+        expect(page.get_by_text("Live check of your edit:", exact=False)).to_be_visible()
+        page.get_by_role("button", name="Save edit").click()
+        expect(page.get_by_text(f"Saved revision 2 of draft #{draft_id}", exact=False)).to_be_visible()
+        _walk_save(page, 8, "edited")
+        page.get_by_role("button", name="Resubmit for review").click()
+        expect(page.get_by_text(f"Draft #{draft_id} submitted for review.")).to_be_visible()
+        _walk_save(page, 9, "resubmitted")
+
+        # 6. rita signs (a mistyped password first: the form keeps her choices); 7. rob signs.
+        _as(page, base, f"/draft?draft={draft_id}", "rita")
+        expect(page.locator(".cs-message")).to_contain_text(WALK_FIX)
+        _sign(page, draft_id, "Rita Reviewer", "rita-demo-pass", wrong_first=True, before=lambda: _walk_save(page, 10, "signing-after-a-typo"))
+        _walk_save(page, 11, "first-signature")
+        _as(page, base, f"/draft?draft={draft_id}", "rob")
+        expect(page.get_by_text("1 so far", exact=False)).to_be_visible()
+        _sign(page, draft_id, "Rob Reviewer", "rob-demo-pass", wrong_first=False, before=lambda: _walk_save(page, 12, "second-signing", docs="draft"))
+        expect(page.get_by_text("Approved", exact=True).first).to_be_visible()
+        _walk_save(page, 13, "second-signature")
+
+        # 8. maria exports.
+        _as(page, base, "/exports", "maria")
+        expect(page.get_by_role("heading", name="Exports", exact=True)).to_be_visible()
+        _choose(page, page.locator("[data-testid='stSelectbox']").filter(has_text="Campaign"), "Walk campaign")
+        page.get_by_role("button", name="Publish (export JSONL + CSV)").click()
+        expect(page.get_by_text("Published 2 rows", exact=False)).to_be_visible()
+        _walk_save(page, 14, "exported")
+
+        # 9. admin verifies the audit chain.
+        _as(page, base, "/audit", "admin")
+        expect(page.get_by_role("heading", name="Audit trail", exact=True)).to_be_visible()
+        page.get_by_role("button", name="Verify chain").click()
+        expect(page.get_by_text("audit chain OK", exact=False)).to_be_visible()
+        _walk_save(page, 15, "audit-verified")
+        browser.close()
+
+    with Session(engine) as s:
+        d = s.get(Draft, draft_id)
+        assert d is not None and d.status == Status.PUBLISHED and d.revision == 2
+        signers = sorted(a.full_name for a in s.exec(select(Approval).where(Approval.draft_id == draft_id, Approval.valid == True)).all())  # noqa: E712
+        assert signers == ["Rita Reviewer", "Rob Reviewer"], signers
+        assert verify_chain(s).ok
+    engine.dispose()

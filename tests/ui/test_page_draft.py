@@ -383,3 +383,64 @@ def test_text_typed_over_a_revision_someone_else_replaced_is_not_lost(app, world
         w.value for w in at.warning
     ]
     assert _editor(at, first).value == "Thanks for staying with us."  # the editor shows the new text
+
+
+def _forms(node):
+    """The form blocks of an AppTest element tree (their protos)."""
+    from streamlit.testing.v1.element_tree import Block
+
+    for child in getattr(node, "children", {}).values():
+        if isinstance(child, Block) and child.type == "form":
+            yield child.proto
+        yield from _forms(child)
+
+
+def test_sign_form_keeps_meaning_and_acknowledgements_after_an_error(app, world):
+    """A refused signature (wrong password) leaves the chosen meaning and the ticked warnings as
+    they were, so the reviewer retypes only the password; the password box starts empty."""
+    d = _in_review(world)
+    maria = world.user("maria")
+    with world.session() as s:  # exclamation marks: a warning to acknowledge
+        name = next(iter(d.slots))
+        edit_draft(s, maria, d.id, slots={name: d.slots[name] + " Thanks! Truly! Yes!"}, expected_revision=d.revision)
+        s.commit()
+    d = world.draft(d.id)
+    assert d.status == Status.IN_REVIEW and d.warning_count, d.findings
+    at = open_draft(app, "rita", d.id)
+    # A browser empties a clear_on_submit form after every submit, refused or not (AppTest does
+    # not imitate that, so the flag itself is checked).
+    assert [f.form.clear_on_submit for f in _forms(at._tree) if f.form.form_id.startswith("approve_form_")] == [False]
+    at.selectbox(key="approve_meaning").select(SIGNATURE_MEANINGS[2])
+    for i in range(d.warning_count):
+        at.checkbox(key=f"ack_{i}").check()
+    at.text_input(key="approve_password").input("wrong-password")
+    at.button(key="approve_btn").click().run()
+    assert not at.exception
+    assert errors(at) == ["Signature refused: the password does not match."]
+    assert at.selectbox(key="approve_meaning").value == SIGNATURE_MEANINGS[2]
+    assert [at.checkbox(key=f"ack_{i}").value for i in range(d.warning_count)] == [True] * d.warning_count
+    assert at.text_input(key="approve_password").value == ""
+    # Only the password retyped: signed, with the meaning and acknowledgements kept from before.
+    at.text_input(key="approve_password").input(PASSWORDS["rita"])
+    at.button(key="approve_btn").click().run()
+    assert not at.exception and not errors(at)
+    assert world.draft(d.id).status == Status.APPROVED
+    with world.session() as s:
+        appr = s.exec(select(Approval).where(Approval.draft_id == d.id)).one()
+    assert appr.meaning == SIGNATURE_MEANINGS[2] and len(appr.acknowledged) == d.warning_count
+
+
+def test_sign_form_choices_do_not_carry_to_another_draft(app, world):
+    """Choices kept after a refusal belong to that draft's text: the next draft's form starts empty."""
+    first, second = world.drafts(Status.IN_REVIEW)[:2]
+    at = open_draft(app, "rita", first.id)
+    at.selectbox(key="approve_meaning").select(SIGNATURE_MEANINGS[2])
+    at.text_input(key="approve_password").input("wrong-password")
+    at.button(key="approve_btn").click().run()
+    assert errors(at) and at.selectbox(key="approve_meaning").value == SIGNATURE_MEANINGS[2]
+    at.query_params["draft"] = str(second.id)
+    at.session_state["draft_id"] = second.id
+    at.run()
+    assert at.title[0].value == f"Draft #{second.id}"
+    assert at.selectbox(key="approve_meaning").value == SIGNATURE_MEANINGS[0]
+    assert not errors(at)

@@ -146,9 +146,8 @@ def _drafts(user, camp_id: int, rows: list) -> None:  # type: ignore[no-untyped-
         column_config={"Draft": st.column_config.NumberColumn(format="#%d")},
     )
     c1, c2, c3 = st.columns([2, 1, 2], vertical_alignment="bottom")
-    pick = c1.selectbox(
-        "Draft", [r.draft_id for r in generated], format_func=lambda i: f"#{i} · {next(r.variant for r in generated if r.draft_id == i)}", key="camp_open_id"
-    )
+    names = {r.draft_id: r.variant for r in generated}  # a lookup per option, not a scan (10,000 drafts)
+    pick = c1.selectbox("Draft", list(names), format_func=lambda i: f"#{i} · {names[i]}", key="camp_open_id")
     if c2.button("Open draft", key="camp_open", type="primary"):
         common.open_draft(pick, [r.draft_id for r in generated])  # type: ignore[arg-type]
     # A draft sent back for changes goes back only once changed (or, on its own page, with a

@@ -144,6 +144,26 @@ def _history(v: DraftView) -> None:
 COMMENT_KIND = {"request_changes": "asked for changes", "reject": "rejected", "withdraw": "withdrew", "note": "note", "reply": "replied"}
 
 
+# The sign form keeps the reviewer's choices (meaning, acknowledged warnings) across a refused
+# attempt, so a mistyped password costs the password only. The choices belong to one draft text:
+# on another draft or a changed text the form starts again, so nothing is acknowledged unseen.
+SIGN_FOR_KEY, SIGN_ERROR_KEY, SIGN_PASSWORD_KEY = "sign_form_for", "sign_form_error", "approve_password"
+
+
+def _sign_form_state(d: Any) -> str | None:
+    """Prepare the sign form's widget state before it is drawn; returns the last attempt's error."""
+    owner = (d.id, d.content_hash)
+    if st.session_state.get(SIGN_FOR_KEY) != owner:
+        for key in [k for k in st.session_state if isinstance(k, str) and (k == "approve_meaning" or k.startswith("ack_"))]:
+            del st.session_state[key]
+        st.session_state.pop(SIGN_ERROR_KEY, None)
+        st.session_state[SIGN_FOR_KEY] = owner
+    error = st.session_state.pop(SIGN_ERROR_KEY, None)
+    if error is not None:
+        st.session_state[SIGN_PASSWORD_KEY] = ""  # a refused password is never left in the box
+    return error
+
+
 def _approve_form(user: User, v: DraftView) -> None:
     d = v.draft
     st.markdown(
@@ -151,7 +171,10 @@ def _approve_form(user: User, v: DraftView) -> None:
         f"needs {v.policy.approvals_required} distinct approval(s), {v.valid_approval_count} so far.",
         unsafe_allow_html=True,
     )
-    with st.form(f"approve_form_{d.id}", clear_on_submit=True):
+    error = _sign_form_state(d)
+    if error:
+        st.error(error, icon=":material/error:")
+    with st.form(f"approve_form_{d.id}", clear_on_submit=False):
         meaning = st.selectbox("Meaning of this signature", workflow.SIGNATURE_MEANINGS, key="approve_meaning")
         acked: list[str] = []
         if v.warnings:
@@ -160,17 +183,21 @@ def _approve_form(user: User, v: DraftView) -> None:
                 label = f":material/warning: {f.get('message', '')}" + (f" — “{f.get('match')}”" if f.get("match") else "")
                 if st.checkbox(label, key=f"ack_{i}"):
                     acked.append(wid)
-        password = st.text_input("Re-enter your password to sign", type="password", key="approve_password")
+        password = st.text_input("Re-enter your password to sign", type="password", key=SIGN_PASSWORD_KEY)
         go = st.form_submit_button("Sign and approve", key="approve_btn", type="primary", icon=":material/verified:")
     # Sign what the reviewer saw: the hash shown on the previous run, not the one just reloaded.
     seen_key = f"seen_hash_{d.id}"
     seen = st.session_state.get(seen_key, d.content_hash)
     st.session_state[seen_key] = d.content_hash
     if go:
-        out = common.call(workflow.approve, user, d.id, password=password, meaning=meaning, acknowledged=acked, expected_content_hash=seen)
+        out = common.call(workflow.approve, user, d.id, password=password, meaning=meaning, acknowledged=acked, expected_content_hash=seen, show_error=False)
         if out.ok:
+            st.session_state.pop(SIGN_FOR_KEY, None)  # the next form (a new revision) starts empty
             common.flash(f"Draft #{d.id} signed by {user.full_name} ({meaning}).", "success")
-            st.rerun()
+        else:
+            # Run again to empty the password box; the meaning and the ticks stay as they were.
+            st.session_state[SIGN_ERROR_KEY] = str(out.error)
+        st.rerun()
 
 
 def _comment_action(user: User, v: DraftView, name: str, label: str) -> None:
