@@ -10,7 +10,7 @@ import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from review.auth import require_role
 from review.brands import BrandPolicy, policy_for
@@ -222,34 +222,49 @@ def changes_requested(session: Session, draft_ids: list[int]) -> dict[int, Comme
     return latest
 
 
-def campaign_drafts(session: Session, actor: User, campaign_id: int) -> list[CampaignDraftRow]:
-    """Each variant of a campaign with its draft (if generated yet)."""
+@dataclass(frozen=True)
+class CampaignDraftsPage:
+    """One page of a campaign's drafts, plus the counts the page's buttons need."""
+
+    rows: list[CampaignDraftRow]
+    groups: int  # audience groups (variants)
+    drafted: int
+    ready: int  # error-free and submittable (a draft sent back and unchanged is not)
+    unchanged: list[int]  # sent back for changes and not edited since
+    page: int
+    page_size: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, -(-self.drafted // self.page_size))
+
+
+def campaign_drafts(session: Session, actor: User, campaign_id: int, *, page: int = 1, page_size: int = 50) -> CampaignDraftsPage:
+    """A page of the campaign's drafts (only the columns shown) and counts over all of them, so
+    a 10,000-draft campaign costs one page, not 10,000 rows of slot text."""
     require_role(actor, *Role.ALL)
     get_campaign(session, campaign_id)
-    rows = session.exec(
-        select(Variant, Draft)
-        .join(Draft, col(Draft.variant_id) == col(Variant.id), isouter=True)
-        .where(Variant.campaign_id == campaign_id)
-        .order_by(col(Variant.id))
-    ).all()
-    sent_back = [d.id for _, d in rows if d is not None and d.status == Status.NEEDS_CHANGES]
-    asked = changes_requested(session, sent_back)  # type: ignore[arg-type]
-    out = []
-    for v, d in rows:
-        out.append(
-            CampaignDraftRow(
-                d.id if d else None,
-                v.label,
-                v.recipient_count,
-                v.personalized,
-                d.status if d else "not generated",
-                d.error_count if d else 0,
-                d.warning_count if d else 0,
-                d.fallback_count if d else 0,
-                d is not None and d.id in asked and asked[d.id].revision == d.revision,
-            )
+    in_campaign = col(Draft.campaign_id) == campaign_id
+    groups = session.exec(select(func.count()).select_from(Variant).where(Variant.campaign_id == campaign_id)).one()
+    drafted = session.exec(select(func.count()).select_from(Draft).where(in_campaign)).one()
+    clean_checked = session.exec(select(func.count()).select_from(Draft).where(in_campaign, Draft.status == Status.CHECKED, Draft.error_count == 0)).one()
+    sent_back = session.exec(select(Draft.id, Draft.revision, Draft.error_count).where(in_campaign, Draft.status == Status.NEEDS_CHANGES)).all()
+    asked = changes_requested(session, [i for i, _, _ in sent_back])  # type: ignore[misc]
+    unchanged = sorted(i for i, rev, _ in sent_back if i in asked and asked[i].revision == rev)  # type: ignore[misc]
+    ready = int(clean_checked) + sum(1 for i, _, errors in sent_back if errors == 0 and i not in unchanged)
+    page = max(1, min(page, max(1, -(-int(drafted) // page_size))))
+    q = (
+        select(
+            Draft.id, Variant.label, Variant.recipient_count, Variant.personalized, Draft.status, Draft.error_count, Draft.warning_count, Draft.fallback_count
         )
-    return out
+        .join(Variant, col(Variant.id) == col(Draft.variant_id))
+        .where(in_campaign)
+        .order_by(col(Draft.id))
+        .offset((page - 1) * page_size)
+        .limit(page_size)
+    )
+    rows = [CampaignDraftRow(*r, unchanged_since_changes_requested=r[0] in unchanged) for r in session.exec(q).all()]  # type: ignore[misc]
+    return CampaignDraftsPage(rows, int(groups), int(drafted), ready, unchanged, page, page_size)
 
 
 # ------------------------------------------------------------------ campaigns page

@@ -129,3 +129,22 @@ def test_bulk_submit_skips_drafts_sent_back_and_unchanged(app, world):
     assert world.draft(changed.id).status == Status.IN_REVIEW
     assert world.draft(unchanged.id).status == Status.NEEDS_CHANGES
     assert any("Submitted 1 draft(s)" in s.value and f"#{unchanged.id}" in s.value for s in at.success)
+
+
+def test_the_drafts_table_is_paged_and_counts_cover_every_draft(world):
+    """A 10,000-draft campaign must cost one page of rows, not 10,000 (bench/ui.py)."""
+    from ui.data import campaign_drafts
+
+    all_drafts = world.drafts()
+    camp_id = all_drafts[0].campaign_id
+    mine = [d for d in all_drafts if d.campaign_id == camp_id]
+    with world.session() as s:
+        maria = world.user("maria")
+        first = campaign_drafts(s, maria, camp_id, page=1, page_size=5)
+        second = campaign_drafts(s, maria, camp_id, page=2, page_size=5)
+        beyond = campaign_drafts(s, maria, camp_id, page=999, page_size=5)
+    assert [r.draft_id for r in first.rows] == [d.id for d in mine[:5]]
+    assert [r.draft_id for r in second.rows] == [d.id for d in mine[5:10]]
+    assert first.drafted == len(mine) and first.pages == -(-len(mine) // 5)
+    assert beyond.page == first.pages  # a page past the end shows the last one
+    assert first.ready == sum(1 for d in mine if d.status in ("checked", "needs_changes") and d.error_count == 0)

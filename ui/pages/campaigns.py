@@ -123,11 +123,15 @@ def _generation(user, campaign_id: int, missing: int) -> None:  # type: ignore[n
             st.rerun()
 
 
-def _drafts(user, camp_id: int, rows: list) -> None:  # type: ignore[no-untyped-def,type-arg]
-    generated = [r for r in rows if r.draft_id is not None]
-    st.caption(f"{len(generated)} of {len(rows)} audience groups have a draft.")
-    if not generated:
+def _drafts(user, camp_id: int) -> None:  # type: ignore[no-untyped-def]
+    page = st.session_state.get(f"camp_drafts_page_{camp_id}", 1)
+    dp = common.read(campaign_drafts, user, camp_id, page=page)
+    st.caption(f"{dp.drafted} of {dp.groups} audience groups have a draft.")
+    if not dp.drafted:
         return
+    if dp.pages > 1:
+        st.number_input(f"Page (of {dp.pages}, {dp.page_size} drafts each)", 1, dp.pages, key=f"camp_drafts_page_{camp_id}")
+    rows = dp.rows
     st.dataframe(
         [
             {
@@ -139,31 +143,30 @@ def _drafts(user, camp_id: int, rows: list) -> None:  # type: ignore[no-untyped-
                 "Warnings": r.warnings,
                 "Human-written fallbacks": r.fallbacks,
             }
-            for r in generated
+            for r in rows
         ],
         hide_index=True,
         key="camp_drafts_table",
         column_config={"Draft": st.column_config.NumberColumn(format="#%d")},
     )
     c1, c2, c3 = st.columns([2, 1, 2], vertical_alignment="bottom")
-    names = {r.draft_id: r.variant for r in generated}  # a lookup per option, not a scan (10,000 drafts)
+    names = {r.draft_id: r.variant for r in rows}
     pick = c1.selectbox("Draft", list(names), format_func=lambda i: f"#{i} · {names[i]}", key="camp_open_id")
     if c2.button("Open draft", key="camp_open", type="primary"):
-        common.open_draft(pick, [r.draft_id for r in generated])  # type: ignore[arg-type]
+        common.open_draft(pick, [r.draft_id for r in rows])  # type: ignore[arg-type]
     # A draft sent back for changes goes back only once changed (or, on its own page, with a
     # reply): submitting in bulk must not quietly undo a reviewer's request. The service decides
     # and says why it skipped each draft.
-    unchanged = [r.draft_id for r in generated if r.status == "needs_changes" and r.unchanged_since_changes_requested]
-    ready = [r.draft_id for r in generated if r.status in ("checked", "needs_changes") and r.errors == 0 and r.draft_id not in unchanged]
-    if c3.button(f"Submit {len(ready)} error-free draft(s) for review", key="camp_submit_all", disabled=not ready):
+    if c3.button(f"Submit {dp.ready} error-free draft(s) for review", key="camp_submit_all", disabled=not dp.ready):
         out = common.call(submit_ready, user, camp_id)
         if out.ok:
             report = out.value
             skipped = f" Not submitted: {'; '.join(f'#{i}: {why}' for i, why in report.skipped)}." if report.skipped else ""
             common.flash(f"Submitted {len(report.submitted)} draft(s) for review.{skipped}", "success")
             st.rerun()
-    if unchanged:
-        st.caption(f"Left out of the bulk submit, sent back for changes and not changed since: {_ids(unchanged)}. Open each to edit it.")
+    if dp.unchanged:
+        more = f" and {len(dp.unchanged) - 20} more" if len(dp.unchanged) > 20 else ""
+        st.caption(f"Left out of the bulk submit, sent back for changes and not changed since: {_ids(dp.unchanged[:20])}{more}. Open each to edit it.")
 
 
 def _ids(ids: list) -> str:  # type: ignore[type-arg]
@@ -183,12 +186,12 @@ def render() -> None:
     if st.session_state.get("camp_pick") not in opts:
         st.session_state.pop("camp_pick", None)
     camp_id = st.selectbox("Campaign", list(opts), format_func=opts.get, key="camp_pick")
-    rows = common.read(campaign_drafts, user, camp_id)
+    counts = common.read(campaign_drafts, user, camp_id, page_size=1)
     held_back_notice(common.read(campaign_held_back, user, camp_id), "camp_held_back")
     st.subheader("Generation")
-    _generation(user, camp_id, sum(1 for r in rows if r.draft_id is None))
+    _generation(user, camp_id, counts.groups - counts.drafted)
     st.subheader("Drafts")
-    _drafts(user, camp_id, rows)
+    _drafts(user, camp_id)
 
 
 if __name__ == "__main__":
