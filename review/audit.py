@@ -296,13 +296,9 @@ def verify_everything(session: Session, checkpoint_file: Path | None = None) -> 
     return verify_chain(session, checkpoints=read_checkpoints(path) if path.is_file() else [])
 
 
-def search_events(
-    session: Session, *, text: str = "", action: str = "", entity: str = "", entity_id: str = "", limit: int = 200, offset: int = 0
-) -> tuple[list[AuditEvent], int]:
-    """Newest first, with the total count for pagination."""
-    q = select(AuditEvent)
-    cq = select(func.count()).select_from(AuditEvent)
-    conds = []
+def event_filters(*, text: str = "", action: str = "", entity: str = "", entity_id: str = "") -> list[Any]:
+    """SQL conditions for an audit search: exact action, entity and id; `text` in actor, action or id."""
+    conds: list[Any] = []
     if action:
         conds.append(col(AuditEvent.action) == action)
     if entity:
@@ -312,6 +308,16 @@ def search_events(
     if text:
         like = f"%{text}%"
         conds.append(col(AuditEvent.actor).ilike(like) | col(AuditEvent.action).ilike(like) | col(AuditEvent.entity_id).ilike(like))
+    return conds
+
+
+def search_events(
+    session: Session, *, text: str = "", action: str = "", entity: str = "", entity_id: str = "", limit: int = 200, offset: int = 0
+) -> tuple[list[AuditEvent], int]:
+    """Newest first, with the total count for pagination."""
+    q = select(AuditEvent)
+    cq = select(func.count()).select_from(AuditEvent)
+    conds = event_filters(text=text, action=action, entity=entity, entity_id=entity_id)
     for c in conds:
         q = q.where(c)
         cq = cq.where(c)

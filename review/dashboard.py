@@ -182,16 +182,7 @@ def audit_csv(session: Session, actor: User, *, text: str = "", action: str = ""
 
 def _audit_conditions(session: Session, actor: User, *, text: str, action: str, entity: str, entity_id: str) -> list[Any]:
     require_role(actor, Role.REVIEWER, Role.ADMIN, Role.MARKETER)
-    conds: list[Any] = []
-    if action:
-        conds.append(col(AuditEvent.action) == action)
-    if entity:
-        conds.append(col(AuditEvent.entity) == entity)
-    if entity_id:
-        conds.append(col(AuditEvent.entity_id) == str(entity_id))
-    if text:
-        like = f"%{text}%"
-        conds.append(col(AuditEvent.actor).ilike(like) | col(AuditEvent.action).ilike(like) | col(AuditEvent.entity_id).ilike(like))
+    conds = audit.event_filters(text=text, action=action, entity=entity, entity_id=entity_id)
     if actor.role == Role.MARKETER:
         own = select(Campaign.id).where(Campaign.created_by == actor.id)
         own_ids = select(cast(col(Campaign.id), String)).where(Campaign.created_by == actor.id)
