@@ -19,7 +19,7 @@ from .config import settings
 from .db import migrate
 from .filling import SlotFiller
 from .generation import generate_campaign
-from .models import Audience, Campaign, Draft, Role, Status, TemplateVersion, User
+from .models import Audience, Campaign, Draft, Role, Status, TemplateVersion, User, Variant
 from .template_versions import save_template
 from .workflow import submit_for_review
 
@@ -136,7 +136,10 @@ def seed_demo(engine: Engine, *, filler: SlotFiller | None = None, generate: boo
             camp = create_campaign(s, maria, name=DEMO_CAMPAIGN, template_version_id=versions["renewal-reminder"].id, audience_id=aud.id)  # type: ignore[arg-type]
             s.commit()
         log(f"demo: {len(users)} users, {len(versions)} templates, audience {aud.row_count} rows, campaign #{camp.id}")
-    if generate:
+    with Session(engine) as s:
+        drafted = {v for v in s.exec(select(Draft.variant_id).where(Draft.campaign_id == camp.id)).all()}
+        waiting = [v for v in s.exec(select(Variant.id).where(Variant.campaign_id == camp.id)).all() if v not in drafted]
+    if generate and waiting:  # a second run finds every variant drafted: no model load, no new job
         if filler is None:
             from .filling import load_filler
 

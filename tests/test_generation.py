@@ -185,3 +185,19 @@ def test_progress_of_a_running_job_has_elapsed_time_and_eta(world) -> None:  # t
         p = progress(fresh, job.id)
     assert p.status == "running" and p.done == 1 and p.total == 4
     assert p.elapsed_seconds is not None and p.elapsed_seconds >= 0 and p.eta_seconds is not None
+
+
+def test_seeding_the_demo_twice_changes_nothing_and_needs_no_model(sqlite_engine, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """`make demo` runs seed-demo every time: the second run must pass, without loading a model."""
+    from pathlib import Path
+
+    from review.demo import seed_demo
+    from review.filling import FakeFiller
+
+    root = Path(__file__).parent.parent
+    monkeypatch.setenv("COUNTERSIGN_GUIDELINES_DIR", str(root / "brand_guidelines"))
+    monkeypatch.setenv("COUNTERSIGN_TEMPLATES_DIR", str(root / "templates"))
+    first = seed_demo(sqlite_engine, filler=FakeFiller(), log=lambda _m: None)
+    again = FakeFiller()
+    second = seed_demo(sqlite_engine, filler=again, log=lambda _m: None)
+    assert second == first and again.history == []
