@@ -17,12 +17,11 @@ from sqlmodel import Session, col, func, select
 
 from . import audit
 from .auth import check_password, ensure_not_locked, require_role
-from .brands import policy_for
 from .errors import AuthenticationError, CountersignError, WorkflowError
 from .locks import lock_rows
 from .models import Approval, AuditEvent, Brand, Campaign, Draft, Role, Status, User
 from .queue import QueueFilter, QueuePage, review_queue
-from .workflow import SIGNATURE_MEANINGS, approve, get_draft, valid_approvals
+from .workflow import SIGNATURE_MEANINGS, approve, brand_policy, get_draft, valid_approvals
 
 DECISIONS = {"draft_approved": "approved", "draft_rejected": "rejected", "draft_needs_changes": "changes requested"}
 _QUEUE_ACTIONS = ("draft_in_review", "draft_approved", "draft_rejected", "draft_needs_changes", "draft_checked", "draft_withdrawn", "draft_published")
@@ -123,15 +122,9 @@ def approve_shown(session: Session, actor: User, shown: Mapping[int, str], *, pa
         if draft.status == Status.APPROVED:
             outcomes.append(SignOutcome(draft_id, True, "approved"))
         else:
-            n, required = len(valid_approvals(session, draft)), _approvals_required(session, draft)
+            n, required = len(valid_approvals(session, draft)), brand_policy(session, draft).approvals_required
             outcomes.append(SignOutcome(draft_id, True, f"signed ({n} of {required} signatures)"))
     return outcomes
-
-
-def _approvals_required(session: Session, draft: Draft) -> int:
-    camp = session.get(Campaign, draft.campaign_id)
-    brand = session.get(Brand, camp.brand_id) if camp else None
-    return policy_for(brand).approvals_required if brand else 1  # brand.yaml says how many
 
 
 # ----------------------------------------------------------------- audit trail

@@ -64,21 +64,32 @@ def readiness(session: Session, campaign_id: int) -> list[str]:
     assert brand is not None
     _, policy = brand_rules(brand.slug)
     _, tv = campaign_template(session, camp)
-    problems = []
-    drafts = {d.variant_id: d for d in session.exec(select(Draft).where(Draft.campaign_id == campaign_id).order_by(col(Draft.id))).all()}
-    for v in session.exec(select(Variant).where(Variant.campaign_id == campaign_id).order_by(col(Variant.id))).all():
-        d = drafts.get(v.id)  # type: ignore[arg-type]
-        if d is None:
-            problems.append(f"variant '{v.label}' has no draft yet (generation unfinished)")
-        elif d.status != Status.APPROVED:
-            problems.append(f"draft {d.id} is {d.status}, not approved")
-        elif content_hash(tv.content_hash, d.slots) != d.content_hash:
-            problems.append(f"draft {d.id} changed since it was approved (its text does not match its hash)")
-        else:
-            signers = {a.reviewer_id for a in valid_approvals(session, d)}
-            if len(signers) < policy.approvals_required:
-                problems.append(f"draft {d.id} has {len(signers)} valid signature(s); brand.yaml requires {policy.approvals_required}")
+    drafts = list(session.exec(select(Draft).where(Draft.campaign_id == campaign_id).order_by(col(Draft.id))).all())
+    problems = _missing_drafts(session, camp, drafts)
+    for d in drafts:
+        basic = _draft_problem(d, tv.content_hash)
+        if basic:
+            problems.append(basic)
+            continue
+        signers = {a.reviewer_id for a in valid_approvals(session, d)}
+        if len(signers) < policy.approvals_required:
+            problems.append(f"draft {d.id} has {len(signers)} valid signature(s); brand.yaml requires {policy.approvals_required}")
     return problems
+
+
+def _missing_drafts(session: Session, camp: Campaign, drafts: list[Draft]) -> list[str]:
+    drafted = {d.variant_id for d in drafts}
+    variants = session.exec(select(Variant).where(Variant.campaign_id == camp.id).order_by(col(Variant.id))).all()
+    return [f"variant '{v.label}' has no draft yet (generation unfinished)" for v in variants if v.id not in drafted]
+
+
+def _draft_problem(d: Draft, template_hash: str) -> str | None:
+    """Not approved, or its text no longer matches the hash it was signed with."""
+    if d.status != Status.APPROVED:
+        return f"draft {d.id} is {d.status}, not approved"
+    if content_hash(template_hash, d.slots) != d.content_hash:
+        return f"draft {d.id} changed since it was approved (its text does not match its hash)"
+    return None
 
 
 def _signing_events(session: Session, drafts: list[Draft]) -> dict[int, AuditEvent]:
@@ -131,20 +142,14 @@ def verify_campaign(session: Session, camp: Campaign, drafts: list[Draft]) -> li
     for f in sorted(set(spec.slot_fields()) | set(spec.merge_fields)):
         if f in policy.sensitive_fields or f not in policy.allowed_fields:
             problems.append(f"the template uses '{f}', which brand.yaml no longer allows")
-    by_variant = {d.variant_id: d for d in drafts}
-    variants = session.exec(select(Variant).where(Variant.campaign_id == camp.id).order_by(col(Variant.id))).all()
-    for v in variants:
-        if v.id not in by_variant:
-            problems.append(f"variant '{v.label}' has no draft yet (generation unfinished)")
+    problems += _missing_drafts(session, camp, drafts)
     key = audit.audit_key()
     assert key is not None
     events = _signing_events(session, drafts)
     for d in drafts:
-        if d.status != Status.APPROVED:
-            problems.append(f"draft {d.id} is {d.status}, not approved")
-            continue
-        if content_hash(tv.content_hash, d.slots) != d.content_hash:
-            problems.append(f"draft {d.id} changed since it was approved (its text does not match its hash)")
+        basic = _draft_problem(d, tv.content_hash)
+        if basic:
+            problems.append(basic)
             continue
         now = manifest(session, d)
         writers = authors(session, d)

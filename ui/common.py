@@ -158,20 +158,26 @@ def log_out(message: str | None = None) -> None:
 
 def current_user() -> User | None:
     """The logged-in, still active user, or None. Applies the inactivity timeout."""
+    user = _signed_in_user()
+    if user is not None:
+        st.session_state[ACTIVITY_KEY] = time.time()
+    return user
+
+
+def _signed_in_user() -> User | None:
+    """The session's user while signed in, active and within the inactivity timeout; otherwise
+    log the session out with the reason and return None. Never counts as activity."""
     user_id = st.session_state.get(USER_KEY)
     if user_id is None:
         return None
-    timeout_s = settings().session_timeout_minutes * 60
     last = st.session_state.get(ACTIVITY_KEY)
-    now = time.time()
-    if last is not None and now - float(last) > timeout_s:
+    if last is not None and time.time() - float(last) > settings().session_timeout_minutes * 60:
         log_out(f"Your session expired after {settings().session_timeout_minutes} minutes without activity. Please log in again.")
         return None
     user = _load_user(int(user_id))
     if user is None or not user.active:
         log_out("Your account is no longer active. Ask an administrator.")
         return None
-    st.session_state[ACTIVITY_KEY] = now
     return user
 
 
@@ -180,18 +186,7 @@ def still_signed_in() -> bool:
     and within the inactivity timeout? Unlike `current_user`, it never counts as activity, so
     polling neither keeps an idle session alive nor runs on for a deactivated account; when the
     answer is no, the session is logged out with the reason."""
-    user_id = st.session_state.get(USER_KEY)
-    if user_id is None:
-        return False
-    last = st.session_state.get(ACTIVITY_KEY)
-    if last is not None and time.time() - float(last) > settings().session_timeout_minutes * 60:
-        log_out(f"Your session expired after {settings().session_timeout_minutes} minutes without activity. Please log in again.")
-        return False
-    user = _load_user(int(user_id))
-    if user is None or not user.active:
-        log_out("Your account is no longer active. Ask an administrator.")
-        return False
-    return True
+    return _signed_in_user() is not None
 
 
 def login_form() -> None:
