@@ -28,6 +28,7 @@ from .workflow import EDITABLE, recheck_drafts
 
 
 def _write(path: Path, text: str) -> None:
+    """Replace the claims file atomically; the next check re-reads it (forget_stamps)."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".claims-")
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write(text)
@@ -91,7 +92,6 @@ def retire_claim(session: Session, actor: User, brand_slug: str, claim_id: str, 
     # The re-check below must see the retired claim, so the file changes now; if the
     # transaction then rolls back, the file goes back to what it said.
     after_outcome(session, rolled_back=lambda: _write(path, text))
-    forget_stamps()
     audit.append(
         session,
         actor=actor.username,
