@@ -23,11 +23,16 @@ class Settings:
     audit_key: str | None
     audit_key_file: Path
     audit_checkpoint_file: Path
+    model_cache_dir: Path
+    model_dtype: str
+    batch_size: int | None
+    shared_prefix: bool
+    filler: str
 
 
 def settings() -> Settings:
     """Read the environment each call, so tests can override with monkeypatch."""
-    data_dir = Path(os.environ.get("COUNTERSIGN_DATA_DIR", ROOT / "data"))
+    data_dir = Path(os.environ.get("COUNTERSIGN_DATA_DIR") or ROOT / "data").expanduser()
     return Settings(
         data_dir=data_dir,
         database_url=os.environ.get("COUNTERSIGN_DATABASE_URL", f"sqlite:///{data_dir / 'countersign.db'}"),
@@ -48,4 +53,28 @@ def settings() -> Settings:
         # Checkpoints of the chain's head (JSON lines), written after every export and by
         # `python -m review audit-checkpoint`; copy them somewhere the database's admins cannot write.
         audit_checkpoint_file=Path(os.environ.get("COUNTERSIGN_AUDIT_CHECKPOINTS", data_dir / "audit-checkpoints.jsonl")),
+        # The model's weights converted once from GGUF (safetensors), keyed by the file's hash.
+        model_cache_dir=Path(os.environ.get("COUNTERSIGN_MODEL_CACHE", "").strip() or data_dir / "model-cache").expanduser(),
+        # auto: float32 on CPU (bit-reproducible across batch shapes), bf16/fp16 on CUDA.
+        model_dtype=os.environ.get("COUNTERSIGN_MODEL_DTYPE", "").strip().lower() or "auto",
+        # Rows (prompt x candidate) per forward pass; unset picks a per-device default.
+        batch_size=_positive_int("COUNTERSIGN_BATCH_SIZE"),
+        shared_prefix=os.environ.get("COUNTERSIGN_SHARED_PREFIX", "1").strip().lower() not in ("0", "false", "no", "off"),
+        # "model" (the local model) or "fake" (the deterministic test filler, for tests and UI work).
+        filler="fake" if os.environ.get("COUNTERSIGN_FILLER", "model").strip().lower() == "fake" else "model",
     )
+
+
+def _positive_int(name: str) -> int | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if value < 1:
+        from review.errors import ConfigError
+
+        raise ConfigError(f"{name} must be a whole number of at least 1, not {raw!r}")
+    return value

@@ -42,7 +42,19 @@ class InvalidTransition(CountersignError):
 
 
 class WorkflowError(CountersignError):
-    """A workflow rule refused the action (missing comment, unacknowledged warning, ...)."""
+    """A workflow rule refused the action. Raise one of the subclasses below; catch this one."""
+
+
+class InvalidInput(WorkflowError):
+    """Something the user typed or chose is missing or malformed (a name, a comment, a slot)."""
+
+
+class Conflict(WorkflowError):
+    """The action clashes with what is already there: a name taken, a newer revision, work done."""
+
+
+class NotReady(WorkflowError):
+    """The object's state does not allow the action yet (findings to fix, warnings to acknowledge)."""
 
 
 class TemplateError(CountersignError):
@@ -83,7 +95,3 @@ class AuditChainBroken(CountersignError):
 
 class ModelLoadError(CountersignError):
     """The local model could not be found or loaded."""
-
-
-class GenerationCancelled(CountersignError):
-    """A generation job was cancelled before it finished."""

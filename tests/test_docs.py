@@ -35,3 +35,15 @@ def test_every_environment_variable_is_in_the_readme() -> None:
         used |= set(re.findall(r"COUNTERSIGN_[A-Z_]+[A-Z]", path.read_text(encoding="utf-8")))
     missing = sorted(v for v in used if f"`{v}`" not in README)
     assert not missing, f"undocumented settings: {missing}"
+
+
+def test_only_config_reads_the_environment() -> None:
+    """Every setting goes through review/config.py, so one module shows them all with defaults."""
+    readers = []
+    for path in [*(ROOT / "review").rglob("*.py"), *(ROOT / "ui").rglob("*.py"), ROOT / "app.py"]:
+        if path == ROOT / "review" / "config.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        if re.search(r"os\.environ|os\.getenv|getenv\(", text):
+            readers.append(str(path.relative_to(ROOT)))
+    assert not readers, f"read settings through review.config, not the environment: {readers}"

