@@ -15,14 +15,15 @@ import io
 import re
 from dataclasses import dataclass, field
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, func, select
 
 from . import audit, textsafety
 from .auth import require_role
 from .brands import BrandPolicy, policy_for
-from .errors import AudienceImportError, NotFound, WorkflowError
+from .errors import AudienceImportError, Conflict, InvalidInput, NotFound
 from .fields import FORMULA_START, formula_start
-from .models import Audience, Brand, Recipient, Role, User
+from .models import Audience, Brand, Recipient, Role, User, pk
 
 ID_COLUMN = "id"
 CONSENT_COLUMN = "personalization_consent"
@@ -159,12 +160,12 @@ def import_audience(session: Session, actor: User, *, name: str, brand_slug: str
     require_role(actor, Role.MARKETER, Role.ADMIN)
     name = name.strip()
     if not name:
-        raise WorkflowError("an audience needs a name")
+        raise InvalidInput("an audience needs a name")
     brand = session.exec(select(Brand).where(Brand.slug == brand_slug)).first()
     if brand is None:
         raise NotFound(f"brand '{brand_slug}' not found")
     if session.exec(select(Audience).where(Audience.name == name)).first():
-        raise WorkflowError(f"an audience named '{name}' already exists")
+        raise Conflict(f"an audience named '{name}' already exists")
     parsed = parse_csv(data, policy_for(brand), source)
     aud = Audience(
         name=name,
@@ -173,12 +174,12 @@ def import_audience(session: Session, actor: User, *, name: str, brand_slug: str
         row_count=len(parsed.rows),
         consent_count=parsed.consent_count,
         source_sha256=parsed.sha256,
-        created_by=actor.id,
-    )  # type: ignore[arg-type]
+        created_by=pk(actor),
+    )
     session.add(aud)
     session.flush()
-    session.bulk_insert_mappings(  # type: ignore[attr-defined]
-        Recipient.__mapper__,  # type: ignore[attr-defined]
+    session.execute(
+        insert(Recipient),
         [{"audience_id": aud.id, "external_id": rid, "data": values, "consent": consent} for rid, values, consent in parsed.rows],
     )
     audit.append(
@@ -197,13 +198,6 @@ def import_audience(session: Session, actor: User, *, name: str, brand_slug: str
             "sha256": parsed.sha256,
         },
     )
-    return aud
-
-
-def get_audience(session: Session, audience_id: int) -> Audience:
-    aud = session.get(Audience, audience_id)
-    if aud is None:
-        raise NotFound(f"audience {audience_id} not found")
     return aud
 
 

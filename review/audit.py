@@ -124,7 +124,7 @@ def append(session: Session, *, actor: str, action: str, entity: str, entity_id:
         session.flush()
     # Bump the head first: this takes the write lock (SQLite) or row lock (PostgreSQL)
     # before we read the tip, so two writers can never chain onto the same event.
-    session.exec(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq + 1))  # type: ignore[call-overload]
+    session.exec(update(AuditHead).where(col(AuditHead.id) == 1).values(seq=AuditHead.seq + 1))
     # Re-read only the head row (never expire the caller's other objects).
     head = session.exec(select(AuditHead).where(AuditHead.id == 1).execution_options(populate_existing=True)).one()
     prev = head.hash or GENESIS

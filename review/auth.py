@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -11,7 +12,7 @@ from sqlmodel import Session, col, or_, select
 
 from . import audit
 from .config import settings
-from .errors import AccountLocked, AuthenticationError, NotFound, PermissionDenied, WorkflowError
+from .errors import AccountLocked, AuthenticationError, Conflict, InvalidInput, NotFound, PermissionDenied
 from .models import AuditEvent, Role, User, utcnow
 
 _hasher = PasswordHasher()
@@ -33,7 +34,7 @@ def authenticate(session: Session, username: str, password: str) -> User:
     user = session.exec(select(User).where(User.username == username.strip())).first()
     # The attempted name, cut and stripped of control characters: it is untrusted input.
     tried = "".join(ch for ch in username.strip()[:64] if ch.isprintable()) or "(empty)"
-    who = {"actor": tried, "attempted": "login", "entity": "user", "entity_id": user.id if user else ""}
+    who: dict[str, Any] = {"actor": tried, "attempted": "login", "entity": "user", "entity_id": user.id if user else ""}
     # Unknown names are counted and paused the same way: the answer never tells which names exist.
     ensure_not_locked(session, tried, user.id if user else None, who)
     if user is None or not user.active or not check_password(user, password):
@@ -56,7 +57,17 @@ class Lockout:
 
 # The audit events a lock-out is computed from: wrong passwords (sign-in and signature) count;
 # a successful sign-in or an admin's unlock starts the count again.
-_WRONG_PASSWORD = "AuthenticationError"
+
+
+def _wrong_password(after: dict[str, Any]) -> bool:
+    """A refusal record for a wrong password. Records written before refusals carried a `code`
+    name the class instead; only the plain AuthenticationError meant a wrong password."""
+    code = after.get("code")
+    if code is None:
+        return bool(after.get("refusal") == "AuthenticationError")
+    return bool(code == AuthenticationError.code)
+
+
 _RESET = ("login", "user_unlocked")
 
 
@@ -79,7 +90,7 @@ def lockout(session: Session, name: str, user_id: int | None = None, *, now: dat
         ts = ev.ts if ev.ts.tzinfo else ev.ts.replace(tzinfo=UTC)
         if ev.action in _RESET:
             break
-        if ev.after.get("refusal") == _WRONG_PASSWORD and ev.after.get("attempted") in ("login", "sign"):
+        if _wrong_password(ev.after) and ev.after.get("attempted") in ("login", "sign"):
             failures.append(ts)
     recent = [t for t in failures if now - t <= window]
     k = cfg.login_max_failures
@@ -110,14 +121,14 @@ def unlock_user(session: Session, actor: User, user_id: int) -> User:
     user = get_user(session, user_id)
     state = lockout(session, user.username, user.id)
     if not state.locked:
-        raise WorkflowError(f"{user.username} is not locked out")
+        raise Conflict(f"{user.username} is not locked out")
     before = {"failures": state.failures, "locked_until": state.until.isoformat() if state.until else None}
     audit.append(session, actor=actor.username, action="user_unlocked", entity="user", entity_id=user.id, before=before, after={"locked": False})
     return user
 
 
 def require_role(user: User, *roles: str) -> None:
-    who = {"actor": user.username, "attempted": f"an action for {' or '.join(roles)}", "entity": "user", "entity_id": user.id}
+    who: dict[str, Any] = {"actor": user.username, "attempted": f"an action for {' or '.join(roles)}", "entity": "user", "entity_id": user.id}
     if not user.active:
         raise PermissionDenied(f"{user.username}'s account is deactivated.", **who)
     if user.role not in roles:
@@ -139,15 +150,15 @@ def create_user(session: Session, actor: User | None, *, username: str, full_nam
         raise PermissionDenied("only an admin can create users")
     username = username.strip()
     if not username or not username.replace(".", "").replace("_", "").replace("-", "").isalnum():
-        raise WorkflowError("username must be letters, digits, '.', '_' or '-'")
+        raise InvalidInput("username must be letters, digits, '.', '_' or '-'")
     if role not in Role.ALL:
-        raise WorkflowError(f"role must be one of {', '.join(Role.ALL)}")
+        raise InvalidInput(f"role must be one of {', '.join(Role.ALL)}")
     if not full_name.strip():
-        raise WorkflowError("full name is required: it is printed on every signature")
+        raise InvalidInput("full name is required: it is printed on every signature")
     if len(password) < MIN_PASSWORD:
-        raise WorkflowError(f"password must have at least {MIN_PASSWORD} characters")
+        raise InvalidInput(f"password must have at least {MIN_PASSWORD} characters")
     if session.exec(select(User).where(User.username == username)).first():
-        raise WorkflowError(f"username '{username}' is taken")
+        raise Conflict(f"username '{username}' is taken")
     user = User(username=username, full_name=full_name.strip(), role=role, password_hash=hash_password(password))
     session.add(user)
     session.flush()
@@ -166,7 +177,7 @@ def set_active(session: Session, actor: User, user_id: int, active: bool) -> Use
     require_role(actor, Role.ADMIN)
     user = get_user(session, user_id)
     if user.id == actor.id and not active:
-        raise WorkflowError("you cannot deactivate your own account")
+        raise InvalidInput("you cannot deactivate your own account")
     before = {"active": user.active}
     user.active = active
     session.add(user)

@@ -10,15 +10,22 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlmodel import Session, select
 
 from .errors import AuditChainBroken, CountersignError
+from .guidelines.cli import check_command
+
+if TYPE_CHECKING:  # the commands import their services lazily, so `--help` stays fast
+    from sqlalchemy.engine import Engine
+
+    from .generation import Progress
+    from .models import User
 
 
-def _engine():  # type: ignore[no-untyped-def]
+def _engine() -> Engine:
     from .db import make_engine, migrate
 
     engine = make_engine()
@@ -37,7 +44,7 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _login(session: Session, username: str, password: str):  # type: ignore[no-untyped-def]
+def _login(session: Session, username: str, password: str) -> User:
     from .auth import authenticate
 
     return authenticate(session, username, password)
@@ -148,7 +155,7 @@ def generate_cmd(campaign_id: int, model_path: str | None, username: str, passwo
         user = _login(s, username, password)
     filler = load_filler(model_path)
 
-    def show(p):  # type: ignore[no-untyped-def]
+    def show(p: Progress) -> None:
         eta = f", ETA {p.eta_seconds:.0f}s" if p.eta_seconds is not None else ""
         click.echo(f"\r{p.done}/{p.total} variants{eta}", nl=False, err=True)
 
@@ -305,15 +312,7 @@ def regenerate_cmd(draft_id: int, verify: bool, model_path: str | None) -> None:
         sys.exit(1)
 
 
-def _register_check() -> None:
-    try:
-        from .guidelines.cli import check_command
-    except ImportError:  # pragma: no cover - the engine ships with the package
-        return
-    cli.add_command(check_command, "check")
-
-
-_register_check()
+cli.add_command(check_command, "check")
 
 
 def main() -> None:

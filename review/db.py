@@ -228,7 +228,7 @@ def record_refusal(engine: Engine, exc: Refusal) -> None:
         return
     try:
         with Session(engine, expire_on_commit=False) as s:
-            after = {"refusal": type(exc).__name__, "attempted": exc.attempted, "reason": str(exc)}
+            after = {"refusal": type(exc).__name__, "code": exc.code, "attempted": exc.attempted, "reason": str(exc)}
             audit.append(s, actor=str(exc.actor), action="refused", entity=exc.entity or "request", entity_id=exc.entity_id or "", after=after)
             s.commit()
     except Exception:  # noqa: BLE001 - the user must still see the refusal itself

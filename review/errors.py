@@ -18,7 +18,10 @@ class NotFound(CountersignError):
 class Refusal(CountersignError):
     """A security refusal. When `actor` is given, session_scope records it in the audit trail
     (in its own transaction, after the refused one rolls back): failed logins, failed signatures,
-    self-review and role violations are what an examiner asks about."""
+    self-review and role violations are what an examiner asks about. `code` is the stable name the
+    record carries (what lock-out counting matches on), independent of the class's Python name."""
+
+    code = "refused"
 
     def __init__(self, message: str, *, actor: str | None = None, attempted: str = "", entity: str = "", entity_id: object = "") -> None:
         super().__init__(message)
@@ -28,13 +31,19 @@ class Refusal(CountersignError):
 class PermissionDenied(Refusal):
     """The acting user's role or relation to the object forbids the action."""
 
+    code = "permission_denied"
+
 
 class AuthenticationError(Refusal):
     """Wrong username or password, or an inactive account."""
 
+    code = "wrong_password"
+
 
 class AccountLocked(AuthenticationError):
     """Too many wrong passwords lately: password checks for this name are paused."""
+
+    code = "account_locked"
 
 
 class InvalidTransition(CountersignError):

@@ -13,6 +13,15 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def pk(row: Any) -> int:
+    """A saved row's primary key as an int (SQLModel types it `int | None` until the row is
+    flushed). Asking for the key of an unsaved row is a programming error, said plainly."""
+    key = row.id
+    if key is None:
+        raise RuntimeError(f"{type(row).__name__} has no id yet: add and flush it first")
+    return int(key)
+
+
 def _json(**kw: Any) -> Any:
     return Field(default_factory=kw.pop("factory", dict), sa_column=Column(JSON, nullable=False))
 

@@ -154,3 +154,23 @@ def test_a_flood_of_attempts_while_paused_does_not_lift_the_pause(world, clock) 
             login(world, "rita", "another-guess")
     with pytest.raises(AccountLocked):
         login(world, "rita", world.PASSWORDS["rita"])
+
+
+def test_lock_out_counts_the_records_stable_code_and_reads_older_records(world, clock) -> None:  # type: ignore[no-untyped-def]
+    """Counting matches the refusal's `code`, not a Python class name; records written before
+    refusals carried a code (class name only) still count, and a lock-out never counts itself."""
+    fail(world, "rita", 2, clock)
+    world.session.expire_all()
+    codes = [e.after.get("code") for e in world.session.exec(select(AuditEvent).where(AuditEvent.action == "refused")).all()]
+    assert codes == ["wrong_password", "wrong_password"]
+    with session_scope(world.engine) as s:  # two failures as an older release recorded them
+        for _ in range(2):
+            audit.append(s, actor="rita", action="refused", entity="user", entity_id=world.reviewer.id, after={"refusal": "AuthenticationError", "attempted": "login", "reason": "x"})
+        # Neither a lock-out nor a refusal of another kind is a wrong password, old or new.
+        audit.append(s, actor="rita", action="refused", entity="user", entity_id=world.reviewer.id, after={"refusal": "AccountLocked", "attempted": "login", "reason": "x"})
+        audit.append(s, actor="rita", action="refused", entity="user", entity_id=world.reviewer.id, after={"refusal": "X", "code": "account_locked", "attempted": "login"})
+    with session_scope(world.engine) as s:
+        assert lockout(s, "rita", world.reviewer.id).failures == 4
+    fail(world, "rita", 1, clock)
+    with pytest.raises(AccountLocked):
+        login(world, "rita", world.PASSWORDS["rita"])
