@@ -163,12 +163,12 @@ def test_lock_out_counts_the_records_stable_code_and_reads_older_records(world, 
     world.session.expire_all()
     codes = [e.after.get("code") for e in world.session.exec(select(AuditEvent).where(AuditEvent.action == "refused")).all()]
     assert codes == ["wrong_password", "wrong_password"]
-    with session_scope(world.engine) as s:  # two failures as an older release recorded them
-        for _ in range(2):
-            audit.append(s, actor="rita", action="refused", entity="user", entity_id=world.reviewer.id, after={"refusal": "AuthenticationError", "attempted": "login", "reason": "x"})
-        # Neither a lock-out nor a refusal of another kind is a wrong password, old or new.
-        audit.append(s, actor="rita", action="refused", entity="user", entity_id=world.reviewer.id, after={"refusal": "AccountLocked", "attempted": "login", "reason": "x"})
-        audit.append(s, actor="rita", action="refused", entity="user", entity_id=world.reviewer.id, after={"refusal": "X", "code": "account_locked", "attempted": "login"})
+    old_wrong = {"refusal": "AuthenticationError", "attempted": "login", "reason": "x"}  # as an older release wrote it
+    # Neither a lock-out nor a refusal of another kind is a wrong password, old or new.
+    not_wrong = [{"refusal": "AccountLocked", "attempted": "login"}, {"refusal": "X", "code": "account_locked", "attempted": "login"}]
+    with session_scope(world.engine) as s:
+        for after in [old_wrong, old_wrong, *not_wrong]:
+            audit.append(s, actor="rita", action="refused", entity="user", entity_id=world.reviewer.id, after=after)
     with session_scope(world.engine) as s:
         assert lockout(s, "rita", world.reviewer.id).failures == 4
     fail(world, "rita", 1, clock)
