@@ -10,15 +10,21 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 from sqlmodel import Session, select
 
 from .errors import AuditChainBroken, CountersignError
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
-def _engine():  # type: ignore[no-untyped-def]
+    from .generation import Progress
+    from .models import User
+
+
+def _engine() -> Engine:
     from .db import make_engine, migrate
 
     engine = make_engine()
@@ -37,7 +43,7 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _login(session: Session, username: str, password: str):  # type: ignore[no-untyped-def]
+def _login(session: Session, username: str, password: str) -> User:
     from .auth import authenticate
 
     return authenticate(session, username, password)
@@ -128,7 +134,7 @@ def create_campaign_cmd(name: str, template_version_id: int, audience_id: int, u
 
     with session_scope(_engine()) as s:
         camp = create_campaign(s, _login(s, username, password), name=name, template_version_id=template_version_id, audience_id=audience_id)
-        click.echo(f"campaign {camp.id}: {len(campaign_variants(s, camp.id))} variants")  # type: ignore[arg-type]
+        click.echo(f"campaign {camp.id}: {len(campaign_variants(s, camp.id))} variants")  # type: ignore[arg-type]  # a stored campaign has an id
 
 
 @cli.command("generate")
@@ -148,7 +154,7 @@ def generate_cmd(campaign_id: int, model_path: str | None, username: str, passwo
         user = _login(s, username, password)
     filler = load_filler(model_path)
 
-    def show(p):  # type: ignore[no-untyped-def]
+    def show(p: Progress) -> None:
         eta = f", ETA {p.eta_seconds:.0f}s" if p.eta_seconds is not None else ""
         click.echo(f"\r{p.done}/{p.total} variants{eta}", nl=False, err=True)
 
