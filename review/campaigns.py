@@ -18,7 +18,7 @@ from . import audit
 from .auth import require_role
 from .brands import policy_for
 from .checks import recipient_holds
-from .errors import NotFound, WorkflowError
+from .errors import Conflict, InvalidInput, NotFound
 from .models import Audience, Brand, Campaign, CampaignRecipient, Recipient, Role, TemplateVersion, User, Variant
 from .template_versions import get_version, version_spec
 from .templates import TemplateSpec
@@ -58,15 +58,19 @@ def plan_variants(spec: TemplateSpec, recipients: list[Recipient]) -> list[Varia
     if missing:
         f, ids = sorted(missing.items())[0]
         more = f" (and {len(ids) - 5} more)" if len(ids) > 5 else ""
-        raise WorkflowError(f"{len(ids)} recipient(s) have no value for '{f}', which the template uses: ids {', '.join(ids[:5])}{more}")
+        raise InvalidInput(f"{len(ids)} recipient(s) have no value for '{f}', which the template uses: ids {', '.join(ids[:5])}{more}")
     plans = []
     for raw, members in sorted(groups.items()):
         inputs = json.loads(raw)
         label = ", ".join(f"{k}={v}" for k, v in inputs.items()) or "everyone with consent"
-        plans.append(VariantPlan(variant_key(inputs), label, inputs, True, [m.id for m in members]))  # type: ignore[misc]
+        plans.append(VariantPlan(variant_key(inputs), label, inputs, True, _ids(members)))
     if no_consent:
-        plans.append(VariantPlan(NO_CONSENT_KEY, "no personalization consent (fallbacks)", {}, False, [m.id for m in no_consent]))  # type: ignore[misc]
+        plans.append(VariantPlan(NO_CONSENT_KEY, "no personalization consent (fallbacks)", {}, False, _ids(no_consent)))
     return plans
+
+
+def _ids(recipients: list[Recipient]) -> list[int]:
+    return [r.id for r in recipients if r.id is not None]  # stored recipients: every one has an id
 
 
 def preview_variants(session: Session, template_version_id: int, audience_id: int) -> list[VariantPlan]:
@@ -74,7 +78,7 @@ def preview_variants(session: Session, template_version_id: int, audience_id: in
     spec, _ = version_spec(session, tv)
     recipients = session.exec(select(Recipient).where(Recipient.audience_id == audience_id).order_by(col(Recipient.id))).all()
     if not recipients:
-        raise WorkflowError(f"audience {audience_id} has no recipients")
+        raise InvalidInput(f"audience {audience_id} has no recipients")
     return plan_variants(spec, list(recipients))
 
 
@@ -82,19 +86,19 @@ def create_campaign(session: Session, actor: User, *, name: str, template_versio
     require_role(actor, Role.MARKETER, Role.ADMIN)
     name = name.strip()
     if not name:
-        raise WorkflowError("a campaign needs a name")
+        raise InvalidInput("a campaign needs a name")
     if session.exec(select(Campaign).where(Campaign.name == name)).first():
-        raise WorkflowError(f"a campaign named '{name}' already exists")
+        raise Conflict(f"a campaign named '{name}' already exists")
     aud = session.get(Audience, audience_id)
     if aud is None:
         raise NotFound(f"audience {audience_id} not found")
     tv = get_version(session, template_version_id)
     spec, brand = version_spec(session, tv)
     if aud.brand_id is None:
-        raise WorkflowError(f"audience '{aud.name}' was imported before audiences belonged to a brand: import it again for brand '{brand.slug}'")
+        raise InvalidInput(f"audience '{aud.name}' was imported before audiences belonged to a brand: import it again for brand '{brand.slug}'")
     if aud.brand_id != brand.id:
         other = session.get(Brand, aud.brand_id)
-        raise WorkflowError(
+        raise InvalidInput(
             f"audience '{aud.name}' belongs to brand '{other.slug if other else aud.brand_id}', not '{brand.slug}': "
             f"its values were checked against that brand's fields; import it for '{brand.slug}'"
         )
@@ -102,12 +106,13 @@ def create_campaign(session: Session, actor: User, *, name: str, template_versio
     for f in set(spec.slot_fields()) | set(spec.merge_fields):
         if f in policy.sensitive_fields or f not in policy.allowed_fields:
             # The brand policy may have tightened since the template was saved.
-            raise WorkflowError(f"the template uses '{f}', which brand '{brand.slug}' no longer allows; save a new template version")
+            raise InvalidInput(f"the template uses '{f}', which brand '{brand.slug}' no longer allows; save a new template version")
     plans = preview_variants(session, template_version_id, audience_id)
-    camp = Campaign(name=name, brand_id=brand.id, template_version_id=tv.id, audience_id=audience_id, channel=spec.channel, created_by=actor.id)  # type: ignore[arg-type]
+    camp = Campaign(name=name, brand_id=brand.id, template_version_id=tv.id, audience_id=audience_id, channel=spec.channel, created_by=actor.id)  # type: ignore[arg-type]  # ids of stored rows
     session.add(camp)
     session.flush()
-    links = []
+    assert camp.id is not None  # flushed
+    links: list[dict[str, int | None]] = []
     for p in plans:
         v = Variant(
             campaign_id=camp.id,
@@ -117,11 +122,11 @@ def create_campaign(session: Session, actor: User, *, name: str, template_versio
             personalized=p.personalized,
             recipient_count=len(p.recipient_ids),
             sample_recipient_id=p.recipient_ids[0],
-        )  # type: ignore[arg-type]
+        )
         session.add(v)
         session.flush()
         links.extend({"campaign_id": camp.id, "recipient_id": rid, "variant_id": v.id} for rid in p.recipient_ids)
-    session.bulk_insert_mappings(CampaignRecipient.__mapper__, links)  # type: ignore[attr-defined]
+    session.bulk_insert_mappings(CampaignRecipient.__mapper__, links)  # type: ignore[attr-defined]  # SQLModel adds __mapper__ at runtime
     audit.append(
         session,
         actor=actor.username,

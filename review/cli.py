@@ -135,7 +135,7 @@ def create_campaign_cmd(name: str, template_version_id: int, audience_id: int, u
 
     with session_scope(_engine()) as s:
         camp = create_campaign(s, _login(s, username, password), name=name, template_version_id=template_version_id, audience_id=audience_id)
-        click.echo(f"campaign {camp.id}: {len(campaign_variants(s, camp.id))} variants")  # type: ignore[arg-type]
+        click.echo(f"campaign {camp.id}: {len(campaign_variants(s, camp.id))} variants")  # type: ignore[arg-type]  # a stored campaign has an id
 
 
 @cli.command("generate")

@@ -46,6 +46,18 @@ class Status:
     ALL = (CHECKED, IN_REVIEW, NEEDS_CHANGES, APPROVED, PUBLISHED, REJECTED, WITHDRAWN)
 
 
+class JobStatus:
+    """Generation job statuses. Only review.generation.jobs changes them."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    ACTIVE = (QUEUED, RUNNING)  # unfinished: starting the campaign's generation again resumes it
+    ALL = (QUEUED, RUNNING, DONE, CANCELLED, FAILED)
+
+
 class User(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(index=True, unique=True)
@@ -257,7 +269,7 @@ class Export(SQLModel, table=True):
 class GenerationJob(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
-    status: str = "queued"  # queued | running | done | cancelled | failed
+    status: str = JobStatus.QUEUED  # one of JobStatus.ALL
     total: int = 0
     done: int = 0
     cancel_requested: bool = False

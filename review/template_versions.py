@@ -25,23 +25,25 @@ def save_template(session: Session, actor: User, *, brand_slug: str, source: str
     policy = policy_for(brand)
     spec = parse_template(source, policy, name=filename)
     check_channel_fit(spec, policy, filename)
+    assert brand.id is not None and actor.id is not None  # stored rows
     tmpl = session.exec(select(Template).where(Template.brand_id == brand.id, Template.name == spec.name)).first()
     if tmpl is None:
-        tmpl = Template(brand_id=brand.id, name=spec.name, created_by=actor.id)  # type: ignore[arg-type]
+        tmpl = Template(brand_id=brand.id, name=spec.name, created_by=actor.id)
         session.add(tmpl)
         session.flush()
         audit.append(
             session, actor=actor.username, action="template_created", entity="template", entity_id=tmpl.id, after={"brand": brand_slug, "name": spec.name}
         )
-    latest = latest_version(session, tmpl.id)  # type: ignore[arg-type]
+    assert tmpl.id is not None  # flushed
+    latest = latest_version(session, tmpl.id)
     if latest is not None and latest.content_hash == spec.content_hash:
         return latest
     version = TemplateVersion(
-        template_id=tmpl.id,  # type: ignore[arg-type]
+        template_id=tmpl.id,
         version=(latest.version + 1) if latest else 1,
         source=source,
         content_hash=spec.content_hash,
-        created_by=actor.id,  # type: ignore[arg-type]
+        created_by=actor.id,
     )
     session.add(version)
     session.flush()
@@ -100,4 +102,4 @@ def list_templates(session: Session) -> list[tuple[Template, Brand, TemplateVers
         .join(TemplateVersion, (col(TemplateVersion.template_id) == col(Template.id)) & (col(TemplateVersion.version) == sub.c.v))
         .order_by(col(Brand.slug), col(Template.name))
     ).all()
-    return [tuple(r) for r in rows]  # type: ignore[misc]
+    return [(t, b, tv) for t, b, tv in rows]

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import pytest
 from sqlmodel import Session, select
 
 from review.campaigns import create_campaign
+from review.errors import Conflict, InvalidInput, NotFound, TemplateError
 from review.filling import FakeFiller, GenerationSettings
-from review.generation import cancel_job, derive_seed, generate_campaign, progress, run_job, start_job
-from review.models import AuditEvent, Draft, DraftRevision, GenerationJob, TemplateVersion, Variant
+from review.generation import cancel_job, derive_seed, generate_campaign, progress, regenerate_slot, regenerate_verify, run_job, start_job
+from review.models import AuditEvent, Draft, DraftRevision, GenerationJob, JobStatus, TemplateVersion, Variant
 
 
 def _drafts(session: Session, campaign_id: int) -> list[Draft]:
@@ -201,3 +204,91 @@ def test_seeding_the_demo_twice_changes_nothing_and_needs_no_model(sqlite_engine
     again = FakeFiller()
     second = seed_demo(sqlite_engine, filler=again, log=lambda _m: None)
     assert second == first and again.history == []
+
+
+def test_regenerate_verify_reproduces_every_draft_and_names_what_differs(world) -> None:  # type: ignore[no-untyped-def]
+    """The contract behind `python -m review regenerate --verify`: the pipeline run again from the
+    recorded seed, settings and prompt gives the stored text; anything else is named."""
+    from review.filling import FakeFiller as Fake
+
+    w = world
+    generate_campaign(w.engine, w.marketer, w.campaign_id, Fake(), GenerationSettings(n_candidates=3))
+    drafts = _drafts(w.session, w.campaign_id)
+    for d in drafts:
+        report = regenerate_verify(w.session, d.id, Fake())
+        assert report.matches, str(report)
+        personalized = w.session.get(Variant, d.variant_id).personalized
+        assert set(report.slots.values()) == ({"match"} if personalized else {"not generated (no_consent)"})
+    d = next(d for d in drafts if d.slot_meta["greeting"]["source"] == "model")
+    first = w.session.exec(select(DraftRevision).where(DraftRevision.draft_id == d.id, DraftRevision.revision == 1)).one()
+    first.slots = {**first.slots, "greeting": "Text nobody generated."}
+    w.session.add(first)
+    w.session.commit()
+    report = regenerate_verify(w.session, d.id, Fake())
+    assert not report.matches and report.slots["greeting"].startswith("differs: regenerated") and report.slots["closing"] == "match"
+    assert str(report).startswith(f"draft {d.id}: DIFFERS")
+
+    class OtherModel(Fake):
+        fingerprint = "f" * 64
+
+    report = regenerate_verify(w.session, d.id, OtherModel())
+    assert not report.matches and list(report.slots) == ["*"] and "differs from recorded" in report.slots["*"]
+    with pytest.raises(NotFound):
+        regenerate_verify(w.session, 10_000, Fake())
+
+
+def test_regenerate_slot_asks_again_with_a_new_seed_and_refuses_what_it_cannot_do(world) -> None:  # type: ignore[no-untyped-def]
+    w = world
+    generate_campaign(w.engine, w.marketer, w.campaign_id, FakeFiller())
+    drafts = _drafts(w.session, w.campaign_id)
+    d = next(d for d in drafts if w.session.get(Variant, d.variant_id).inputs.get("city") == "York")
+    seed = d.slot_meta["greeting"]["seed"]
+    f = FakeFiller(["Hello to everyone at Acme in York."] * 4)
+    edited = regenerate_slot(w.session, w.marketer, d.id, "greeting", f, attempt=2)
+    w.session.commit()
+    assert edited.slots["greeting"] == "Hello to everyone at Acme in York." and edited.revision == 2
+    assert [s for _, s in f.history] == [seed + 2]  # one prompt, the attempt's seed
+    assert f.history[0][0].fingerprint == d.slot_meta["greeting"]["prompt_fingerprint"]  # the prompt generation sent
+    with pytest.raises(Conflict, match="same text again"):
+        regenerate_slot(w.session, w.marketer, d.id, "greeting", FakeFiller(["Hello to everyone at Acme in York."] * 4))
+    with pytest.raises(InvalidInput, match="unknown slot 'nope'"):
+        regenerate_slot(w.session, w.marketer, d.id, "nope", FakeFiller())
+    no_consent = next(d for d in drafts if not w.session.get(Variant, d.variant_id).personalized)
+    with pytest.raises(InvalidInput, match="no personalization consent"):
+        regenerate_slot(w.session, w.marketer, no_consent.id, "greeting", FakeFiller())
+
+
+def test_finished_work_is_a_conflict_not_a_new_job(world) -> None:  # type: ignore[no-untyped-def]
+    w = world
+    p = generate_campaign(w.engine, w.marketer, w.campaign_id, FakeFiller())
+    assert p.status == JobStatus.DONE
+    with pytest.raises(Conflict, match=f"already has a draft \\(job {p.job_id}, done\\)"):
+        start_job(w.session, w.marketer, w.campaign_id)
+    with pytest.raises(Conflict, match="only a queued or running job can be cancelled"):
+        cancel_job(w.session, w.marketer, p.job_id)
+
+
+def test_a_field_made_sensitive_after_the_campaign_fails_the_job_with_a_clear_message(tmp_path, monkeypatch, build_world) -> None:  # type: ignore[no-untyped-def]
+    """The brand may call a field sensitive after a campaign was made: the model never sees it,
+    and the user is told which slot and field in words (a TemplateError), recorded on the job."""
+    import shutil
+
+    from review.checks import forget_stamps
+
+    root = tmp_path / "brands"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "brands", root)
+    monkeypatch.setenv("COUNTERSIGN_GUIDELINES_DIR", str(root))
+    w = build_world()
+    brand = root / "acme-pharma" / "brand.yaml"
+    text = brand.read_text(encoding="utf-8").replace("    city: {type: city}\n", "")
+    brand.write_text(text.replace("sensitive_fields: [health_condition]", "sensitive_fields: [health_condition, city]"), encoding="utf-8")
+    forget_stamps()
+    f = FakeFiller()
+    with pytest.raises(TemplateError, match="slot 'greeting' declares the sensitive field\\(s\\) city"):
+        generate_campaign(w.engine, w.marketer, w.campaign_id, f)
+    assert f.history == []  # no prompt was built, let alone sent
+    job = w.session.exec(select(GenerationJob)).one()
+    w.session.refresh(job)
+    assert job.status == JobStatus.FAILED and "sensitive field(s) city" in job.error
+    assert w.session.exec(select(AuditEvent).where(AuditEvent.action == "generation_failed")).one()
+    assert _drafts(w.session, w.campaign_id) == []

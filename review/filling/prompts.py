@@ -2,7 +2,7 @@
 
 Privacy and safety rules enforced here (tests pin them):
 - only the fields the slot declares reach the model, never the rest of the recipient row;
-- a slot that declares a sensitive field is refused outright;
+- a slot that declares a sensitive field is refused outright (TemplateError, never a prompt);
 - recipient values are untrusted data: control characters and chat-template markers are
   removed, the value is length-capped and JSON-quoted inside a clearly labelled data block,
   and the slot instruction always comes first and intact.
@@ -17,6 +17,8 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from review.errors import TemplateError
 
 if TYPE_CHECKING:
     from review.templates import SlotSpec
@@ -111,7 +113,12 @@ def build_prompt(slot: SlotSpec, values: Mapping[str, str], voice: str = "", *, 
     sensitive = set(sensitive_fields)
     bad = sorted(sensitive.intersection(slot.inputs))
     if bad:
-        raise ValueError(f"slot {slot.name!r} declares sensitive field(s) {', '.join(bad)}; sensitive data must never reach the model")
+        # The brand may have marked a field sensitive after the template was saved: the template
+        # is what must change, so say so in its terms rather than fail deep inside generation.
+        raise TemplateError(
+            f"slot '{slot.name}' declares the sensitive field(s) {', '.join(bad)}, and sensitive data never reaches the model; "
+            "save a template version whose slot does not use them"
+        )
     messages: list[dict[str, str]] = [{"role": "system", "content": _system_message(voice, slot.max_words)}]
     for example in slot.examples:
         shown = example_data(slot, example)

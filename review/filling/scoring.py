@@ -67,7 +67,8 @@ def score_candidate(text: str, findings: Sequence[Mapping], slot: SlotSpec) -> f
 def choose_best(candidates: Sequence[str], scores: Sequence[float | None]) -> int | None:
     """Index of the best-scoring candidate; ties go to the lowest index; None if none qualifies."""
     best: int | None = None
+    best_score = 0.0
     for i, s in enumerate(scores[: len(candidates)]):
-        if s is not None and (best is None or s > scores[best]):  # type: ignore[operator]
-            best = i
+        if s is not None and (best is None or s > best_score):
+            best, best_score = i, s
     return best

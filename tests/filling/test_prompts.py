@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from review.errors import CountersignError, TemplateError
 from review.filling import GenerationSettings, Prompt, build_prompt, sanitize_value
 from review.templates import SlotSpec
 
@@ -45,10 +46,17 @@ def test_only_declared_fields_appear(welcome_slot: SlotSpec) -> None:
                 assert value not in text, f"{field} leaked into the prompt"
 
 
-def test_sensitive_declared_field_is_refused() -> None:
-    slot = SlotSpec("bad", "Mention their faith.", ("religion",), 10, (), "Hello.")
-    with pytest.raises(ValueError, match="religion"):
-        build_prompt(slot, {"religion": "x"}, sensitive_fields=SENSITIVE)
+def test_sensitive_declared_field_is_refused_with_a_domain_error() -> None:
+    """A slot declaring a field the brand (now) calls sensitive is a template problem the user is
+    told about in words (CLI and UI turn a CountersignError into a message), not a ValueError."""
+    slot = SlotSpec("bad", "Mention their faith.", ("religion", "city"), 10, (), "Hello.")
+    with pytest.raises(TemplateError) as e:
+        build_prompt(slot, {"religion": "x", "city": "York"}, sensitive_fields=SENSITIVE)
+    assert isinstance(e.value, CountersignError)
+    assert str(e.value) == (
+        "template: slot 'bad' declares the sensitive field(s) religion, and sensitive data never reaches the model; "
+        "save a template version whose slot does not use them"
+    )
 
 
 def test_injection_stays_quoted_data_and_instruction_first(welcome_slot: SlotSpec) -> None:
