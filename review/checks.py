@@ -203,7 +203,7 @@ def recipient_holds(session: Session, campaign: Campaign, variant_id: int | None
         for f in fields:
             why = verdict(f, str((data or {}).get(f, "")))
             if why:
-                out.append(Hold(rid, ext, vid, why))
+                out.append(Hold(rid, ext, vid, why))  # type: ignore[arg-type]  # ids read from stored rows are never None
                 break
     return out
 

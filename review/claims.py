@@ -67,7 +67,8 @@ def parse_claims(doc: yamlsafe.YamlDoc, path: Path, errors: list[GuidelineError]
     out: list[Claim] = []
     seen: set[str] = set()
     for i, item in enumerate(data):
-        where, n = (*base, i), i + 1
+        where: tuple[str | int, ...] = (*base, i)
+        n = i + 1
         if not isinstance(item, dict):
             fail(f"claim {n} must be a mapping with id, wording, reference, status", *where)
             continue

@@ -10,10 +10,9 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from review.checks import warning_ids
-from review.claims import retire_claim
 from review import claims
-from review.claims import Claim, read_claims
+from review.checks import warning_ids
+from review.claims import Claim, read_claims, retire_claim
 from review.errors import ConfigError, Conflict, InvalidTransition, NotFound, PermissionDenied, WorkflowError
 from review.generation import generate_campaign
 from review.models import Approval, AuditEvent, Comment, Draft, Status, Variant

@@ -57,7 +57,7 @@ def test_m005_binds_existing_audiences_to_a_brand_without_losing_them(engine: En
                 "VALUES ('old', 'Old Timer', 'admin', 'x', true, CURRENT_TIMESTAMP)"
             )
         )
-        c.execute(text("INSERT INTO brand (slug, name, industry, created_at) VALUES ('acme', 'Acme', 'x', CURRENT_TIMESTAMP)"))
+        c.execute(text("INSERT INTO brand (slug, created_at) VALUES ('acme', CURRENT_TIMESTAMP)"))
         c.execute(
             text(
                 "INSERT INTO audience (id, name, fields, row_count, consent_count, source_sha256, created_by, created_at) "
@@ -70,3 +70,31 @@ def test_m005_binds_existing_audiences_to_a_brand_without_losing_them(engine: En
         row = c.execute(text("SELECT a.name, a.row_count, b.slug FROM audience a JOIN brand b ON b.id = a.brand_id")).one()
     assert tuple(row) == ("old list", 1, "acme")
     assert "ix_audience_brand_id" in {ix["name"] for ix in inspect(engine).get_indexes("audience")}
+
+
+def test_m008_keeps_only_the_brand_identity_and_the_rows(engine: Engine) -> None:
+    """A brand table from before m008 mirrored name and industry from brand.yaml; the upgrade
+    drops the copies, keeps every row and the foreign keys to it, and the name comes from the file."""
+    from sqlmodel import Session, select
+
+    from review.models import Brand
+
+    with engine.begin() as c:  # the brand table as it was: name and industry copied from the file
+        c.execute(text("ALTER TABLE brand ADD COLUMN name VARCHAR NOT NULL DEFAULT ''"))
+        c.execute(text("ALTER TABLE brand ADD COLUMN industry VARCHAR NOT NULL DEFAULT ''"))
+        c.execute(text("INSERT INTO brand (slug, name, industry, created_at) VALUES ('acme-pharma', 'Stale Name', 'x', CURRENT_TIMESTAMP)"))
+        c.execute(
+            text(
+                'INSERT INTO "user" (username, full_name, role, password_hash, active, created_at) '
+                "VALUES ('old', 'Old Timer', 'admin', 'x', true, CURRENT_TIMESTAMP)"
+            )
+        )
+        c.execute(text("INSERT INTO template (brand_id, name, created_by, created_at) SELECT b.id, 'old', u.id, CURRENT_TIMESTAMP FROM brand b, \"user\" u"))
+        c.execute(text("DELETE FROM schema_migrations WHERE name = 'm008_brand_identity_only'"))
+    assert db.migrate(engine) == ["m008_brand_identity_only"]
+    assert {c["name"] for c in inspect(engine).get_columns("brand")} == {"id", "slug", "created_at"}
+    with engine.connect() as c:
+        assert c.execute(text("SELECT b.slug FROM template t JOIN brand b ON b.id = t.brand_id")).scalar_one() == "acme-pharma"
+    with Session(engine) as s:
+        brand = s.exec(select(Brand)).one()
+        assert brand.name == "Acme Pharma"  # tests/fixtures/brands/acme-pharma/brand.yaml, not the stale copy

@@ -244,7 +244,7 @@ def _brand_env(brand_dir: Path, base_dir: Path | None, errors: list[GuidelineErr
 
 def _vocab(path: Path, errors: list[GuidelineError]) -> list[tuple[str, int]]:
     """Terms of a vocab file with their line numbers. '# ' starts a comment ('#1' is a term)."""
-    out = []
+    out: list[tuple[str, int]] = []
     try:
         lines = yamlsafe.read_text(path).splitlines()  # size-capped, UTF-8
     except yamlsafe.YamlRefused as e:
