@@ -14,6 +14,7 @@ clear error naming the folder.
 from __future__ import annotations
 
 import hashlib
+import os
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,31 +98,32 @@ class BrandFileError(ConfigError):
 # ------------------------------------------------------------------ reading the file
 
 _lock = threading.Lock()
-_cache: dict[Path, tuple[tuple[int, int], BrandPolicy]] = {}
+_cache: dict[str, tuple[tuple[int, int], BrandPolicy]] = {}
 
 
-def load_brand(directory: Path) -> BrandPolicy:
+def load_brand(directory: Path | str) -> BrandPolicy:
     """The validated policy of the brand folder `directory`. Raises BrandFileError naming the
-    file and line. Re-parsed only when the file's modification time or size changed."""
-    directory = Path(directory)
-    path = directory / "brand.yaml"
+    file and line. Re-parsed only when the file's modification time or size changed (checks
+    and pages ask for it per draft: a hit costs one stat)."""
+    name = os.path.join(directory, "brand.yaml")
     try:
-        st = path.stat()
+        st = os.stat(name)
     except OSError:
-        raise BrandFileError(path, None, "brand file not found") from None
+        raise BrandFileError(Path(name), None, "brand file not found") from None
     key = (st.st_mtime_ns, st.st_size)
     with _lock:
-        hit = _cache.get(path)
+        hit = _cache.get(name)
     if hit is not None and hit[0] == key:
         return hit[1]
+    path = Path(name)
     try:
         text = yamlsafe.read_text(path)
         doc = yamlsafe.loads(text)
     except yamlsafe.YamlRefused as e:
         raise BrandFileError(path, e.line or 1, e.reason) from None
-    policy = _Parser(path, doc).policy(directory, hashlib.sha256(text.encode("utf-8")).hexdigest())
+    policy = _Parser(path, doc).policy(Path(directory), hashlib.sha256(text.encode("utf-8")).hexdigest())
     with _lock:
-        _cache[path] = (key, policy)
+        _cache[name] = (key, policy)
     return policy
 
 
@@ -219,17 +221,21 @@ def brand_dirs(root: Path) -> list[Path]:
 def _root(root: Path | None) -> Path:
     from .config import settings
 
-    return Path(root or settings().guidelines_dir)
+    return root or settings().guidelines_dir
 
 
 def policy_for(brand: Brand | str, root: Path | None = None) -> BrandPolicy:
     """The policy of a registered brand (a row or its slug). A brand whose folder is gone is an
     error naming the folder, not a quiet default."""
     slug = brand if isinstance(brand, str) else brand.slug
-    directory = _root(root) / slug
-    if not directory.is_dir():
-        raise ConfigError(f"brand '{slug}': its folder {directory} is missing (renamed or removed?); restore it to work with this brand's campaigns")
-    return load_brand(directory)
+    directory = os.path.join(_root(root), slug)
+    try:
+        return load_brand(directory)
+    except BrandFileError as e:
+        if e.line is None and not os.path.isdir(directory):
+            gone = f"brand '{slug}': its folder {directory} is missing (renamed or removed?)"
+            raise ConfigError(f"{gone}; restore it to work with this brand's campaigns") from None
+        raise
 
 
 def policy_fingerprint(policy: BrandPolicy) -> str:

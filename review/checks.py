@@ -47,8 +47,9 @@ def brand_rules(slug: str, root: Path | None = None) -> tuple[RuleSet, BrandPoli
 
     The policy is brands.load_brand's (re-read as soon as brand.yaml changes); the rule set is
     rebuilt when any guideline file changed (seen within STAMP_TTL) or brand.yaml did."""
-    directory = Path(root or settings().guidelines_dir) / slug
-    policy = policy_for(slug, root)
+    base = Path(root or settings().guidelines_dir)
+    directory = base / slug
+    policy = policy_for(slug, base)
     stamp = _stamp(directory)
     with _lock:
         hit = _cache.get(directory)

@@ -211,3 +211,15 @@ def test_claims_parse_into_typed_claims_and_problems_keep_their_lines(tmp_path: 
         (4, "unknown key 'refrence' in claim 1 (did you mean 'reference'?)"),
         (7, "duplicate claim id 'B'"),
     ]
+
+
+def test_session_scope_reports_a_failed_write_instead_of_masking_it(claims_world, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from review.auth import authenticate
+    from review.db import session_scope
+
+    w, root = claims_world
+    w.session.close()
+    monkeypatch.setattr(claims.os, "replace", lambda *_a: (_ for _ in ()).throw(PermissionError(13, "Permission denied")))
+    with pytest.raises(ConfigError, match="could not be written .*Permission denied"), session_scope(w.engine) as s:
+        retire_claim(s, authenticate(s, "rita", w.PASSWORDS["rita"]), "acme-pharma", "AC-1", reason="survey older than 12 months")
+    assert "status: active" in (root / "acme-pharma" / "claims.yaml").read_text()

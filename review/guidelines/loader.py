@@ -1,4 +1,8 @@
-"""Loading a brand's guideline folder: every file validated, every problem collected, then compiled once."""
+"""Loading a brand's guideline folder: every file validated, every problem collected, then compiled once.
+
+brand.yaml and claims.yaml are read through their one parser each (review.brands, review.claims);
+this module reads the rule files and vocab lists and turns their problems into GuidelineErrors.
+"""
 
 from __future__ import annotations
 
@@ -62,9 +66,9 @@ class _File:
         self.ok = False
         self.errors.append(GuidelineError(str(self.path), line, reason))
 
-    def line(self, *path: str | int, node: yaml.Node | None = None) -> int | None:
-        """Line of the node at `path` (mapping keys / list indexes); the deepest one found."""
-        return yamlsafe.line_of(node if node is not None else self.node, *path)
+    def line(self, *path: str | int) -> int:
+        """Line of the node at `path` (yamlsafe.line_of: the one "which line is this key on" helper)."""
+        return yamlsafe.line_of(self.node, *path)
 
 
 def _check_kind(f: _File, spec: Opt, key: str, value: Any, base: tuple[str | int, ...] = ()) -> Any:
