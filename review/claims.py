@@ -26,7 +26,6 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -266,6 +265,6 @@ def retire_claim(session: Session, actor: User, brand_slug: str, claim_id: str, 
     candidates = session.exec(
         select(Draft).join(Campaign, col(Campaign.id) == col(Draft.campaign_id)).where(Campaign.brand_id == brand.id, col(Draft.status).in_(sorted(EDITABLE)))
     ).all()
-    used: list[Any] = [d.id for d in candidates if any(f.get("claim_id") == claim_id for f in d.findings)]
+    used = [d.id for d in candidates if d.id is not None and any(f.get("claim_id") == claim_id for f in d.findings)]
     changed = recheck_drafts(session, actor, used, reason=f"claim {claim_id} retired: {reason}")
     return RetireResult(claim_id, len(used), changed)

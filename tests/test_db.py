@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
@@ -98,3 +99,35 @@ def test_m008_keeps_only_the_brand_identity_and_the_rows(engine: Engine) -> None
     with Session(engine) as s:
         brand = s.exec(select(Brand)).one()
         assert brand.name == "Acme Pharma"  # tests/fixtures/brands/acme-pharma/brand.yaml, not the stale copy
+
+
+def test_after_outcome_runs_exactly_one_side_once_and_a_failing_commit_side_is_raised(engine: Engine) -> None:
+    from sqlmodel import Session
+
+    seen: list[str] = []
+
+    def on(tag: str):  # type: ignore[no-untyped-def]
+        return lambda: seen.append(tag)
+
+    with Session(engine) as s:
+        s.execute(text("SELECT 1"))
+        db.after_outcome(s, committed=on("committed"), rolled_back=on("rolled back"))
+        s.commit()
+        s.rollback()  # a later outcome is not this transaction's
+        s.execute(text("SELECT 1"))
+        db.after_outcome(s, committed=on("committed 2"), rolled_back=on("rolled back 2"))
+        s.rollback()
+        s.execute(text("SELECT 1"))
+        db.after_outcome(s, committed=on("committed 3"), rolled_back=on("closed 3"))
+    assert seen == ["committed", "rolled back 2", "closed 3"]  # closing without a commit counts as a rollback
+
+    def fail() -> None:
+        raise OSError("disk full")
+
+    with Session(engine) as s:
+        s.execute(text("SELECT 1"))
+        db.after_outcome(s, committed=fail)
+        with pytest.raises(OSError, match="disk full"):
+            s.commit()
+        s.rollback()  # the session is usable again: session_scope's rollback does not mask the error
+        assert s.execute(text("SELECT 1")).scalar_one() == 1
