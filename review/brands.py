@@ -72,7 +72,6 @@ class BrandPolicy:
     allowed_domains: tuple[str, ...] = ()
     # Per channel: SMS segments, push title/body and email subject lengths (review.channels).
     channels: dict[str, dict[str, int | None]] = field(default_factory=dict, compare=False, hash=False)
-    directory: Path | None = field(default=None, compare=False)
     # SHA-256 of the exact bytes this policy was parsed from (recorded in each signature).
     sha256: str = field(default="", compare=False)
 
@@ -121,7 +120,7 @@ def load_brand(directory: Path | str) -> BrandPolicy:
         doc = yamlsafe.loads(text)
     except yamlsafe.YamlRefused as e:
         raise BrandFileError(path, e.line or 1, e.reason) from None
-    policy = _Parser(path, doc).policy(Path(directory), hashlib.sha256(text.encode("utf-8")).hexdigest())
+    policy = _Parser(path, doc).policy(Path(directory).name, hashlib.sha256(text.encode("utf-8")).hexdigest())
     with _lock:
         _cache[name] = (key, policy)
     return policy
@@ -148,7 +147,7 @@ class _Parser:
             raise self.fail(f"'{key[-1]}' must be a list of texts", *key)
         return tuple(v.strip() for v in value)
 
-    def policy(self, directory: Path, sha256: str) -> BrandPolicy:
+    def policy(self, slug: str, sha256: str) -> BrandPolicy:
         data = self.doc.value or {}
         if not isinstance(data, dict):
             raise self.fail("brand.yaml must be a mapping")
@@ -172,7 +171,7 @@ class _Parser:
         if reason:
             raise self.fail(reason, *where)
         return BrandPolicy(
-            slug=directory.name,
+            slug=slug,
             name=name.strip(),
             industry=str(data.get("industry") or ""),
             approvals_required=self.whole(data.get("approvals_required", 1), 1, 5, "approvals_required"),
@@ -185,7 +184,6 @@ class _Parser:
             disclaimers=self.texts(data.get("disclaimers"), "disclaimers"),
             allowed_domains=self.texts(data.get("allowed_domains"), "allowed_domains"),
             channels=channels,
-            directory=directory,
             sha256=sha256,
         )
 
