@@ -20,10 +20,10 @@ from sqlmodel import Session, col, func, select
 
 from . import audit, textsafety
 from .auth import require_role
-from .brands import BrandPolicy, policy_for
-from .errors import AudienceImportError, Conflict, InvalidInput, NotFound
+from .brands import BrandPolicy, brand_by_slug, policy_for
+from .errors import AudienceImportError, Conflict, InvalidInput
 from .fields import FORMULA_START, formula_start
-from .models import Audience, Brand, Recipient, Role, User, pk
+from .models import Audience, Recipient, Role, User, pk
 
 ID_COLUMN = "id"
 CONSENT_COLUMN = "personalization_consent"
@@ -161,9 +161,7 @@ def import_audience(session: Session, actor: User, *, name: str, brand_slug: str
     name = name.strip()
     if not name:
         raise InvalidInput("an audience needs a name")
-    brand = session.exec(select(Brand).where(Brand.slug == brand_slug)).first()
-    if brand is None:
-        raise NotFound(f"brand '{brand_slug}' not found")
+    brand = brand_by_slug(session, brand_slug)  # a brand folder added later is registered here
     if session.exec(select(Audience).where(Audience.name == name)).first():
         raise Conflict(f"an audience named '{name}' already exists")
     parsed = parse_csv(data, policy_for(brand), source)

@@ -1,14 +1,28 @@
-"""Brand policy: `brand_guidelines/<brand>/brand.yaml`, written by the brand team."""
+"""Brand policy: `brand_guidelines/<brand>/brand.yaml`, written by the brand team.
+
+This module is the only reader of brand.yaml. It parses and validates the file into one frozen,
+typed `BrandPolicy` that the rule loader, the workflow, checks, export and the UI all read.
+Parsed policies are cached by the file's (mtime_ns, size), so pages stay fast and an edited
+file is seen at once.
+
+The database keeps only a brand's identity (`models.Brand`: id and slug, for foreign keys);
+everything else is read from the file. A brand folder added later is registered on first use
+(`brand_by_slug`, `list_brands`, `sync_brands`); a registered brand whose folder is gone is a
+clear error naming the folder.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import yamlsafe
 from .channels import parse_channels
-from .errors import ConfigError
+from .errors import ConfigError, NotFound
 from .fields import FieldSpec, parse_field
 
 if TYPE_CHECKING:
@@ -41,7 +55,7 @@ ALWAYS_SENSITIVE = (
 
 @dataclass(frozen=True)
 class BrandPolicy:
-    """What a brand allows: who must approve, and how much personalization."""
+    """Everything brand.yaml says: who must approve, how much personalization, on which fields."""
 
     slug: str
     name: str
@@ -58,7 +72,8 @@ class BrandPolicy:
     allowed_domains: tuple[str, ...] = ()
     # Per channel: SMS segments, push title/body and email subject lengths (review.channels).
     channels: dict[str, dict[str, int | None]] = field(default_factory=dict, compare=False, hash=False)
-    directory: Path | None = field(default=None, compare=False)
+    # SHA-256 of the exact bytes this policy was parsed from (recorded in each signature).
+    sha256: str = field(default="", compare=False)
 
     def field_spec(self, name: str) -> FieldSpec | None:
         """How values of `name` are checked on import; None when the brand does not allow it."""
@@ -70,89 +85,130 @@ class BrandPolicy:
         return {"name": self.name, "industry": self.industry, "disclaimers": list(self.disclaimers)}
 
 
-def load_brand(directory: Path) -> BrandPolicy:
-    """Load and validate `brand.yaml`. Errors name the file and line."""
-    path = Path(directory) / "brand.yaml"
-    if not path.is_file():
-        raise ConfigError(f"{path}: brand file not found")
+class BrandFileError(ConfigError):
+    """brand.yaml is missing or invalid. Reads `<path>:<line>: <reason>`, as the rule loader's
+    problems do, so the app, `countersign check` and the loader all show the same message."""
+
+    def __init__(self, path: Path, line: int | None, reason: str):
+        self.path, self.line, self.reason = Path(path), line, reason
+        super().__init__(f"{path}:{line}: {reason}" if line else f"{path}: {reason}")
+
+
+# ------------------------------------------------------------------ reading the file
+
+_lock = threading.Lock()
+_cache: dict[str, tuple[tuple[int, int], BrandPolicy]] = {}
+
+
+def load_brand(directory: Path | str) -> BrandPolicy:
+    """The validated policy of the brand folder `directory`. Raises BrandFileError naming the
+    file and line. Re-parsed only when the file's modification time or size changed (checks
+    and pages ask for it per draft: a hit costs one stat)."""
+    name = os.path.join(directory, "brand.yaml")
     try:
-        doc = yamlsafe.load_file(path)
+        st = os.stat(name)
+    except OSError:
+        raise BrandFileError(Path(name), None, "brand file not found") from None
+    key = (st.st_mtime_ns, st.st_size)
+    with _lock:
+        hit = _cache.get(name)
+    if hit is not None and hit[0] == key:
+        return hit[1]
+    path = Path(name)
+    try:
+        text = yamlsafe.read_text(path)
+        doc = yamlsafe.loads(text)
     except yamlsafe.YamlRefused as e:
-        raise ConfigError(f"{path}:{e.line or 1}: {e.reason}") from None
-    data = doc.value or {}
+        raise BrandFileError(path, e.line or 1, e.reason) from None
+    policy = _Parser(path, doc).policy(Path(directory).name, hashlib.sha256(text.encode("utf-8")).hexdigest())
+    with _lock:
+        _cache[name] = (key, policy)
+    return policy
 
-    def fail(reason: str, *key: str) -> ConfigError:
-        return ConfigError(f"{path}:{doc.line(*key) if key else 1}: {reason}")
 
-    if not isinstance(data, dict):
-        raise fail("brand.yaml must be a mapping")
-    unknown = sorted(set(data) - BRAND_KEYS)
-    if unknown:
-        raise fail(f"unknown key '{unknown[0]}'", unknown[0])
-    name = data.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise fail("'name' is required", "name")
-    approvals = data.get("approvals_required", 1)
-    if isinstance(approvals, bool) or not isinstance(approvals, int) or not 1 <= approvals <= 5:
-        raise fail("'approvals_required' must be a whole number from 1 to 5", "approvals_required")
-    pers = data.get("personalization") or {}
-    if not isinstance(pers, dict):
-        raise fail("'personalization' must be a mapping", "personalization")
-    unknown = sorted(set(pers) - PERSONALIZATION_KEYS)
-    if unknown:
-        raise fail(f"unknown personalization key '{unknown[0]}'", "personalization", unknown[0])
-    max_slots = pers.get("max_slots", 3)
-    if isinstance(max_slots, bool) or not isinstance(max_slots, int) or not 0 <= max_slots <= 10:
-        raise fail("'max_slots' must be a whole number from 0 to 10", "personalization", "max_slots")
-    share = pers.get("max_personalized_share")
-    if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1):
-        raise fail("'max_personalized_share' must be a number above 0 and at most 1", "personalization", "max_personalized_share")
+class _Parser:
+    """Validation of one brand.yaml document; `fail` builds the error naming the key's line."""
 
-    def str_list(value: Any, *key: str) -> tuple[str, ...]:
+    def __init__(self, path: Path, doc: yamlsafe.YamlDoc):
+        self.path, self.doc = path, doc
+
+    def fail(self, reason: str, *key: str) -> BrandFileError:
+        return BrandFileError(self.path, self.doc.line(*key) if key else 1, reason)
+
+    def whole(self, value: Any, low: int, high: int, *key: str) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise self.fail(f"'{key[-1]}' must be a whole number from {low} to {high}", *key)
+        return value
+
+    def texts(self, value: Any, *key: str) -> tuple[str, ...]:
         if value is None:
             return ()
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise fail(f"'{key[-1]}' must be a list of texts", *key)
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise self.fail(f"'{key[-1]}' must be a list of texts", *key)
         return tuple(v.strip() for v in value)
 
-    allowed = str_list(pers.get("allowed_fields"), "personalization", "allowed_fields")
-    typed: list[FieldSpec] = []
-    raw_fields = pers.get("fields")
-    if raw_fields is not None:
-        if allowed:
-            raise fail("give 'fields' (typed) or 'allowed_fields' (the older, untyped list), not both", "personalization", "allowed_fields")
-        if not isinstance(raw_fields, dict):
-            raise fail("'fields' must map each field name to its type, e.g. first_name: {type: name, max_length: 40}", "personalization", "fields")
-        for fname, decl in raw_fields.items():
-            spec, reason, key = parse_field(str(fname), decl)
-            if spec is None:
-                raise fail(str(reason), "personalization", "fields", str(fname), *([key] if key else []))
-            typed.append(spec)
-        allowed = tuple(f.name for f in typed)
-    sensitive = tuple(dict.fromkeys(ALWAYS_SENSITIVE + str_list(pers.get("sensitive_fields"), "personalization", "sensitive_fields")))
-    clash = sorted(set(allowed) & set(sensitive))
-    if clash:
-        where = ("fields", clash[0]) if typed else ("allowed_fields",)
-        raise fail(f"field '{clash[0]}' is both allowed and sensitive", "personalization", *where)
-    channels, reason, where = parse_channels(data.get("channels"))
-    if reason:
-        raise fail(reason, *where)
-    return BrandPolicy(
-        slug=Path(directory).name,
-        name=name.strip(),
-        industry=str(data.get("industry") or ""),
-        approvals_required=approvals,
-        voice=str(data.get("voice") or ""),
-        max_slots=max_slots,
-        max_personalized_share=float(share) if share is not None else None,
-        allowed_fields=allowed,
-        sensitive_fields=sensitive,
-        fields=tuple(typed),
-        disclaimers=str_list(data.get("disclaimers"), "disclaimers"),
-        allowed_domains=str_list(data.get("allowed_domains"), "allowed_domains"),
-        channels=channels,
-        directory=Path(directory),
-    )
+    def policy(self, slug: str, sha256: str) -> BrandPolicy:
+        data = self.doc.value or {}
+        if not isinstance(data, dict):
+            raise self.fail("brand.yaml must be a mapping")
+        unknown = sorted(set(data) - BRAND_KEYS, key=str)
+        if unknown:
+            raise self.fail(f"unknown key '{unknown[0]}'", str(unknown[0]))
+        name = data.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise self.fail("'name' is required", "name")
+        pers = data.get("personalization") or {}
+        if not isinstance(pers, dict):
+            raise self.fail("'personalization' must be a mapping", "personalization")
+        unknown = sorted(set(pers) - PERSONALIZATION_KEYS, key=str)
+        if unknown:
+            raise self.fail(f"unknown personalization key '{unknown[0]}'", "personalization", str(unknown[0]))
+        share = pers.get("max_personalized_share")
+        if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1):
+            raise self.fail("'max_personalized_share' must be a number above 0 and at most 1", "personalization", "max_personalized_share")
+        allowed, typed, sensitive = self.fields(pers)
+        channels, reason, where = parse_channels(data.get("channels"))
+        if reason:
+            raise self.fail(reason, *where)
+        return BrandPolicy(
+            slug=slug,
+            name=name.strip(),
+            industry=str(data.get("industry") or ""),
+            approvals_required=self.whole(data.get("approvals_required", 1), 1, 5, "approvals_required"),
+            voice=str(data.get("voice") or ""),
+            max_slots=self.whole(pers.get("max_slots", 3), 0, 10, "personalization", "max_slots"),
+            max_personalized_share=float(share) if share is not None else None,
+            allowed_fields=allowed,
+            sensitive_fields=sensitive,
+            fields=typed,
+            disclaimers=self.texts(data.get("disclaimers"), "disclaimers"),
+            allowed_domains=self.texts(data.get("allowed_domains"), "allowed_domains"),
+            channels=channels,
+            sha256=sha256,
+        )
+
+    def fields(self, pers: dict[str, Any]) -> tuple[tuple[str, ...], tuple[FieldSpec, ...], tuple[str, ...]]:
+        """(allowed field names, typed declarations, sensitive field names) of `personalization`."""
+        allowed = self.texts(pers.get("allowed_fields"), "personalization", "allowed_fields")
+        typed: list[FieldSpec] = []
+        raw = pers.get("fields")
+        if raw is not None:
+            if allowed:
+                raise self.fail("give 'fields' (typed) or 'allowed_fields' (the older, untyped list), not both", "personalization", "allowed_fields")
+            if not isinstance(raw, dict):
+                raise self.fail("'fields' must map each field name to its type, e.g. first_name: {type: name, max_length: 40}", "personalization", "fields")
+            for fname, decl in raw.items():
+                spec, reason, key = parse_field(str(fname), decl)
+                if spec is None:
+                    raise self.fail(str(reason), "personalization", "fields", str(fname), *([key] if key else []))
+                typed.append(spec)
+            allowed = tuple(f.name for f in typed)
+        sensitive = tuple(dict.fromkeys(ALWAYS_SENSITIVE + self.texts(pers.get("sensitive_fields"), "personalization", "sensitive_fields")))
+        clash = sorted(set(allowed) & set(sensitive))
+        if clash:
+            where = ("fields", clash[0]) if typed else ("allowed_fields",)
+            raise self.fail(f"field '{clash[0]}' is both allowed and sensitive", "personalization", *where)
+        return allowed, tuple(typed), sensitive
 
 
 def brand_dirs(root: Path) -> list[Path]:
@@ -160,50 +216,84 @@ def brand_dirs(root: Path) -> list[Path]:
     return sorted(p for p in Path(root).iterdir() if p.is_dir() and not p.name.startswith(("_", ".")) and (p / "brand.yaml").is_file())
 
 
-# ------------------------------------------------------------------ database mirror
-
-
-def sync_brands(session: Session, root: Path | None = None) -> list[Brand]:
-    """Mirror every brand folder into the database (files stay the source of truth)."""
-    from sqlmodel import select
-
-    from . import audit
-    from .config import settings
-    from .models import Brand
-
-    out = []
-    for d in brand_dirs(root or settings().guidelines_dir):
-        policy = load_brand(d)
-        row = session.exec(select(Brand).where(Brand.slug == policy.slug)).first()
-        values = {"name": policy.name, "industry": policy.industry}
-        if row is None:
-            row = Brand(slug=policy.slug, **values)
-            session.add(row)
-            session.flush()
-            audit.append(session, actor="system", action="brand_registered", entity="brand", entity_id=row.id, after={"slug": policy.slug, **values})
-        elif any(getattr(row, k) != v for k, v in values.items()):
-            before = {k: getattr(row, k) for k in values}
-            for k, v in values.items():
-                setattr(row, k, v)
-            session.add(row)
-            audit.append(session, actor="system", action="brand_updated", entity="brand", entity_id=row.id, before=before, after=values)
-        out.append(row)
-    return out
-
-
-def policy_for(brand: Brand, root: Path | None = None) -> BrandPolicy:
+def _root(root: Path | None) -> Path:
     from .config import settings
 
-    return load_brand((root or settings().guidelines_dir) / brand.slug)
+    return root or settings().guidelines_dir
+
+
+def policy_for(brand: Brand | str, root: Path | None = None) -> BrandPolicy:
+    """The policy of a registered brand (a row or its slug). A brand whose folder is gone is an
+    error naming the folder, not a quiet default."""
+    slug = brand if isinstance(brand, str) else brand.slug
+    directory = os.path.join(_root(root), slug)
+    try:
+        return load_brand(directory)
+    except BrandFileError as e:
+        if e.line is None and not os.path.isdir(directory):
+            gone = f"brand '{slug}': its folder {directory} is missing (renamed or removed?)"
+            raise ConfigError(f"{gone}; restore it to work with this brand's campaigns") from None
+        raise
 
 
 def policy_fingerprint(policy: BrandPolicy) -> str:
     """SHA-256 of the brand.yaml a decision was taken under (recorded in each signature)."""
-    import hashlib
+    return policy.sha256
 
-    if policy.directory is None:
-        return ""
-    try:
-        return hashlib.sha256((Path(policy.directory) / "brand.yaml").read_bytes()).hexdigest()
-    except OSError:
-        return ""
+
+# ------------------------------------------------------------------ identity in the database
+
+
+def _register(session: Session, slug: str) -> Brand:
+    from . import audit
+    from .models import Brand
+
+    row = Brand(slug=slug)
+    session.add(row)
+    session.flush()
+    audit.append(session, actor="system", action="brand_registered", entity="brand", entity_id=row.id, after={"slug": slug})
+    return row
+
+
+def brand_by_slug(session: Session, slug: str, root: Path | None = None) -> Brand:
+    """The brand's row, registering it on first use when its folder holds a valid brand.yaml."""
+    from sqlmodel import select
+
+    from .models import Brand
+
+    row = session.exec(select(Brand).where(Brand.slug == slug)).first()
+    if row is not None:
+        return row
+    directory = _root(root) / slug
+    if slug.startswith(("_", ".")) or "/" in slug or not (directory / "brand.yaml").is_file():
+        raise NotFound(f"brand '{slug}' not found (no folder {directory} with a brand.yaml)")
+    load_brand(directory)  # a broken file is reported before anything refers to the brand
+    return _register(session, slug)
+
+
+def sync_brands(session: Session, root: Path | None = None) -> list[Brand]:
+    """Register every brand folder that has no row yet; return the rows of every brand folder.
+
+    Only identity is stored, so nothing is copied: an edited brand.yaml needs no re-sync."""
+    from sqlmodel import select
+
+    from .models import Brand
+
+    rows = {b.slug: b for b in session.exec(select(Brand)).all()}
+    out = []
+    for d in brand_dirs(_root(root)):
+        load_brand(d)
+        out.append(rows.get(d.name) or _register(session, d.name))
+    return out
+
+
+def list_brands(session: Session, root: Path | None = None) -> list[tuple[Brand, BrandPolicy]]:
+    """Every brand with a folder, registered on first use, sorted by the name brand.yaml gives."""
+    pairs = [(b, load_brand(_root(root) / b.slug)) for b in sync_brands(session, root)]
+    return sorted(pairs, key=lambda bp: (bp[1].name.casefold(), bp[0].slug))
+
+
+def brand_slugs_named(word: str, root: Path | None = None) -> list[str]:
+    """Slugs of the brand folders whose brand.yaml name contains `word` (any letter case)."""
+    word = word.casefold()
+    return [d.name for d in brand_dirs(_root(root)) if word in load_brand(d).name.casefold()]

@@ -11,7 +11,7 @@ from typing import Any
 from sqlmodel import Session
 
 from . import channels
-from .brands import BrandPolicy, load_brand
+from .brands import BrandPolicy, policy_for
 from .config import settings
 from .guidelines import CheckContext, Finding, RuleSet, load_ruleset
 from .models import Brand, Campaign, Draft, Recipient, Variant
@@ -43,18 +43,41 @@ def forget_stamps() -> None:
 
 
 def brand_rules(slug: str, root: Path | None = None) -> tuple[RuleSet, BrandPolicy]:
-    """The compiled rule set and policy of a brand, compiled once and reused until files change."""
-    directory = Path(root or settings().guidelines_dir) / slug
+    """The compiled rule set and policy of a brand, compiled once and reused until files change.
+
+    The policy is brands.load_brand's (re-read as soon as brand.yaml changes); the rule set is
+    rebuilt when any guideline file changed (seen within STAMP_TTL) or brand.yaml did."""
+    base = Path(root or settings().guidelines_dir)
+    directory = base / slug
+    policy = policy_for(slug, base)
     stamp = _stamp(directory)
     with _lock:
         hit = _cache.get(directory)
-        if hit and hit[0] == stamp:
-            return hit[1], hit[2]
-    policy = load_brand(directory)
+        if hit and hit[0] == stamp and hit[2] is policy:
+            return hit[1], policy
     rules = load_ruleset(directory)
     with _lock:
         _cache[directory] = (stamp, rules, policy)
     return rules, policy
+
+
+_STAGED_RULES = "countersign.staged_rules"
+
+
+def stage_rules(session: Session, slug: str, rules: RuleSet) -> None:
+    """Check this session's drafts of `slug` against `rules` until its transaction ends: the
+    rules as a file edit staged in the same unit of work will make them (review.claims)."""
+    session.info.setdefault(_STAGED_RULES, {})[slug] = rules
+
+
+def unstage_rules(session: Session, slug: str) -> None:
+    session.info.get(_STAGED_RULES, {}).pop(slug, None)
+
+
+def session_rules(session: Session, slug: str) -> tuple[RuleSet, BrandPolicy]:
+    """brand_rules, or the rules a file edit staged in this session will make."""
+    staged = session.info.get(_STAGED_RULES, {}).get(slug)
+    return (staged, policy_for(slug)) if staged is not None else brand_rules(slug)
 
 
 def build_context(spec: TemplateSpec, policy: BrandPolicy, slots: dict[str, str], variant: Variant, recipient: Recipient) -> CheckContext:
@@ -78,7 +101,7 @@ def check_slots(session: Session, campaign: Campaign, variant: Variant, spec: Te
     brand = session.get(Brand, campaign.brand_id)
     recipient = session.get(Recipient, variant.sample_recipient_id)
     assert brand is not None and recipient is not None
-    rules, policy = brand_rules(brand.slug)
+    rules, policy = session_rules(session, brand.slug)
     return [f.to_dict() for f in check_message(rules, policy, spec, build_context(spec, policy, slots, variant, recipient))]
 
 
@@ -147,7 +170,7 @@ def recipient_holds(session: Session, campaign: Campaign, variant_id: int | None
 
     brand = session.get(Brand, campaign.brand_id)
     assert brand is not None
-    rules, policy = brand_rules(brand.slug)
+    rules, policy = session_rules(session, brand.slug)
     spec, _ = version_spec(session, get_version(session, campaign.template_version_id))
     fields = [f for f in spec.merge_fields if f not in policy.sensitive_fields]
     if not fields:
@@ -181,7 +204,7 @@ def recipient_holds(session: Session, campaign: Campaign, variant_id: int | None
         for f in fields:
             why = verdict(f, str((data or {}).get(f, "")))
             if why:
-                out.append(Hold(rid, ext, vid, why))
+                out.append(Hold(rid, ext, vid, why))  # type: ignore[arg-type]  # ids read from stored rows are never None
                 break
     return out
 
@@ -189,6 +212,9 @@ def recipient_holds(session: Session, campaign: Campaign, variant_id: int | None
 __all__ = [
     "Finding",
     "brand_rules",
+    "session_rules",
+    "stage_rules",
+    "unstage_rules",
     "build_context",
     "check_slots",
     "summarize",

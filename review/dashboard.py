@@ -17,9 +17,10 @@ from sqlmodel import Session, col, func, select
 
 from . import audit
 from .auth import check_password, ensure_not_locked, require_role
+from .brands import list_brands
 from .errors import AuthenticationError, CountersignError, WorkflowError
 from .locks import lock_rows
-from .models import Approval, AuditEvent, Brand, Campaign, Draft, Role, Status, User
+from .models import Approval, AuditEvent, Campaign, Draft, Role, Status, User
 from .queue import QueueFilter, QueuePage, review_queue
 from .workflow import SIGNATURE_MEANINGS, approve, brand_policy, get_draft, valid_approvals
 
@@ -43,7 +44,7 @@ def queue_page(session: Session, actor: User, flt: QueueFilter, *, page: int = 1
 def queue_filter_options(session: Session, actor: User) -> tuple[dict[int, str], dict[int, str]]:
     """The queue's brand and campaign choices: {id: name}, brands by name, newest campaigns first."""
     require_role(actor, Role.REVIEWER, Role.ADMIN)
-    brands = {b.id: b.name for b in session.exec(select(Brand).order_by(col(Brand.name))).all()}
+    brands = {b.id: policy.name for b, policy in list_brands(session)}
     camps = {c.id: c.name for c in session.exec(select(Campaign).order_by(col(Campaign.created_at).desc())).all()}
     return brands, camps  # type: ignore[return-value]
 

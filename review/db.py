@@ -11,9 +11,11 @@ import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.pool import StaticPool
 from sqlmodel import Session, SQLModel, create_engine
 
@@ -36,7 +38,7 @@ def make_engine(url: str | None = None) -> Engine:
             engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
 
         @event.listens_for(engine, "connect")
-        def _sqlite_pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             # WAL lets the Streamlit app read while a generation job writes; busy_timeout
             # makes a writer wait for the lock instead of failing at once.
@@ -146,6 +148,15 @@ def m005_audience_brand(conn: Connection) -> None:
         conn.execute(text("UPDATE audience SET brand_id = (SELECT MIN(id) FROM brand) WHERE brand_id IS NULL"))
 
 
+def m008_brand_identity_only(conn: Connection) -> None:
+    """brand.yaml is the single source of a brand's name and industry: the database keeps only
+    the identity foreign keys need (id, slug). An edited brand.yaml is seen without re-seeding."""
+    have = {c["name"] for c in inspect(conn).get_columns("brand")}
+    for column in ("name", "industry"):
+        if column in have:
+            conn.execute(text(f"ALTER TABLE brand DROP COLUMN {column}"))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_review_indexes", m002_review_indexes),
@@ -154,6 +165,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m005_audience_brand", m005_audience_brand),
     ("m006_brand_policy_from_file", m006_brand_policy_from_file),
     ("m007_export_held_back", m007_export_held_back),
+    ("m008_brand_identity_only", m008_brand_identity_only),
 ]
 
 
@@ -202,21 +214,27 @@ def session_scope(engine: Engine) -> Iterator[Session]:
 
 def after_outcome(session: Session, *, committed: Callable[[], None] | None = None, rolled_back: Callable[[], None] | None = None) -> None:
     """Run `committed` if the session's current transaction commits, `rolled_back` if it rolls
-    back: exactly one of them, once (work outside the database that must follow its outcome)."""
-    fired = {"done": False}
+    back or the session closes without committing: exactly one of them, once (work outside the
+    database that must follow its outcome).
 
-    def _once(fn: Callable[[], None] | None) -> Callable[[Session], None]:
-        def handler(_session: Session) -> None:
-            if fired["done"]:
-                return
-            fired["done"] = True
-            if fn is not None:
-                fn()
+    Both run when the transaction has fully ended, so the session is usable again: an exception
+    `committed` raises reaches the caller of `commit()` (the database change stands, and the
+    caller must hear that the rest failed), and session_scope's rollback does not mask it."""
+    state = {"committed": False, "done": False}
 
-        return handler
+    def on_commit(_session: Session) -> None:
+        state["committed"] = True
 
-    event.listen(session, "after_commit", _once(committed), once=True)
-    event.listen(session, "after_rollback", _once(rolled_back), once=True)
+    def on_end(_session: Session, transaction: SessionTransaction) -> None:
+        if transaction.parent is not None or state["done"]:
+            return  # a savepoint ended, or the outcome was already handled
+        state["done"] = True
+        fn = committed if state["committed"] else rolled_back
+        if fn is not None:
+            fn()
+
+    event.listen(session, "after_commit", on_commit, once=True)
+    event.listen(session, "after_transaction_end", on_end)
 
 
 def record_refusal(engine: Engine, exc: Refusal) -> None:

@@ -21,8 +21,9 @@ from sqlmodel import Session, col, select
 
 from . import audit, channels
 from .auth import require_role
+from .brands import policy_for
 from .campaigns import campaign_template, get_campaign
-from .checks import Hold, brand_rules, check_slots, recipient_holds, warning_ids
+from .checks import Hold, check_slots, recipient_holds, warning_ids
 from .config import settings
 from .errors import ExportRefused
 from .locks import lock_campaign, lock_campaign_drafts
@@ -62,7 +63,7 @@ def readiness(session: Session, campaign_id: int) -> list[str]:
     camp = get_campaign(session, campaign_id)
     brand = session.get(Brand, camp.brand_id)
     assert brand is not None
-    _, policy = brand_rules(brand.slug)
+    policy = policy_for(brand)
     _, tv = campaign_template(session, camp)
     drafts = list(session.exec(select(Draft).where(Draft.campaign_id == campaign_id).order_by(col(Draft.id))).all())
     problems = _missing_drafts(session, camp, drafts)
@@ -135,7 +136,7 @@ def verify_campaign(session: Session, camp: Campaign, drafts: list[Draft]) -> li
     problems: list[str] = []
     brand = session.get(Brand, camp.brand_id)
     assert brand is not None
-    _, policy = brand_rules(brand.slug)
+    policy = policy_for(brand)
     spec, tv = campaign_template(session, camp)
     if spec.content_hash != tv.content_hash:
         problems.append(f"template version {tv.id} was altered after it was saved (its text no longer matches its hash)")
@@ -156,7 +157,7 @@ def verify_campaign(session: Session, camp: Campaign, drafts: list[Draft]) -> li
         signers: set[int] = set()
         acknowledged: list[set[str]] = []
         for a in valid_approvals(session, d):
-            why = _signature_problem(session, d, a, now, events.get(a.id), key, writers)  # type: ignore[arg-type]
+            why = _signature_problem(session, d, a, now, events.get(a.id), key, writers)  # type: ignore[arg-type]  # a stored row's id is set
             if why:
                 problems.append(f"draft {d.id}: {why}")
             else:
@@ -207,12 +208,12 @@ def publish(session: Session, actor: User, campaign_id: int, export_dir: Path | 
     spec, _ = campaign_template(session, camp)
     brand = session.get(Brand, camp.brand_id)
     assert brand is not None
-    _, policy = brand_rules(brand.slug)
+    policy = policy_for(brand)
     by_variant = {d.variant_id: d for d in drafts}
     variants = {v.id: v for v in session.exec(select(Variant).where(Variant.campaign_id == campaign_id)).all()}
     approvals: dict[int, list[dict[str, Any]]] = {}
     for d in drafts:
-        approvals[d.id] = [  # type: ignore[index]
+        approvals[d.variant_id] = [  # by variant: one draft each
             {"reviewer": a.full_name, "meaning": a.meaning, "signed_at": a.signed_at.isoformat(), "manifest_hash": a.manifest_hash}
             for a in valid_approvals(session, d)
         ]
@@ -220,7 +221,7 @@ def publish(session: Session, actor: User, campaign_id: int, export_dir: Path | 
     records = _records(session, camp, spec, policy, by_variant, variants, approvals, holds)
     if not records:
         raise _refusal(camp, [f"every recipient is held back by their own field values, e.g. {next(iter(holds.values())).reason}"])
-    exp = Export(campaign_id=campaign_id, created_by=actor.id, jsonl_path="", csv_path="", row_count=len(records), sha256="", held_back=len(holds))  # type: ignore[arg-type]
+    exp = Export(campaign_id=campaign_id, created_by=actor.id, jsonl_path="", csv_path="", row_count=len(records), sha256="", held_back=len(holds))  # type: ignore[arg-type]  # a stored row's id is set
     session.add(exp)
     session.flush()
     directory = Path(export_dir or settings().export_dir)
@@ -283,7 +284,7 @@ def _records(
         out = render(spec, shown, d.slots, policy.as_render_context())
         too_long = channels.problems(camp.channel, out.subject, out.body, policy.channels)
         if too_long:  # their own values made the message too long for its channel
-            holds[r.id] = Hold(r.id, r.external_id, link.variant_id, too_long[0])
+            holds[link.recipient_id] = Hold(link.recipient_id, r.external_id, link.variant_id, too_long[0])
             continue
         records.append(
             {
@@ -293,7 +294,7 @@ def _records(
                 "body": out.body,
                 "variant": variants[link.variant_id].key,
                 "content_hash": d.content_hash,
-                "approvals": approvals[d.id],  # type: ignore[index]
+                "approvals": approvals[link.variant_id],
             }
         )
     return records

@@ -69,12 +69,19 @@ class User(SQLModel, table=True):
 
 
 class Brand(SQLModel, table=True):
+    """A brand's identity, for foreign keys. Everything else (name, industry, who must approve,
+    fields...) lives in its brand.yaml only: read it with `brands.policy_for(brand)`."""
+
     id: int | None = Field(default=None, primary_key=True)
     slug: str = Field(index=True, unique=True)
-    name: str
-    industry: str = ""
-    # Who must approve lives in brand.yaml only (brands.BrandPolicy): never a copy here.
     created_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def name(self) -> str:
+        """The display name brand.yaml gives now (cached by the file's mtime and size)."""
+        from .brands import policy_for
+
+        return policy_for(self).name
 
 
 class Template(SQLModel, table=True):

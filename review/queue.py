@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import or_
 from sqlmodel import Session, col, func, select
 
+from .brands import brand_slugs_named, policy_for
 from .models import Approval, Brand, Campaign, Draft, Status, Variant
 
 
@@ -79,7 +80,7 @@ def review_queue(session: Session, flt: QueueFilter = QueueFilter(), *, page: in
         select(
             Draft.id,
             Draft.status,
-            Brand.name,
+            Brand.slug,
             Campaign.name,
             Campaign.id,
             Variant.label,
@@ -103,8 +104,11 @@ def review_queue(session: Session, flt: QueueFilter = QueueFilter(), *, page: in
         .offset((max(page, 1) - 1) * page_size)
         .limit(page_size)
     )
-    # How many signatures a brand needs is read from its brand.yaml (the single source).
-    rows = [QueueRow(*r[:11], _approvals_required(r[11]), *r[12:]) for r in session.exec(q).all()]  # type: ignore[call-overload]
+    # The brand's name and how many signatures it needs are read from its brand.yaml (the single source).
+    rows = []
+    for r in session.exec(q).all():
+        policy = policy_for(r[2])
+        rows.append(QueueRow(r[0], r[1], policy.name, *r[3:11], policy.approvals_required, *r[12:]))
     return QueuePage(rows, int(total), max(page, 1), page_size)
 
 
@@ -117,14 +121,9 @@ def _text_conditions(text: str) -> list[Any]:
             out.append(col(Draft.id) == int(word[1:]))
             continue
         like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        names = [c.ilike(like, escape="\\") for c in (col(Campaign.name), col(Brand.name), col(Variant.label))]
+        names = [c.ilike(like, escape="\\") for c in (col(Campaign.name), col(Variant.label))]
+        names.append(col(Brand.slug).in_(brand_slugs_named(word)))
         if word.isdigit() and len(word) < 10:
             names.append(col(Draft.id) == int(word))
         out.append(or_(*names))
     return out
-
-
-def _approvals_required(slug: str) -> int:
-    from .checks import brand_rules
-
-    return brand_rules(slug)[1].approvals_required

@@ -6,7 +6,7 @@ from sqlmodel import Session, col, func, select
 
 from . import audit, channels
 from .auth import require_role
-from .brands import BrandPolicy, policy_for
+from .brands import BrandPolicy, brand_by_slug, policy_for
 from .errors import NotFound, TemplateError
 from .models import Brand, Role, Template, TemplateVersion, User
 from .templates import TemplateSpec, parse_template, render
@@ -19,9 +19,7 @@ def save_template(session: Session, actor: User, *, brand_slug: str, source: str
     Saving identical source again returns the existing latest version.
     """
     require_role(actor, Role.MARKETER, Role.ADMIN)
-    brand = session.exec(select(Brand).where(Brand.slug == brand_slug)).first()
-    if brand is None:
-        raise NotFound(f"brand '{brand_slug}' not found")
+    brand = brand_by_slug(session, brand_slug)  # a brand folder added later is registered here
     policy = policy_for(brand)
     spec = parse_template(source, policy, name=filename)
     check_channel_fit(spec, policy, filename)

@@ -18,8 +18,8 @@ from sqlmodel import Session, col, select
 
 from . import audit, textsafety
 from .auth import check_password, ensure_not_locked, require_role
-from .brands import BrandPolicy, policy_fingerprint
-from .checks import apply_findings, brand_rules, check_slots, warning_ids
+from .brands import BrandPolicy, policy_fingerprint, policy_for
+from .checks import apply_findings, check_slots, warning_ids
 from .errors import AuthenticationError, InvalidTransition, NotFound, PermissionDenied, WorkflowError
 from .locks import lock_draft, lock_rows
 from .models import Approval, AuditEvent, Brand, Campaign, Comment, Draft, DraftRevision, Role, Status, User, Variant, utcnow
@@ -85,7 +85,7 @@ def _brand_of(session: Session, draft: Draft) -> Brand:
 
 def brand_policy(session: Session, draft: Draft) -> BrandPolicy:
     """The brand's policy as brand.yaml says it now: the file is the single source."""
-    return brand_rules(_brand_of(session, draft).slug)[1]
+    return policy_for(_brand_of(session, draft))
 
 
 _DONE = {

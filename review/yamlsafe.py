@@ -11,11 +11,13 @@ a huge file is read whole. Here those fail fast, before anything is built:
 - a key given twice is refused (YAML would silently keep the last one);
 - every refusal names its 1-based line.
 
-`YamlDoc.line(*path)` is the one "which line is this key on" helper every caller uses.
+`YamlDoc.line(*path)` (`line_of`) is the one "which line is this key on" helper every caller uses;
+`node_at` finds a value's node (claims.py edits a value in place by its position).
 """
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,14 +89,27 @@ class YamlDoc:
 
 
 def line_of(node: yaml.Node | None, *path: str | int) -> int:
+    """1-based line of the deepest node found along `path` (a mapping key's line for a key)."""
+    return _walk(node, path)[0]
+
+
+def node_at(node: yaml.Node | None, *path: str | int) -> yaml.Node | None:
+    """The value node at exactly `path`, or None when the path does not lead anywhere."""
+    line, found, complete = _walk(node, path)
+    return found if complete else None
+
+
+def _walk(node: yaml.Node | None, path: tuple[str | int, ...]) -> tuple[int, yaml.Node | None, bool]:
+    """(line, node, whether every step was found) for the deepest node along `path`: the one
+    "which line is this key on" helper."""
     if node is None:
-        return 1
+        return 1, None, not path
     line = node.start_mark.line + 1
     for step in path:
         if isinstance(node, yaml.MappingNode):
             if isinstance(step, int):
                 if not 0 <= step < len(node.value):
-                    break
+                    return line, node, False
                 key, node = node.value[step]
                 line = key.start_mark.line + 1
                 continue
@@ -103,13 +118,36 @@ def line_of(node: yaml.Node | None, *path: str | int) -> int:
                     line, node = key.start_mark.line + 1, value
                     break
             else:
-                break
+                return line, node, False
         elif isinstance(node, yaml.SequenceNode) and isinstance(step, int) and 0 <= step < len(node.value):
             node = node.value[step]
             line = node.start_mark.line + 1
         else:
-            break
-    return line
+            return line, node, False
+    return line, node, True
+
+
+def describe_value(value: Any) -> str:
+    """What kind of YAML value this is, in a reviewer's words ("a number", "a list")."""
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "text"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def did_you_mean(word: str, known: list[str]) -> str:
+    """' (did you mean 'x'?)' for the closest known key, or ''."""
+    close = difflib.get_close_matches(word, known, n=1)
+    return f" (did you mean '{close[0]}'?)" if close else ""
 
 
 def _duplicates(root: yaml.Node) -> None:

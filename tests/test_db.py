@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
@@ -57,7 +58,7 @@ def test_m005_binds_existing_audiences_to_a_brand_without_losing_them(engine: En
                 "VALUES ('old', 'Old Timer', 'admin', 'x', true, CURRENT_TIMESTAMP)"
             )
         )
-        c.execute(text("INSERT INTO brand (slug, name, industry, created_at) VALUES ('acme', 'Acme', 'x', CURRENT_TIMESTAMP)"))
+        c.execute(text("INSERT INTO brand (slug, created_at) VALUES ('acme', CURRENT_TIMESTAMP)"))
         c.execute(
             text(
                 "INSERT INTO audience (id, name, fields, row_count, consent_count, source_sha256, created_by, created_at) "
@@ -70,3 +71,63 @@ def test_m005_binds_existing_audiences_to_a_brand_without_losing_them(engine: En
         row = c.execute(text("SELECT a.name, a.row_count, b.slug FROM audience a JOIN brand b ON b.id = a.brand_id")).one()
     assert tuple(row) == ("old list", 1, "acme")
     assert "ix_audience_brand_id" in {ix["name"] for ix in inspect(engine).get_indexes("audience")}
+
+
+def test_m008_keeps_only_the_brand_identity_and_the_rows(engine: Engine) -> None:
+    """A brand table from before m008 mirrored name and industry from brand.yaml; the upgrade
+    drops the copies, keeps every row and the foreign keys to it, and the name comes from the file."""
+    from sqlmodel import Session, select
+
+    from review.models import Brand
+
+    with engine.begin() as c:  # the brand table as it was: name and industry copied from the file
+        c.execute(text("ALTER TABLE brand ADD COLUMN name VARCHAR NOT NULL DEFAULT ''"))
+        c.execute(text("ALTER TABLE brand ADD COLUMN industry VARCHAR NOT NULL DEFAULT ''"))
+        c.execute(text("INSERT INTO brand (slug, name, industry, created_at) VALUES ('acme-pharma', 'Stale Name', 'x', CURRENT_TIMESTAMP)"))
+        c.execute(
+            text(
+                'INSERT INTO "user" (username, full_name, role, password_hash, active, created_at) '
+                "VALUES ('old', 'Old Timer', 'admin', 'x', true, CURRENT_TIMESTAMP)"
+            )
+        )
+        c.execute(text("INSERT INTO template (brand_id, name, created_by, created_at) SELECT b.id, 'old', u.id, CURRENT_TIMESTAMP FROM brand b, \"user\" u"))
+        c.execute(text("DELETE FROM schema_migrations WHERE name = 'm008_brand_identity_only'"))
+    assert db.migrate(engine) == ["m008_brand_identity_only"]
+    assert {c["name"] for c in inspect(engine).get_columns("brand")} == {"id", "slug", "created_at"}
+    with engine.connect() as c:
+        assert c.execute(text("SELECT b.slug FROM template t JOIN brand b ON b.id = t.brand_id")).scalar_one() == "acme-pharma"
+    with Session(engine) as s:
+        brand = s.exec(select(Brand)).one()
+        assert brand.name == "Acme Pharma"  # tests/fixtures/brands/acme-pharma/brand.yaml, not the stale copy
+
+
+def test_after_outcome_runs_exactly_one_side_once_and_a_failing_commit_side_is_raised(engine: Engine) -> None:
+    from sqlmodel import Session
+
+    seen: list[str] = []
+
+    def on(tag: str):  # type: ignore[no-untyped-def]
+        return lambda: seen.append(tag)
+
+    with Session(engine) as s:
+        s.execute(text("SELECT 1"))
+        db.after_outcome(s, committed=on("committed"), rolled_back=on("rolled back"))
+        s.commit()
+        s.rollback()  # a later outcome is not this transaction's
+        s.execute(text("SELECT 1"))
+        db.after_outcome(s, committed=on("committed 2"), rolled_back=on("rolled back 2"))
+        s.rollback()
+        s.execute(text("SELECT 1"))
+        db.after_outcome(s, committed=on("committed 3"), rolled_back=on("closed 3"))
+    assert seen == ["committed", "rolled back 2", "closed 3"]  # closing without a commit counts as a rollback
+
+    def fail() -> None:
+        raise OSError("disk full")
+
+    with Session(engine) as s:
+        s.execute(text("SELECT 1"))
+        db.after_outcome(s, committed=fail)
+        with pytest.raises(OSError, match="disk full"):
+            s.commit()
+        s.rollback()  # the session is usable again: session_scope's rollback does not mask the error
+        assert s.execute(text("SELECT 1")).scalar_one() == 1

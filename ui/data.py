@@ -13,7 +13,7 @@ from typing import Any
 from sqlmodel import Session, col, func, select
 
 from review.auth import require_role
-from review.brands import BrandPolicy, policy_for
+from review.brands import BrandPolicy, list_brands, policy_for
 from review.campaigns import campaign_template, create_campaign, get_campaign
 from review.checks import check_slots, recipient_holds, warning_ids
 from review.errors import NotFound
@@ -289,4 +289,4 @@ def job_progress(session: Session, actor: User, job_id: int) -> Progress:
 def brands_by_slug(session: Session, actor: User) -> dict[str, Brand]:
     """Every configured brand, by its folder name, in name order."""
     require_role(actor, *Role.ALL)
-    return {b.slug: b for b in session.exec(select(Brand).order_by(col(Brand.name))).all()}
+    return {b.slug: b for b, _ in list_brands(session)}

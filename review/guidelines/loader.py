@@ -1,8 +1,11 @@
-"""Loading a brand's guideline folder: every file validated, every problem collected, then compiled once."""
+"""Loading a brand's guideline folder: every file validated, every problem collected, then compiled once.
+
+brand.yaml and claims.yaml are read through their one parser each (review.brands, review.claims);
+this module reads the rule files and vocab lists and turns their problems into GuidelineErrors.
+"""
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -11,6 +14,7 @@ from typing import Any
 import yaml
 
 from .. import yamlsafe
+from ..yamlsafe import describe_value, did_you_mean
 from .errors import GuidelineError, GuidelineLoadError
 from .findings import LEVELS, SCOPES
 from .registry import registered_types
@@ -30,7 +34,6 @@ COMMON: dict[str, Opt] = {
     "ignorecase": Opt("bool", default=True, doc="false: match letter case exactly"),
     "description": Opt("str", doc="a note for the brand team; not shown to reviewers"),
 }
-CLAIM_KEYS = {"id", "wording", "reference", "status"}
 _KIND_WORDS = {
     "str": "text",
     "int": "a whole number",
@@ -41,22 +44,6 @@ _KIND_WORDS = {
     "map": "a mapping of text to text",
     "termmap": "a mapping of names to lists of texts",
 }
-
-
-def _what(value: Any) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "text"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
 
 
 class _File:
@@ -79,15 +66,15 @@ class _File:
         self.ok = False
         self.errors.append(GuidelineError(str(self.path), line, reason))
 
-    def line(self, *path: str | int, node: yaml.Node | None = None) -> int | None:
-        """Line of the node at `path` (mapping keys / list indexes); the deepest one found."""
-        return yamlsafe.line_of(node if node is not None else self.node, *path)
+    def line(self, *path: str | int) -> int:
+        """Line of the node at `path` (yamlsafe.line_of: the one "which line is this key on" helper)."""
+        return yamlsafe.line_of(self.node, *path)
 
 
 def _check_kind(f: _File, spec: Opt, key: str, value: Any, base: tuple[str | int, ...] = ()) -> Any:
     """Validate one option value against its kind; returns the value (single text -> list) or reports."""
     where = (*base, key)
-    bad = f"'{key}' must be {_KIND_WORDS[spec.kind]}, not {_what(value)}"
+    bad = f"'{key}' must be {_KIND_WORDS[spec.kind]}, not {describe_value(value)}"
     if spec.kind == "str":
         if isinstance(value, str):
             return value
@@ -106,7 +93,7 @@ def _check_kind(f: _File, spec: Opt, key: str, value: Any, base: tuple[str | int
         if isinstance(value, list):
             for i, item in enumerate(value):
                 if not isinstance(item, str) or not item.strip():
-                    f.fail(f.line(*where, i), f"'{key}' item {i + 1} must be text, not {_what(item)}" + _quote_hint(item))
+                    f.fail(f.line(*where, i), f"'{key}' item {i + 1} must be text, not {describe_value(item)}" + _quote_hint(item))
                     return None
             return value
     elif spec.kind == "map":
@@ -137,18 +124,13 @@ def _quote_hint(value: Any) -> str:
     return ""
 
 
-def _suggest(word: str, known: list[str]) -> str:
-    close = difflib.get_close_matches(word, known, n=1)
-    return f" (did you mean '{close[0]}'?)" if close else ""
-
-
 def _load_rule(f: _File, rid: str, env: BrandEnv) -> Rule | None:
     """Validate and compile one rule file; every problem goes to f.errors."""
     if not f.ok:
         return None
     data, node = f.value, f.node
     if not isinstance(data, dict) or node is None:
-        f.fail(f.line(), f"a rule file must be a mapping of keys to values, not {_what(data)}")
+        f.fail(f.line(), f"a rule file must be a mapping of keys to values, not {describe_value(data)}")
         return None
     types = registered_types()
     errors_before = len(f.errors)
@@ -158,15 +140,15 @@ def _load_rule(f: _File, rid: str, env: BrandEnv) -> Rule | None:
     if "extends" not in data:
         f.fail(first, "missing required key 'extends' (the rule type, e.g. existence)")
     elif not isinstance(ext, str):
-        f.fail(f.line("extends"), f"'extends' must be text, not {_what(ext)}")
+        f.fail(f.line("extends"), f"'extends' must be text, not {describe_value(ext)}")
     elif ext not in types:
-        f.fail(f.line("extends"), f"unknown rule type '{ext}' (known: {', '.join(sorted(types))}){_suggest(ext, list(types))}")
+        f.fail(f.line("extends"), f"unknown rule type '{ext}' (known: {', '.join(sorted(types))}){did_you_mean(ext, list(types))}")
     else:
         cls = types[ext]
     values: dict[str, Any] = {}
     for key, value in data.items():
         if not isinstance(key, str):
-            f.fail(first, f"keys must be text, not {_what(key)}")
+            f.fail(first, f"keys must be text, not {describe_value(key)}")
             continue
         if key == "level" and value is False:
             value = "off"  # YAML 1.1 reads a bare `off` as false
@@ -174,7 +156,7 @@ def _load_rule(f: _File, rid: str, env: BrandEnv) -> Rule | None:
         if spec is None:
             if cls is not None:
                 known = sorted(set(COMMON) | set(cls.options))
-                f.fail(f.line(key), f"unknown key '{key}' for rule type '{cls.type_name}'{_suggest(key, known)}")
+                f.fail(f.line(key), f"unknown key '{key}' for rule type '{cls.type_name}'{did_you_mean(key, known)}")
             elif key not in COMMON:
                 continue  # the type is unknown: its keys cannot be judged
             continue
@@ -237,42 +219,36 @@ def _build(
 # ---------------------------------------------------------------- brand-wide files
 
 
-def _brand_env(brand_dir: Path, base_dir: Path | None, errors: list[GuidelineError]) -> BrandEnv:
+def _brand_env(brand_dir: Path, base_dir: Path | None, errors: list[GuidelineError], claims: tuple[Claim, ...] | None) -> BrandEnv:
+    """What the rules need from brand.yaml (review.brands), vocab/accept.txt and claims.yaml
+    (review.claims); a folder without brand.yaml checks with the defaults."""
+    from ..brands import BrandFileError, load_brand
+    from ..claims import read_claims
+
     disclaimers: tuple[str, ...] = ()
     max_slots, max_share = 3, None
     domains: tuple[str, ...] = ()
-    path = brand_dir / "brand.yaml"
-    if path.is_file():
-        f = _File(path, errors)
-        data = f.value if f.ok else None
-        if f.ok and not isinstance(data, dict):
-            f.fail(f.line(), "brand.yaml must be a mapping")
-        elif isinstance(data, dict):
-            got = _check_kind(f, Opt("strlist"), "disclaimers", data.get("disclaimers") or [])
-            disclaimers = tuple(d.strip() for d in got or ())
-            got = _check_kind(f, Opt("strlist"), "allowed_domains", data.get("allowed_domains") or [])
-            domains = tuple(got or ())
-            pers = data.get("personalization") or {}
-            if not isinstance(pers, dict):
-                f.fail(f.line("personalization"), "'personalization' must be a mapping")
-            else:
-                if "max_slots" in pers:
-                    got = _check_kind(f, Opt("int"), "max_slots", pers["max_slots"], ("personalization",))
-                    max_slots = got if got is not None else max_slots
-                if pers.get("max_personalized_share") is not None:
-                    got = _check_kind(f, Opt("number"), "max_personalized_share", pers["max_personalized_share"], ("personalization",))
-                    max_share = float(got) if got is not None else None
+    if (brand_dir / "brand.yaml").is_file():
+        try:
+            policy = load_brand(brand_dir)
+        except BrandFileError as e:
+            errors.append(GuidelineError(str(e.path), e.line, e.reason))
+        else:
+            disclaimers, domains = policy.disclaimers, policy.allowed_domains
+            max_slots, max_share = policy.max_slots, policy.max_personalized_share
     accept: list[str] = []
     for d in (base_dir, brand_dir):
         if d is not None and (d / "vocab" / "accept.txt").is_file():
             accept += [t for t, _ in _vocab(d / "vocab" / "accept.txt", errors)]
-    claims = _claims(brand_dir / "claims.yaml", errors) if (brand_dir / "claims.yaml").is_file() else ()
-    return BrandEnv(brand_dir.name, disclaimers, max_slots, max_share, domains, tuple(accept), claims)
+    if claims is None and (brand_dir / "claims.yaml").is_file():
+        claims, problems = read_claims(brand_dir / "claims.yaml")
+        errors += problems
+    return BrandEnv(brand_dir.name, disclaimers, max_slots, max_share, domains, tuple(accept), claims or ())
 
 
 def _vocab(path: Path, errors: list[GuidelineError]) -> list[tuple[str, int]]:
     """Terms of a vocab file with their line numbers. '# ' starts a comment ('#1' is a term)."""
-    out = []
+    out: list[tuple[str, int]] = []
     try:
         lines = yamlsafe.read_text(path).splitlines()  # size-capped, UTF-8
     except yamlsafe.YamlRefused as e:
@@ -289,55 +265,6 @@ def _vocab(path: Path, errors: list[GuidelineError]) -> list[tuple[str, int]]:
             continue
         out.append((text, n))
     return out
-
-
-def _claims(path: Path, errors: list[GuidelineError]) -> tuple[Claim, ...]:
-    f = _File(path, errors)
-    if not f.ok:
-        return ()
-    data = f.value if f.value is not None else []
-    if isinstance(data, dict) and set(data) == {"claims"}:
-        data, base = data["claims"], ("claims",)
-    else:
-        base = ()
-    if not isinstance(data, list):
-        f.fail(f.line(), "claims.yaml must be a list of claims (each with id, wording, reference, status)")
-        return ()
-    out: list[Claim] = []
-    seen: set[str] = set()
-    for i, item in enumerate(data):
-        where = (*base, i)
-        if not isinstance(item, dict):
-            f.fail(f.line(*where), f"claim {i + 1} must be a mapping with id, wording, reference, status")
-            continue
-        bad = False
-        for key in item:
-            if key not in CLAIM_KEYS:
-                f.fail(f.line(*where, key), f"unknown key '{key}' in claim {i + 1}{_suggest(str(key), sorted(CLAIM_KEYS))}")
-                bad = True
-        for key in ("id", "wording"):
-            if key not in item:
-                f.fail(f.line(*where), f"claim {i + 1} is missing '{key}'")
-                bad = True
-            elif not isinstance(item[key], str) or not item[key].strip():
-                f.fail(f.line(*where, key), f"'{key}' of claim {i + 1} must be text, not {_what(item[key])}")
-                bad = True
-        ref = item.get("reference", "")
-        if not isinstance(ref, str):
-            f.fail(f.line(*where, "reference"), f"'reference' of claim {i + 1} must be text, not {_what(ref)}")
-            bad = True
-        status = item.get("status", "active")
-        if status not in ("active", "retired"):
-            f.fail(f.line(*where, "status"), f"status of claim {i + 1} must be active or retired, not {status!r}")
-            bad = True
-        if bad:
-            continue
-        if item["id"] in seen:
-            f.fail(f.line(*where, "id"), f"duplicate claim id '{item['id']}'")
-            continue
-        seen.add(item["id"])
-        out.append(Claim(item["id"].strip(), item["wording"].strip(), ref.strip(), status))
-    return tuple(out)
 
 
 # ---------------------------------------------------------------- the folder
@@ -357,8 +284,10 @@ def _rule_files(directory: Path | None, errors: list[GuidelineError]) -> dict[st
     return found
 
 
-def load_ruleset(brand_dir: Path, base_dir: Path | None = None) -> Any:
-    """Load, validate and compile a brand's guidelines (with the shared `_base`). Raises GuidelineLoadError listing every problem."""
+def load_ruleset(brand_dir: Path, base_dir: Path | None = None, *, claims: tuple[Claim, ...] | None = None) -> Any:
+    """Load, validate and compile a brand's guidelines (with the shared `_base`). Raises
+    GuidelineLoadError listing every problem. `claims` replaces the folder's claims.yaml (a
+    retirement staged in a transaction is checked before the file is written)."""
     from .ruleset import RuleSet
 
     brand_dir = Path(brand_dir)
@@ -368,7 +297,7 @@ def load_ruleset(brand_dir: Path, base_dir: Path | None = None) -> Any:
     errors: list[GuidelineError] = []
     if not brand_dir.is_dir():
         raise GuidelineLoadError([GuidelineError(str(brand_dir), None, "brand guidelines folder not found")])
-    env = _brand_env(brand_dir, base_dir, errors)
+    env = _brand_env(brand_dir, base_dir, errors, claims)
     brand = brand_dir.name
 
     # Brand rules override base rules with the same file name (a brand may switch one off with level: off).

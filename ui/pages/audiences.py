@@ -4,12 +4,11 @@ keep), a row-by-row error report, and consent counts."""
 from __future__ import annotations
 
 import streamlit as st
-from sqlmodel import Session, col, select
+from sqlmodel import Session
 
 from review.audiences import import_audience, list_audiences, parse_csv
-from review.brands import policy_for
+from review.brands import list_brands, policy_for
 from review.errors import AudienceImportError, ConfigError
-from review.models import Brand
 from ui import common
 
 
@@ -18,7 +17,7 @@ def render() -> None:
     st.title("Audiences")
     auds = common.read(lambda s: list_audiences(s))
     with Session(common.get_engine()) as s:
-        brands = {b.slug: b for b in s.exec(select(Brand).order_by(col(Brand.name))).all()}
+        brands = {b.slug: b for b, _ in list_brands(s)}
     names = {b.id: b.name for b in brands.values()}
     if auds:
         st.dataframe(
