@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import ColumnElement, or_
 from sqlmodel import Session, col, func, select
 
 from .models import Approval, Brand, Campaign, Draft, Status, Variant
@@ -55,7 +55,7 @@ class QueuePage:
 
 
 def review_queue(session: Session, flt: QueueFilter = QueueFilter(), *, page: int = 1, page_size: int = 50) -> QueuePage:
-    conds = [col(Draft.status).in_(flt.statuses)] if flt.statuses else []
+    conds: list[ColumnElement[bool]] = [col(Draft.status).in_(flt.statuses)] if flt.statuses else []
     if flt.campaign_id is not None:
         conds.append(col(Draft.campaign_id) == flt.campaign_id)
     if flt.brand_id is not None:
@@ -76,7 +76,7 @@ def review_queue(session: Session, flt: QueueFilter = QueueFilter(), *, page: in
         .scalar_subquery()
     )
     q = (
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel types select() for up to 4 columns
             Draft.id,
             Draft.status,
             Brand.name,
@@ -103,21 +103,28 @@ def review_queue(session: Session, flt: QueueFilter = QueueFilter(), *, page: in
         .offset((max(page, 1) - 1) * page_size)
         .limit(page_size)
     )
-    # How many signatures a brand needs is read from its brand.yaml (the single source).
-    rows = [QueueRow(*r[:11], _approvals_required(r[11]), *r[12:]) for r in session.exec(q).all()]  # type: ignore[call-overload]
+    rows = [_queue_row(r) for r in session.exec(q).all()]
     return QueuePage(rows, int(total), max(page, 1), page_size)
 
 
-def _text_conditions(text: str) -> list[Any]:
+def _queue_row(r: Any) -> QueueRow:
+    """One result row (its 14 columns are more than select() is typed for). How many signatures
+    a brand needs is read from its brand.yaml (the single source), by the brand's slug."""
+    draft_id, status, brand, campaign, campaign_id, variant, recipients, errors, warnings, fallbacks, approvals, slug, revision, updated_at = r
+    required = _approvals_required(slug)
+    return QueueRow(draft_id, status, brand, campaign, campaign_id, variant, recipients, errors, warnings, fallbacks, approvals, required, revision, updated_at)
+
+
+def _text_conditions(text: str) -> list[ColumnElement[bool]]:
     """Every word must match somewhere: the campaign, brand or audience group name, or the draft
     number. LIKE wildcards typed by the user are matched literally."""
-    out = []
+    out: list[ColumnElement[bool]] = []
     for word in text.split()[:8]:
         if word.startswith("#") and word[1:].isdigit() and len(word) < 12:
             out.append(col(Draft.id) == int(word[1:]))
             continue
         like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        names = [c.ilike(like, escape="\\") for c in (col(Campaign.name), col(Brand.name), col(Variant.label))]
+        names: list[ColumnElement[bool]] = [c.ilike(like, escape="\\") for c in (col(Campaign.name), col(Brand.name), col(Variant.label))]
         if word.isdigit() and len(word) < 10:
             names.append(col(Draft.id) == int(word))
         out.append(or_(*names))

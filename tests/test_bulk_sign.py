@@ -1,4 +1,4 @@
-"""Bulk signing (review.dashboard.approve_shown): each draft signed only as it was shown, one
+"""Bulk signing (review.bulk_sign.approve_shown): each draft signed only as it was shown, one
 refusal never stops the others, and every draft gets an outcome."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import select
 
 from review import audit
-from review.dashboard import approve_shown, drafts_without_findings
+from review.bulk_sign import approve_shown, drafts_without_findings
 from review.errors import AuthenticationError, PermissionDenied
 from review.generation import generate_campaign
 from review.models import Approval, Draft, Status
@@ -54,7 +54,7 @@ def test_each_draft_gets_an_outcome_and_a_stale_one_never_stops_the_rest(world, 
     world.session.commit()
     assert [o.detail for o in done] == ["approved", "approved"]
     assert [world.session.get(Draft, i).status for i in clean] == [Status.IN_REVIEW, Status.APPROVED, Status.APPROVED]
-    assert drafts_without_findings(world.session, clean, signed_by=world.reviewer.id) == [clean[0]]
+    assert drafts_without_findings(world.session, world.reviewer, clean) == [clean[0]]
 
 
 def test_wrong_password_or_role_refuses_the_whole_batch(world, clean) -> None:  # type: ignore[no-untyped-def]
@@ -69,9 +69,9 @@ def test_wrong_password_or_role_refuses_the_whole_batch(world, clean) -> None:  
 
 def test_a_crash_mid_batch_undoes_the_whole_batch(world, clean, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """Savepoints nest inside one real transaction (SQLite too): nothing is half-signed."""
-    from review import dashboard
+    from review import bulk_sign
 
-    real = dashboard.approve_clean
+    real = bulk_sign.approve
     calls = []
 
     def flaky(session, actor, draft_id, **kw):  # type: ignore[no-untyped-def]
@@ -80,7 +80,7 @@ def test_a_crash_mid_batch_undoes_the_whole_batch(world, clean, monkeypatch: pyt
             raise RuntimeError("the machine fell over")
         return real(session, actor, draft_id, **kw)
 
-    monkeypatch.setattr(dashboard, "approve_clean", flaky)
+    monkeypatch.setattr(bulk_sign, "approve", flaky)
     with pytest.raises(RuntimeError):
         approve_shown(world.session, world.reviewer, _hashes(world, clean), password=world.PASSWORDS["rita"], meaning=MEANING)
     world.session.rollback()
