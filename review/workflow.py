@@ -111,37 +111,18 @@ def _submit_action(session: Session, draft: Draft) -> Action:
     return Action("submit", "Resubmit unchanged" if unchanged else "Resubmit for review", takes_comment=True, needs_comment=unchanged)
 
 
-# What `perform` passes on to each action's service: (inputs it needs, inputs it may take).
-_INPUTS: dict[str, tuple[frozenset[str], frozenset[str]]] = {
-    "submit": (frozenset(), frozenset({"reply"})),
-    "approve": (frozenset({"password", "meaning", "expected_content_hash"}), frozenset({"acknowledged"})),
-    "request_changes": (frozenset({"comment"}), frozenset()),
-    "reject": (frozenset({"comment"}), frozenset()),
-    "withdraw": (frozenset({"comment"}), frozenset()),
-    "edit": (frozenset({"slots"}), frozenset({"note", "expected_revision"})),
-}
-
-
 def perform(session: Session, actor: User, draft_id: int, action: str, **inputs: Any) -> Draft | Approval:
     """Take one action on a draft: the single entry point for what `get_actions` offers. Each
     service runs its own guards (role, relation to the draft, status) after locking the draft,
     so an action offered a moment ago that is no longer allowed is refused with a message."""
-    services: dict[str, Callable[..., Draft | Approval]] = {
-        "submit": submit_for_review,
-        "approve": approve,
-        "request_changes": request_changes,
-        "reject": reject,
-        "withdraw": withdraw,
-        "edit": edit_draft,
-    }
-    if action not in services:
-        raise InvalidInput(f"unknown action '{action}' (one of: {', '.join(services)})")
-    needed, optional = _INPUTS[action]
+    if action not in _PERFORM:
+        raise InvalidInput(f"unknown action '{action}' (one of: {', '.join(_PERFORM)})")
+    service, needed, optional = _PERFORM[action]
     missing, unknown = needed - set(inputs), set(inputs) - needed - optional
     if missing or unknown:
         problem = f"needs {', '.join(sorted(missing))}" if missing else f"does not take {', '.join(sorted(unknown))}"
         raise InvalidInput(f"{action.replace('_', ' ')} {problem}")
-    return services[action](session, actor, draft_id, **inputs)
+    return service(session, actor, draft_id, **inputs)
 
 
 # ------------------------------------------------------------------------- services
@@ -402,3 +383,14 @@ def edit_draft(session: Session, actor: User, draft_id: int, *, slots: dict[str,
         if target != draft.status:
             transition(session, draft, target, actor, reason="edited after review started")
     return draft
+
+
+# What `perform` runs for each action: the service, the inputs it needs, the inputs it may take.
+_PERFORM: dict[str, tuple[Callable[..., Draft | Approval], frozenset[str], frozenset[str]]] = {
+    "submit": (submit_for_review, frozenset(), frozenset({"reply"})),
+    "approve": (approve, frozenset({"password", "meaning", "expected_content_hash"}), frozenset({"acknowledged"})),
+    "request_changes": (request_changes, frozenset({"comment"}), frozenset()),
+    "reject": (reject, frozenset({"comment"}), frozenset()),
+    "withdraw": (withdraw, frozenset({"comment"}), frozenset()),
+    "edit": (edit_draft, frozenset({"slots"}), frozenset({"note", "expected_revision"})),
+}

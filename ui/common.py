@@ -19,6 +19,7 @@ from review.config import settings
 from review.db import make_engine, migrate, record_refusal, session_scope
 from review.errors import CountersignError, Refusal
 from review.models import Role, User
+from review.views import signed_in_user
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -106,8 +107,6 @@ def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def _load_user(user_id: int) -> User | None:
-    from review.views import signed_in_user
-
     out = call(signed_in_user, user_id)
     return out.value if out.ok else None
 

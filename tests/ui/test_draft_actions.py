@@ -8,7 +8,7 @@ from ui_helpers import texts
 
 from review.checks import warning_ids
 from review.models import Draft, Status
-from review.workflow import SIGNATURE_MEANINGS, approve, get_actions, request_changes
+from review.workflow import SIGNATURE_MEANINGS, approve, get_actions, request_changes, transition
 
 DRAFT_PAGE = "ui/pages/draft.py"
 # The widget that takes each action on the page.
@@ -43,6 +43,13 @@ def _send_back(world, d: Draft) -> None:
         s.commit()
 
 
+def _out_of_review(world, d: Draft) -> None:
+    """Back to generated-not-submitted (as an edit that adds an error does), without errors."""
+    with world.session() as s:
+        transition(s, s.get(Draft, d.id), Status.CHECKED, world.user("maria"), reason="moved out of review")
+        s.commit()
+
+
 SCENARIOS = {
     # name: (who looks, what happened to the draft first)
     "reviewer, in review": ("rita", None),
@@ -61,7 +68,7 @@ def test_the_page_shows_exactly_the_offered_actions(app, world, scenario: str) -
     username, before = SCENARIOS[scenario]
     d = next(d for d in world.drafts(Status.IN_REVIEW) if not d.warning_count)
     if before == "checked":
-        d = world.drafts(Status.CHECKED)[0]
+        _out_of_review(world, d)
     elif before == "sent back":
         _send_back(world, d)
     elif before == "approved":

@@ -28,7 +28,7 @@ def test_results_are_complete_after_their_session_closed(world) -> None:
     rita, maria = world.user("rita"), world.user("maria")
     d = next(d for d in world.drafts(Status.IN_REVIEW) if not d.warning_count)
     # Writes that flush, append audit events and change status before returning what they made.
-    edited = common.call(workflow.perform, maria, d.id, "edit", slots={"greeting": "Hello, and thank you for being with us."}, expected_revision=d.revision)
+    edited = common.call(workflow.perform, maria, d.id, "edit", slots={"opening": "Thanks for staying with Harbor Mutual."}, expected_revision=d.revision)
     assert edited.ok, edited.error
     _complete(edited.value)
     assert edited.value.revision == d.revision + 1 and edited.value.status == Status.IN_REVIEW
