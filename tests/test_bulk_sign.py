@@ -87,3 +87,18 @@ def test_a_crash_mid_batch_undoes_the_whole_batch(world, clean, monkeypatch: pyt
     assert world.session.exec(select(Approval)).all() == []
     assert all(world.session.get(Draft, i).status == Status.IN_REVIEW for i in clean)
     assert audit.verify_chain(world.session).ok
+
+
+def test_a_draft_with_any_finding_is_never_signed_in_bulk(world, clean) -> None:  # type: ignore[no-untyped-def]
+    from review.errors import NotReady
+
+    flagged = world.session.get(Draft, clean[0])
+    flagged.findings = [{"rule": "x.tone", "level": "suggestion", "message": "Consider a warmer tone."}]
+    world.session.add(flagged)
+    world.session.commit()
+    assert drafts_without_findings(world.session, world.reviewer, clean) == clean[1:]
+    out = approve_shown(world.session, world.reviewer, _hashes(world, clean), password=world.PASSWORDS["rita"], meaning=MEANING)
+    world.session.commit()
+    assert [(o.draft_id, o.signed) for o in out] == [(clean[0], False), (clean[1], True), (clean[2], True)]
+    assert isinstance(out[0].error, NotReady) and out[0].detail == f"draft {clean[0]} has 1 finding(s); open it and approve it on its own"
+    assert not world.session.exec(select(Approval).where(Approval.draft_id == clean[0])).all()
