@@ -17,7 +17,7 @@ from sqlmodel import Session, col, func, select
 from .audiences import list_audiences, sample_recipients
 from .auth import require_role
 from .brands import BrandPolicy, policy_for
-from .campaigns import VariantPlan, campaign_template, create_campaign, get_campaign, list_campaigns, preview_variants
+from .campaigns import VariantPlan, campaign_template, get_campaign, list_campaigns, preview_variants
 from .checks import check_slots, recipient_holds, warning_ids
 from .errors import NotFound
 from .export import approval_evidence, list_exports, readiness
@@ -77,13 +77,6 @@ def campaign_held_back(session: Session, actor: User, campaign_id: int) -> HeldB
     """The campaign's recipients held back at export by their own field values."""
     require_role(actor, *Role.ALL)
     return _held_back(session, get_campaign(session, campaign_id))
-
-
-def create_campaign_checked(session: Session, actor: User, **kw: Any) -> tuple[Campaign, HeldBack]:
-    """Create a campaign and say at once which recipients their own field values hold back."""
-    camp = create_campaign(session, actor, **kw)
-    session.flush()
-    return camp, _held_back(session, camp)
 
 
 @dataclass

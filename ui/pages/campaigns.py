@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from review.campaigns import create_campaign
 from review.generation import ACTIVE, Progress, cancel_job, start_job
 from review.views import (
     HeldBack,
@@ -13,7 +14,6 @@ from review.views import (
     campaign_held_back,
     campaign_plan,
     campaigns,
-    create_campaign_checked,
     job_progress,
     latest_job,
     templates,
@@ -78,9 +78,10 @@ def _create(user) -> None:  # type: ignore[no-untyped-def]
                 key="camp_plan_table",
             )
     if st.button("Create campaign", key="camp_create", type="primary", disabled=not plans.ok):
-        out = common.call(create_campaign_checked, user, name=name, template_version_id=tv_id, audience_id=aud_id)
+        out = common.call(create_campaign, user, name=name, template_version_id=tv_id, audience_id=aud_id)
         if out.ok:
-            camp, held = out.value
+            camp = out.value
+            held = common.read(campaign_held_back, user, camp.id)  # who their own field values hold back
             st.session_state["camp_pick"] = camp.id
             extra = f" {held.count} recipient(s) held back by their own field values: {esc(held.summary())}" if held.count else ""
             common.flash(f"Campaign '{esc(camp.name)}' created.{extra}", "warning" if held.count else "success")
