@@ -1,4 +1,4 @@
-"""Queries for the app's dashboard and role-checked read services the UI needs.
+"""Read services for the review queue, the audit trail and the dashboard; nothing here writes.
 
 Pure SQL/SQLModel, no Streamlit. Each function re-checks the actor's role, like every
 service: a page being hidden from a role is not a permission.
@@ -16,13 +16,11 @@ from sqlalchemy import String, and_, cast, or_
 from sqlmodel import Session, col, func, select
 
 from . import audit
-from .auth import check_password, ensure_not_locked, require_role
+from .auth import require_role
 from .brands import list_brands
-from .errors import AuthenticationError, CountersignError, WorkflowError
-from .locks import lock_rows
-from .models import Approval, AuditEvent, Campaign, Draft, Role, Status, User
+from .models import AuditEvent, Campaign, Draft, Role, Status, User
 from .queue import QueueFilter, QueuePage, review_queue
-from .workflow import SIGNATURE_MEANINGS, approve, brand_policy, get_draft, valid_approvals
+from .transitions import row_id
 
 DECISIONS = {"draft_approved": "approved", "draft_rejected": "rejected", "draft_needs_changes": "changes requested"}
 _QUEUE_ACTIONS = ("draft_in_review", "draft_approved", "draft_rejected", "draft_needs_changes", "draft_checked", "draft_withdrawn", "draft_published")
@@ -44,88 +42,9 @@ def queue_page(session: Session, actor: User, flt: QueueFilter, *, page: int = 1
 def queue_filter_options(session: Session, actor: User) -> tuple[dict[int, str], dict[int, str]]:
     """The queue's brand and campaign choices: {id: name}, brands by name, newest campaigns first."""
     require_role(actor, Role.REVIEWER, Role.ADMIN)
-    brands = {b.id: policy.name for b, policy in list_brands(session)}
-    camps = {c.id: c.name for c in session.exec(select(Campaign).order_by(col(Campaign.created_at).desc())).all()}
-    return brands, camps  # type: ignore[return-value]
-
-
-def drafts_without_findings(session: Session, draft_ids: list[int], *, signed_by: int | None = None) -> list[int]:
-    """Of these drafts, the ones in review with no finding at all (not even a suggestion),
-    leaving out those `signed_by` already signed at their current revision."""
-    if not draft_ids:
-        return []
-    rows = session.exec(select(Draft.id, Draft.findings).where(col(Draft.id).in_(draft_ids), Draft.status == Status.IN_REVIEW)).all()
-    signed: set[int] = set()
-    if signed_by is not None:
-        signed = set(
-            session.exec(
-                select(Approval.draft_id)
-                .join(Draft, col(Draft.id) == col(Approval.draft_id))
-                .where(col(Approval.draft_id).in_(draft_ids), Approval.reviewer_id == signed_by, Approval.valid == True, Approval.revision == Draft.revision)  # noqa: E712
-            ).all()
-        )
-    return sorted(int(i) for i, f in rows if not f and i not in signed)  # type: ignore[arg-type]
-
-
-def approve_clean(session: Session, actor: User, draft_id: int, *, password: str, meaning: str, expected_content_hash: str) -> Approval:
-    """Bulk approval, one draft at a time: refuses any draft that has findings, then signs it
-    exactly like a single approval (its own signature, manifest and audit event) — and only if
-    its content is still the `expected_content_hash` the reviewer was shown."""
-    draft = get_draft(session, draft_id)
-    if draft.findings:
-        raise WorkflowError(f"draft {draft_id} has {len(draft.findings)} finding(s); open it and approve it on its own")
-    if meaning not in SIGNATURE_MEANINGS:
-        raise WorkflowError(f"choose what the signature means: {'; '.join(SIGNATURE_MEANINGS)}")
-    return approve(session, actor, draft_id, password=password, meaning=meaning, acknowledged=[], expected_content_hash=expected_content_hash)
-
-
-@dataclass(frozen=True)
-class SignOutcome:
-    """What a bulk signature did to one draft."""
-
-    draft_id: int
-    signed: bool
-    detail: str  # "approved", "signed (1 of 2 signatures)", or why it was not signed
-    error: CountersignError | None = None
-
-
-def approve_shown(session: Session, actor: User, shown: Mapping[int, str], *, password: str, meaning: str) -> list[SignOutcome]:
-    """Sign several finding-free drafts, each only as the reviewer was shown it.
-
-    `shown` maps each draft to the content hash of the text the review sheet displayed: a draft
-    edited since is refused, never signed unseen. Role, meaning and password are checked once
-    (a wrong password refuses the whole batch and counts once towards the lock-out); then each
-    draft is signed on its own savepoint, so one refusal never stops the others, and every
-    draft gets an outcome. Refusals among the outcomes are for the caller to put on record
-    (review.db.record_refusal) once this transaction has committed.
-    """
-    require_role(actor, Role.REVIEWER)
-    if not shown:
-        raise WorkflowError("choose the drafts to sign and read them on the review sheet first")
-    if meaning not in SIGNATURE_MEANINGS:
-        raise WorkflowError(f"choose what the signature means: {'; '.join(SIGNATURE_MEANINGS)}")
-    who = {"actor": actor.username, "attempted": "sign", "entity": "draft", "entity_id": ",".join(str(i) for i in shown)}
-    ensure_not_locked(session, actor.username, actor.id, who)
-    if not password or not check_password(actor, password):
-        raise AuthenticationError("Signature refused: the password does not match.", **who)
-    # Lock every draft first (in id order). On SQLite this also opens the real transaction, so
-    # each draft's savepoint below nests inside it and a crash mid-batch undoes the whole batch.
-    lock_rows(session, Draft, list(shown))
-    outcomes: list[SignOutcome] = []
-    for draft_id, content_hash in shown.items():
-        try:
-            with session.begin_nested():
-                approve_clean(session, actor, draft_id, password=password, meaning=meaning, expected_content_hash=content_hash)
-        except CountersignError as e:
-            outcomes.append(SignOutcome(draft_id, False, str(e), e))
-            continue
-        draft = get_draft(session, draft_id)
-        if draft.status == Status.APPROVED:
-            outcomes.append(SignOutcome(draft_id, True, "approved"))
-        else:
-            n, required = len(valid_approvals(session, draft)), brand_policy(session, draft).approvals_required
-            outcomes.append(SignOutcome(draft_id, True, f"signed ({n} of {required} signatures)"))
-    return outcomes
+    brands = {row_id(b): policy.name for b, policy in list_brands(session)}
+    camps = {row_id(c): c.name for c in session.exec(select(Campaign).order_by(col(Campaign.created_at).desc())).all()}
+    return brands, camps
 
 
 # ----------------------------------------------------------------- audit trail

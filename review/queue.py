@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_
+from sqlalchemy import ColumnElement, or_
 from sqlmodel import Session, col, func, select
 
 from .brands import brand_slugs_named, policy_for
@@ -56,7 +56,7 @@ class QueuePage:
 
 
 def review_queue(session: Session, flt: QueueFilter = QueueFilter(), *, page: int = 1, page_size: int = 50) -> QueuePage:
-    conds = [col(Draft.status).in_(flt.statuses)] if flt.statuses else []
+    conds: list[ColumnElement[bool]] = [col(Draft.status).in_(flt.statuses)] if flt.statuses else []
     if flt.campaign_id is not None:
         conds.append(col(Draft.campaign_id) == flt.campaign_id)
     if flt.brand_id is not None:
@@ -77,7 +77,7 @@ def review_queue(session: Session, flt: QueueFilter = QueueFilter(), *, page: in
         .scalar_subquery()
     )
     q = (
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel types select() for up to 4 columns
             Draft.id,
             Draft.status,
             Brand.slug,
@@ -89,7 +89,6 @@ def review_queue(session: Session, flt: QueueFilter = QueueFilter(), *, page: in
             Draft.warning_count,
             Draft.fallback_count,
             approvals,
-            Brand.slug,
             Draft.revision,
             Draft.updated_at,
         )
@@ -104,24 +103,43 @@ def review_queue(session: Session, flt: QueueFilter = QueueFilter(), *, page: in
         .offset((max(page, 1) - 1) * page_size)
         .limit(page_size)
     )
-    # The brand's name and how many signatures it needs are read from its brand.yaml (the single source).
-    rows = []
-    for r in session.exec(q).all():
-        policy = policy_for(r[2])
-        rows.append(QueueRow(r[0], r[1], policy.name, *r[3:11], policy.approvals_required, *r[12:]))
+    rows = [_queue_row(r) for r in session.exec(q).all()]
     return QueuePage(rows, int(total), max(page, 1), page_size)
 
 
-def _text_conditions(text: str) -> list[Any]:
+def _queue_row(r: Any) -> QueueRow:
+    """One result row (its 13 columns are more than select() is typed for). The brand's name and
+    how many signatures it needs are read from its brand.yaml (the single source), by its slug."""
+    draft_id, status, slug, campaign, campaign_id, variant, recipients, errors, warnings, fallbacks, approvals, revision, updated_at = r
+    policy = policy_for(slug)
+    return QueueRow(
+        draft_id,
+        status,
+        policy.name,
+        campaign,
+        campaign_id,
+        variant,
+        recipients,
+        errors,
+        warnings,
+        fallbacks,
+        approvals,
+        policy.approvals_required,
+        revision,
+        updated_at,
+    )
+
+
+def _text_conditions(text: str) -> list[ColumnElement[bool]]:
     """Every word must match somewhere: the campaign, brand or audience group name, or the draft
     number. LIKE wildcards typed by the user are matched literally."""
-    out = []
+    out: list[ColumnElement[bool]] = []
     for word in text.split()[:8]:
         if word.startswith("#") and word[1:].isdigit() and len(word) < 12:
             out.append(col(Draft.id) == int(word[1:]))
             continue
         like = "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        names = [c.ilike(like, escape="\\") for c in (col(Campaign.name), col(Variant.label))]
+        names: list[ColumnElement[bool]] = [c.ilike(like, escape="\\") for c in (col(Campaign.name), col(Variant.label))]
         names.append(col(Brand.slug).in_(brand_slugs_named(word)))
         if word.isdigit() and len(word) < 10:
             names.append(col(Draft.id) == int(word))

@@ -1,17 +1,25 @@
-"""The approval workflow: the one place a draft's status changes.
+"""The approval workflow: what a user may do to a draft now, and doing it.
 
-Each service function first locks the draft (review.locks), then runs its guards (role,
-relation to the draft, status) on what it reads *after* the lock, then makes the change and
-writes the audit event — all in the caller's transaction, so either everything happens or
-nothing does. Of two people acting on one draft at once, the second waits for the first,
-then sees its outcome and is refused with a message naming it. No model, rule or task ever
-approves on its own.
+`get_actions(session, draft, user)` lists the actions this user may take on this draft now,
+with what each form asks (a comment, a password and meaning); `perform(session, actor,
+draft_id, action, **inputs)` is the one entry point that takes one (as Wagtail's workflow
+views do with `get_actions` and `on_action`). Pages render exactly the actions offered and
+never decide permissions themselves.
+
+Each service locks the draft first (review.locks), then runs its guards (role, relation to the
+draft, status) on what it reads *after* the lock, then makes the change and writes the audit
+event, all in the caller's transaction: either everything happens or nothing does. Of two people
+acting on one draft at once, the second waits for the first, then sees its outcome and is
+refused with a message naming it. No model, rule or task ever approves on its own.
+
+Statuses change in review.transitions only; what a signature covers is review.signing;
+re-checking after rule changes is review.rechecks (the names are re-exported here).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -19,60 +27,28 @@ from sqlmodel import Session, col, select
 from . import audit, textsafety
 from .auth import check_password, ensure_not_locked, require_role
 from .brands import BrandPolicy, policy_fingerprint, policy_for
-from .checks import apply_findings, check_slots, warning_ids
-from .errors import AuthenticationError, InvalidTransition, NotFound, PermissionDenied, WorkflowError
+from .checks import warning_ids
+from .errors import AuthenticationError, Conflict, InvalidInput, InvalidTransition, NotReady, PermissionDenied
 from .locks import lock_draft, lock_rows
-from .models import Approval, AuditEvent, Brand, Campaign, Comment, Draft, DraftRevision, Role, Status, User, Variant, utcnow
-from .template_versions import get_version, version_spec
+from .models import Approval, Brand, Campaign, Comment, Draft, DraftRevision, Role, Status, User, utcnow
+from .rechecks import recheck as recheck
+from .rechecks import recheck_brand as recheck_brand
+from .rechecks import recheck_drafts as recheck_drafts
+from .signing import SIGNATURE_MEANINGS as SIGNATURE_MEANINGS
+from .signing import authors as authors
+from .signing import content_hash as content_hash
+from .signing import draft_content_hash as draft_content_hash
+from .signing import manifest as manifest
+from .signing import valid_approvals as valid_approvals
 from .templates import sha256_json
+from .transitions import EDITABLE as EDITABLE
+from .transitions import TRANSITIONS as TRANSITIONS
+from .transitions import get_draft as get_draft
+from .transitions import last_change as last_change
+from .transitions import last_event, row_id, void_approvals
+from .transitions import transition as transition
 
 S = Status
-TRANSITIONS: dict[str, frozenset[str]] = {
-    S.CHECKED: frozenset({S.IN_REVIEW}),
-    S.IN_REVIEW: frozenset({S.APPROVED, S.NEEDS_CHANGES, S.REJECTED, S.CHECKED}),
-    S.NEEDS_CHANGES: frozenset({S.IN_REVIEW}),
-    S.APPROVED: frozenset({S.PUBLISHED, S.WITHDRAWN, S.IN_REVIEW, S.NEEDS_CHANGES, S.CHECKED}),
-    S.PUBLISHED: frozenset({S.WITHDRAWN}),
-    S.REJECTED: frozenset(),
-    S.WITHDRAWN: frozenset(),
-}
-EDITABLE = frozenset({S.CHECKED, S.NEEDS_CHANGES, S.IN_REVIEW, S.APPROVED})
-SIGNATURE_MEANINGS = (
-    "Approved for use",
-    "Reviewed and approved: medical/legal/regulatory",
-    "Approved: compliance review complete",
-)
-
-
-def transition(session: Session, draft: Draft, to: str, actor: User, *, reason: str = "", extra: dict[str, Any] | None = None) -> Draft:
-    """Move a draft to `to`. Every status change in the system goes through here."""
-    allowed = TRANSITIONS.get(draft.status, frozenset())
-    if to not in allowed:
-        raise InvalidTransition(f"{last_change(session, draft)}; it cannot become {to} (allowed: {', '.join(sorted(allowed)) or 'none, it is final'})")
-    before = draft.status
-    draft.status = to
-    draft.updated_at = utcnow()
-    session.add(draft)
-    audit.append(
-        session,
-        actor=actor.username,
-        action=f"draft_{to}",
-        entity="draft",
-        entity_id=draft.id,
-        before={"status": before, "revision": draft.revision},
-        after={"status": to, "revision": draft.revision, "reason": reason, **(extra or {})},
-    )
-    return draft
-
-
-# ------------------------------------------------------------------------- helpers
-
-
-def get_draft(session: Session, draft_id: int) -> Draft:
-    draft = session.get(Draft, draft_id)
-    if draft is None:
-        raise NotFound(f"draft {draft_id} not found")
-    return draft
 
 
 def _brand_of(session: Session, draft: Draft) -> Brand:
@@ -88,121 +64,65 @@ def brand_policy(session: Session, draft: Draft) -> BrandPolicy:
     return policy_for(_brand_of(session, draft))
 
 
-_DONE = {
-    "draft_in_review": "submitted for review",
-    "draft_approved": "approved",
-    "draft_needs_changes": "sent back for changes",
-    "draft_rejected": "rejected",
-    "draft_withdrawn": "withdrawn",
-    "draft_published": "published",
-    "draft_checked": "moved out of review",
-    "draft_edited": "edited",
-    "draft_signed": "signed",
-    "draft_rechecked": "re-checked",
-}
-
-
-def _last_event(session: Session, draft: Draft) -> str | None:
-    """'rejected by rob a moment ago': the latest thing that happened to the draft."""
-    ev = session.exec(
-        select(AuditEvent)
-        .where(AuditEvent.entity == "draft", AuditEvent.entity_id == str(draft.id), col(AuditEvent.action).in_(list(_DONE)))
-        .order_by(col(AuditEvent.seq).desc())
-        .limit(1)
-    ).first()
-    if ev is None:
-        return None
-    ts = ev.ts if ev.ts.tzinfo else ev.ts.replace(tzinfo=UTC)
-    age = (utcnow() - ts).total_seconds()
-    when = "a moment ago" if age < 120 else f"at {ts:%Y-%m-%d %H:%M} UTC"
-    return f"{_DONE[ev.action]} by {ev.actor} {when}"
-
-
-def last_change(session: Session, draft: Draft) -> str:
-    """'draft 12 was rejected by rob a moment ago and is rejected' — what a loser of a race is told."""
-    what = _last_event(session, draft)
-    return f"draft {draft.id} was {what} and is {draft.status}" if what else f"draft {draft.id} is {draft.status}"
-
-
-def content_hash(template_hash: str, slots: dict[str, str]) -> str:
-    """What a signature covers about the message: the template version and the exact slot texts."""
-    return sha256_json({"template": template_hash, "slots": slots})
-
-
-def draft_content_hash(session: Session, draft: Draft) -> str:
-    camp = session.get(Campaign, draft.campaign_id)
-    assert camp is not None
-    return content_hash(get_version(session, camp.template_version_id).content_hash, draft.slots)
-
-
-def authors(session: Session, draft: Draft) -> set[int]:
-    """Everyone who wrote this draft's content: its author and anyone who edited it."""
-    editors = session.exec(select(DraftRevision.edited_by).where(DraftRevision.draft_id == draft.id)).all()
-    return {draft.author_id, *editors}
-
-
-def valid_approvals(session: Session, draft: Draft) -> list[Approval]:
-    return list(
-        session.exec(
-            select(Approval).where(Approval.draft_id == draft.id, Approval.valid == True, Approval.revision == draft.revision).order_by(col(Approval.signed_at))  # noqa: E712
-        ).all()
-    )
-
-
-def manifest(session: Session, draft: Draft) -> dict[str, Any]:
-    """Exactly what a reviewer signs: enough for an examiner to see and regenerate it."""
-    camp = session.get(Campaign, draft.campaign_id)
-    variant = session.get(Variant, draft.variant_id)
-    assert camp is not None and variant is not None
-    tv = get_version(session, camp.template_version_id)
-    return {
-        "draft_id": draft.id,
-        "revision": draft.revision,
-        "campaign_id": camp.id,
-        "campaign": camp.name,
-        "variant_key": variant.key,
-        "variant_inputs": variant.inputs,
-        "template_version_id": tv.id,
-        "template_hash": tv.content_hash,
-        "slots": draft.slots,
-        "content_hash": draft.content_hash,
-        "check_report": draft.findings,
-        "model_fingerprint": draft.model_fingerprint,
-        "seed": draft.seed,
-        "settings": draft.settings,
-        "prompt_fingerprint": draft.prompt_fingerprint,
-        "slot_meta": draft.slot_meta,
-    }
+# ------------------------------------------------------------------------- actions
 
 
 @dataclass(frozen=True)
 class Action:
-    name: str
-    label: str
-    needs_comment: bool = False
-    needs_signature: bool = False
+    """One thing a user may do to a draft now, and what its form asks for."""
+
+    name: str  # what `perform` takes: submit, approve, request_changes, reject, withdraw, edit
+    label: str  # the button's (or tab's) text
+    style: str = "secondary"  # "primary": the page's main action
+    needs_comment: bool = False  # a comment saying why is required (3 characters or more)
+    takes_comment: bool = False  # a comment box is offered (required only with needs_comment)
+    needs_password: bool = False  # an electronic signature: password re-entered, a meaning chosen, warnings acknowledged
+    meanings: tuple[str, ...] = ()  # what the signature may mean (needs_password only)
 
 
 def get_actions(session: Session, draft: Draft, user: User) -> list[Action]:
-    """What this user may do to this draft now. The UI shows these; the services re-check."""
+    """What this user may do to this draft now. The UI shows exactly these; `perform` and the
+    services behind it check again, under the draft's lock."""
     acts: list[Action] = []
     if not user.active:
         return acts
-    is_author = user.id in authors(session, draft)
     if user.role == Role.MARKETER:
         if draft.status in EDITABLE:
             acts.append(Action("edit", "Edit slot text"))
         if draft.status in (S.CHECKED, S.NEEDS_CHANGES) and draft.error_count == 0:
-            acts.append(Action("submit", "Submit for review"))
-    if user.role == Role.REVIEWER and draft.status == S.IN_REVIEW and not is_author:
-        signed = any(a.reviewer_id == user.id for a in valid_approvals(session, draft))
-        if not signed:
-            acts.append(Action("approve", "Approve (sign)", needs_signature=True))
-        acts.append(Action("request_changes", "Request changes", needs_comment=True))
-        acts.append(Action("reject", "Reject", needs_comment=True))
+            acts.append(_submit_action(session, draft))
+    if user.role == Role.REVIEWER and draft.status == S.IN_REVIEW and user.id not in authors(session, draft):
+        if not any(a.reviewer_id == user.id for a in valid_approvals(session, draft)):
+            acts.append(Action("approve", "Approve", style="primary", needs_password=True, meanings=SIGNATURE_MEANINGS))
+        acts.append(Action("request_changes", "Request changes", needs_comment=True, takes_comment=True))
+        acts.append(Action("reject", "Reject", needs_comment=True, takes_comment=True))
     if user.role in (Role.REVIEWER, Role.ADMIN) and draft.status in (S.APPROVED, S.PUBLISHED):
-        acts.append(Action("withdraw", "Withdraw (recall)", needs_comment=True))
+        acts.append(Action("withdraw", "Withdraw", needs_comment=True, takes_comment=True))
     return acts
+
+
+def _submit_action(session: Session, draft: Draft) -> Action:
+    """Submit, or, for a draft sent back for changes, resubmit (the quiet action then: the edit
+    comes first), with a reply to the reviewer that is required while the text is unchanged."""
+    asked = _sent_back_at(session, draft)
+    if asked is None:
+        return Action("submit", "Submit for review", style="primary")
+    unchanged = asked.revision == draft.revision
+    return Action("submit", "Resubmit unchanged" if unchanged else "Resubmit for review", takes_comment=True, needs_comment=unchanged)
+
+
+def perform(session: Session, actor: User, draft_id: int, action: str, **inputs: Any) -> Draft | Approval:
+    """Take one action on a draft: the single entry point for what `get_actions` offers. Each
+    service runs its own guards (role, relation to the draft, status) after locking the draft,
+    so an action offered a moment ago that is no longer allowed is refused with a message."""
+    if action not in _PERFORM:
+        raise InvalidInput(f"unknown action '{action}' (one of: {', '.join(_PERFORM)})")
+    service, needed, optional = _PERFORM[action]
+    missing, unknown = needed - set(inputs), set(inputs) - needed - optional
+    if missing or unknown:
+        problem = f"needs {', '.join(sorted(missing))}" if missing else f"does not take {', '.join(sorted(unknown))}"
+        raise InvalidInput(f"{action.replace('_', ' ')} {problem}")
+    return service(session, actor, draft_id, **inputs)
 
 
 # ------------------------------------------------------------------------- services
@@ -240,9 +160,9 @@ def submit_for_review(session: Session, actor: User, draft_id: int, *, reply: st
     reply = (reply or "").strip()
     problem = _submit_problem(session, draft, reply)
     if problem:
-        raise (InvalidTransition if draft.status not in (S.CHECKED, S.NEEDS_CHANGES) else WorkflowError)(problem)
+        raise (InvalidTransition if draft.status not in (S.CHECKED, S.NEEDS_CHANGES) else NotReady)(problem)
     if reply:
-        session.add(Comment(draft_id=draft.id, user_id=actor.id, kind="reply", text=reply, revision=draft.revision))  # type: ignore[arg-type]
+        session.add(Comment(draft_id=row_id(draft), user_id=row_id(actor), kind="reply", text=reply, revision=draft.revision))
     return transition(session, draft, S.IN_REVIEW, actor, reason=reply or "submitted for review")
 
 
@@ -263,17 +183,17 @@ def submit_ready(session: Session, actor: User, campaign_id: int) -> SubmitRepor
             continue
         problem = _submit_problem(session, draft, "")
         if problem:
-            skipped.append((draft.id, problem))  # type: ignore[arg-type]
+            skipped.append((row_id(draft), problem))
             continue
         transition(session, draft, S.IN_REVIEW, actor, reason="submitted for review")
-        submitted.append(draft.id)  # type: ignore[arg-type]
+        submitted.append(row_id(draft))
     return SubmitReport(submitted, skipped)
 
 
 def _require_comment(comment: str, what: str) -> str:
     comment = (comment or "").strip()
     if len(comment) < 3:
-        raise WorkflowError(f"{what} needs a comment saying why")
+        raise InvalidInput(f"{what} needs a comment saying why")
     return comment
 
 
@@ -309,16 +229,16 @@ def approve(
     if not password or not check_password(actor, password):
         raise AuthenticationError("Signature refused: the password does not match.", **_attempt(actor, "sign", draft))
     if meaning not in SIGNATURE_MEANINGS:
-        raise WorkflowError(f"choose what the signature means: {'; '.join(SIGNATURE_MEANINGS)}")
+        raise InvalidInput(f"choose what the signature means: {'; '.join(SIGNATURE_MEANINGS)}")
     if expected_content_hash != draft.content_hash:
-        raise WorkflowError(
-            f"draft {draft.id} changed while you were reviewing it (last {_last_event(session, draft)}, now revision {draft.revision}); "
+        raise Conflict(
+            f"draft {draft.id} changed while you were reviewing it (last {last_event(session, draft)}, now revision {draft.revision}); "
             "review the new text before signing"
         )
     if draft.error_count:
-        raise WorkflowError(f"draft {draft.id} has error-level findings and cannot be approved")
+        raise NotReady(f"draft {draft.id} has error-level findings and cannot be approved")
     if draft_content_hash(session, draft) != draft.content_hash:
-        raise WorkflowError(f"draft {draft.id}'s content does not match its recorded hash; it cannot be signed")
+        raise Conflict(f"draft {draft.id}'s content does not match its recorded hash; it cannot be signed")
     existing = valid_approvals(session, draft)
     if any(a.reviewer_id == actor.id for a in existing):
         raise PermissionDenied(f"{actor.username} already approved this revision; another reviewer must sign", **_attempt(actor, "sign", draft))
@@ -326,22 +246,22 @@ def approve(
     acked = set(acknowledged or [])
     missing = needed - acked
     if missing:
-        raise WorkflowError(f"acknowledge each warning before approving ({len(missing)} not acknowledged)")
+        raise NotReady(f"acknowledge each warning before approving ({len(missing)} not acknowledged)")
     policy = brand_policy(session, draft)
     m = {
         **manifest(session, draft),
         "policy": {"brand": policy.slug, "approvals_required": policy.approvals_required, "brand_yaml_sha256": policy_fingerprint(policy)},
     }
     appr = Approval(
-        draft_id=draft.id,
+        draft_id=row_id(draft),
         revision=draft.revision,
-        reviewer_id=actor.id,
+        reviewer_id=row_id(actor),
         full_name=actor.full_name,
         meaning=meaning,
         manifest=m,
         manifest_hash=sha256_json(m),
         acknowledged=sorted(needed),
-    )  # type: ignore[arg-type]
+    )
     session.add(appr)
     session.flush()
     audit.append(
@@ -369,8 +289,8 @@ def request_changes(session: Session, actor: User, draft_id: int, *, comment: st
     draft = lock_draft(session, draft_id)
     _decision_guard(session, actor, draft)
     text = _require_comment(comment, "Requesting changes")
-    session.add(Comment(draft_id=draft.id, user_id=actor.id, kind="request_changes", text=text, revision=draft.revision))  # type: ignore[arg-type]
-    _void_approvals(session, actor, draft, "changes requested")
+    session.add(Comment(draft_id=row_id(draft), user_id=row_id(actor), kind="request_changes", text=text, revision=draft.revision))
+    void_approvals(session, actor, draft, "changes requested")
     return transition(session, draft, S.NEEDS_CHANGES, actor, reason=text)
 
 
@@ -378,8 +298,8 @@ def reject(session: Session, actor: User, draft_id: int, *, comment: str) -> Dra
     draft = lock_draft(session, draft_id)
     _decision_guard(session, actor, draft)
     text = _require_comment(comment, "Rejecting")
-    session.add(Comment(draft_id=draft.id, user_id=actor.id, kind="reject", text=text, revision=draft.revision))  # type: ignore[arg-type]
-    _void_approvals(session, actor, draft, "rejected")
+    session.add(Comment(draft_id=row_id(draft), user_id=row_id(actor), kind="reject", text=text, revision=draft.revision))
+    void_approvals(session, actor, draft, "rejected")
     return transition(session, draft, S.REJECTED, actor, reason=text)
 
 
@@ -389,40 +309,9 @@ def withdraw(session: Session, actor: User, draft_id: int, *, comment: str) -> D
     text = _require_comment(comment, "Withdrawing")
     if S.WITHDRAWN not in TRANSITIONS.get(draft.status, frozenset()):
         raise InvalidTransition(f"{last_change(session, draft)}; only approved or published drafts can be withdrawn")
-    session.add(Comment(draft_id=draft.id, user_id=actor.id, kind="withdraw", text=text, revision=draft.revision))  # type: ignore[arg-type]
-    _void_approvals(session, actor, draft, "withdrawn")
+    session.add(Comment(draft_id=row_id(draft), user_id=row_id(actor), kind="withdraw", text=text, revision=draft.revision))
+    void_approvals(session, actor, draft, "withdrawn")
     return transition(session, draft, S.WITHDRAWN, actor, reason=text)
-
-
-def _void_approvals(session: Session, actor: User, draft: Draft, reason: str) -> int:
-    n = 0
-    for a in session.exec(select(Approval).where(Approval.draft_id == draft.id, Approval.valid == True)).all():  # noqa: E712
-        a.valid = False
-        a.voided_at = utcnow()
-        a.void_reason = reason
-        session.add(a)
-        audit.append(
-            session,
-            actor=actor.username,
-            action="approval_voided",
-            entity="approval",
-            entity_id=a.id,
-            before={"valid": True},
-            after={"valid": False, "reason": reason, "draft_id": draft.id},
-        )
-        n += 1
-    return n
-
-
-def recheck(session: Session, draft: Draft) -> list[dict[str, Any]]:
-    """Recompute findings for the draft's current slots."""
-    camp = session.get(Campaign, draft.campaign_id)
-    variant = session.get(Variant, draft.variant_id)
-    assert camp is not None and variant is not None
-    spec, _ = version_spec(session, get_version(session, camp.template_version_id))
-    findings = check_slots(session, camp, variant, spec, draft.slots)
-    apply_findings(draft, findings)
-    return findings
 
 
 def edit_draft(session: Session, actor: User, draft_id: int, *, slots: dict[str, str], note: str = "", expected_revision: int | None = None) -> Draft:
@@ -436,19 +325,17 @@ def edit_draft(session: Session, actor: User, draft_id: int, *, slots: dict[str,
     if draft.status not in EDITABLE:
         raise InvalidTransition(f"{last_change(session, draft)} and can no longer be edited")
     if expected_revision is not None and expected_revision != draft.revision:
-        raise WorkflowError(
-            f"{last_change(session, draft)} (now revision {draft.revision}, you edited revision {expected_revision}); reload and edit the new text"
-        )
+        raise Conflict(f"{last_change(session, draft)} (now revision {draft.revision}, you edited revision {expected_revision}); reload and edit the new text")
     unknown = set(slots) - set(draft.slots)
     if unknown:
-        raise WorkflowError(f"unknown slot '{sorted(unknown)[0]}' (this draft has {', '.join(draft.slots)})")
+        raise InvalidInput(f"unknown slot '{sorted(unknown)[0]}' (this draft has {', '.join(draft.slots)})")
     textsafety.check_slot_texts(slots)  # on the raw texts: collapsing whitespace would hide some
     new_slots = {**draft.slots, **{k: " ".join(str(v).split()) for k, v in slots.items()}}
     empty = [k for k, v in new_slots.items() if not v]
     if empty:
-        raise WorkflowError(f"slot '{empty[0]}' cannot be empty")
+        raise InvalidInput(f"slot '{empty[0]}' cannot be empty")
     if new_slots == draft.slots:
-        raise WorkflowError("nothing changed")
+        raise InvalidInput("nothing changed")
     before = {"revision": draft.revision, "slots": draft.slots, "content_hash": draft.content_hash, "status": draft.status}
     meta = dict(draft.slot_meta)
     for k in slots:
@@ -461,18 +348,18 @@ def edit_draft(session: Session, actor: User, draft_id: int, *, slots: dict[str,
     findings = recheck(session, draft)
     session.add(
         DraftRevision(
-            draft_id=draft.id,
+            draft_id=row_id(draft),
             revision=draft.revision,
             slots=new_slots,
             findings=findings,
             content_hash=draft.content_hash,
-            edited_by=actor.id,
+            edited_by=row_id(actor),
             note=note.strip(),
         )
-    )  # type: ignore[arg-type]
+    )
     draft.updated_at = utcnow()
     session.add(draft)
-    voided = _void_approvals(session, actor, draft, f"edited to revision {draft.revision}")
+    voided = void_approvals(session, actor, draft, f"edited to revision {draft.revision}")
     audit.append(
         session,
         actor=actor.username,
@@ -498,54 +385,12 @@ def edit_draft(session: Session, actor: User, draft_id: int, *, slots: dict[str,
     return draft
 
 
-def recheck_drafts(session: Session, actor: User, draft_ids: list[int], *, reason: str) -> list[int]:
-    """Re-run the guidelines on drafts after the rules changed (a claim retired, a rule file edited).
-
-    A signature covers the check report, so whenever a draft's findings change its signatures
-    are voided. A draft in review or approved that now has an error goes back to the author
-    (needs changes, with a system comment saying why): errors never sit in review. An approved
-    draft without errors goes back to review.
-    """
-    changed = []
-    for draft in lock_rows(session, Draft, draft_ids):
-        if draft.status not in EDITABLE:
-            continue
-        before = draft.findings
-        after = recheck(session, draft)
-        if after == before:
-            continue
-        changed.append(draft.id)
-        draft.updated_at = utcnow()
-        session.add(draft)
-        audit.append(
-            session,
-            actor=actor.username,
-            action="draft_rechecked",
-            entity="draft",
-            entity_id=draft.id,
-            before={"errors": sum(f.get("level") == "error" for f in before), "findings": len(before)},
-            after={"errors": draft.error_count, "findings": len(after), "reason": reason},
-        )
-        _void_approvals(session, actor, draft, f"re-checked: {reason}")
-        if draft.error_count and draft.status in (S.IN_REVIEW, S.APPROVED):
-            first = next(f for f in after if f.get("level") == "error")
-            text = f"Re-checked ({reason}): {draft.error_count} error(s) now, e.g. {first.get('rule')}: {first.get('message')}. Fix them and resubmit."
-            session.add(Comment(draft_id=draft.id, user_id=actor.id, kind="system", text=text, revision=draft.revision))  # type: ignore[arg-type]
-            transition(session, draft, S.NEEDS_CHANGES, actor, reason=f"re-checked: {reason}")
-        elif draft.status == S.APPROVED:
-            transition(session, draft, S.IN_REVIEW, actor, reason=f"re-checked: {reason}")
-    return changed  # type: ignore[return-value]
-
-
-def recheck_brand(session: Session, actor: User, brand_slug: str, *, reason: str = "guideline files changed") -> list[int]:
-    """Re-check every open draft of a brand against its guideline files as they are now."""
-    require_role(actor, Role.REVIEWER, Role.ADMIN)
-    brand = session.exec(select(Brand).where(Brand.slug == brand_slug)).first()
-    if brand is None:
-        raise NotFound(f"brand '{brand_slug}' not found")
-    ids = session.exec(
-        select(Draft.id)
-        .join(Campaign, col(Campaign.id) == col(Draft.campaign_id))
-        .where(Campaign.brand_id == brand.id, col(Draft.status).in_(sorted(EDITABLE)))
-    ).all()
-    return recheck_drafts(session, actor, [i for i in ids if i is not None], reason=reason)
+# What `perform` runs for each action: the service, the inputs it needs, the inputs it may take.
+_PERFORM: dict[str, tuple[Callable[..., Draft | Approval], frozenset[str], frozenset[str]]] = {
+    "submit": (submit_for_review, frozenset(), frozenset({"reply"})),
+    "approve": (approve, frozenset({"password", "meaning", "expected_content_hash"}), frozenset({"acknowledged"})),
+    "request_changes": (request_changes, frozenset({"comment"}), frozenset()),
+    "reject": (reject, frozenset({"comment"}), frozenset()),
+    "withdraw": (withdraw, frozenset({"comment"}), frozenset()),
+    "edit": (edit_draft, frozenset({"slots"}), frozenset({"note", "expected_revision"})),
+}

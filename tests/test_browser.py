@@ -253,8 +253,8 @@ def test_signed_pane_shows_the_shipping_characters(server: tuple[str, str]) -> N
 
     from review.db import make_engine
     from review.models import Draft, Status, User
+    from review.views import draft_view
     from review.workflow import edit_draft, request_changes, submit_for_review
-    from ui.data import draft_view
 
     base, url = server
     engine = make_engine(url)

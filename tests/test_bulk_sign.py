@@ -1,4 +1,4 @@
-"""Bulk signing (review.dashboard.approve_shown): each draft signed only as it was shown, one
+"""Bulk signing (review.bulk_sign.approve_shown): each draft signed only as it was shown, one
 refusal never stops the others, and every draft gets an outcome."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import pytest
 from sqlmodel import select
 
 from review import audit
-from review.dashboard import approve_shown, drafts_without_findings
+from review.bulk_sign import approve_shown, drafts_without_findings
 from review.errors import AuthenticationError, PermissionDenied
 from review.generation import generate_campaign
 from review.models import Approval, Draft, Status
@@ -54,7 +54,7 @@ def test_each_draft_gets_an_outcome_and_a_stale_one_never_stops_the_rest(world, 
     world.session.commit()
     assert [o.detail for o in done] == ["approved", "approved"]
     assert [world.session.get(Draft, i).status for i in clean] == [Status.IN_REVIEW, Status.APPROVED, Status.APPROVED]
-    assert drafts_without_findings(world.session, clean, signed_by=world.reviewer.id) == [clean[0]]
+    assert drafts_without_findings(world.session, world.reviewer, clean) == [clean[0]]
 
 
 def test_wrong_password_or_role_refuses_the_whole_batch(world, clean) -> None:  # type: ignore[no-untyped-def]
@@ -69,9 +69,9 @@ def test_wrong_password_or_role_refuses_the_whole_batch(world, clean) -> None:  
 
 def test_a_crash_mid_batch_undoes_the_whole_batch(world, clean, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     """Savepoints nest inside one real transaction (SQLite too): nothing is half-signed."""
-    from review import dashboard
+    from review import bulk_sign
 
-    real = dashboard.approve_clean
+    real = bulk_sign.approve
     calls = []
 
     def flaky(session, actor, draft_id, **kw):  # type: ignore[no-untyped-def]
@@ -80,10 +80,25 @@ def test_a_crash_mid_batch_undoes_the_whole_batch(world, clean, monkeypatch: pyt
             raise RuntimeError("the machine fell over")
         return real(session, actor, draft_id, **kw)
 
-    monkeypatch.setattr(dashboard, "approve_clean", flaky)
+    monkeypatch.setattr(bulk_sign, "approve", flaky)
     with pytest.raises(RuntimeError):
         approve_shown(world.session, world.reviewer, _hashes(world, clean), password=world.PASSWORDS["rita"], meaning=MEANING)
     world.session.rollback()
     assert world.session.exec(select(Approval)).all() == []
     assert all(world.session.get(Draft, i).status == Status.IN_REVIEW for i in clean)
     assert audit.verify_chain(world.session).ok
+
+
+def test_a_draft_with_any_finding_is_never_signed_in_bulk(world, clean) -> None:  # type: ignore[no-untyped-def]
+    from review.errors import NotReady
+
+    flagged = world.session.get(Draft, clean[0])
+    flagged.findings = [{"rule": "x.tone", "level": "suggestion", "message": "Consider a warmer tone."}]
+    world.session.add(flagged)
+    world.session.commit()
+    assert drafts_without_findings(world.session, world.reviewer, clean) == clean[1:]
+    out = approve_shown(world.session, world.reviewer, _hashes(world, clean), password=world.PASSWORDS["rita"], meaning=MEANING)
+    world.session.commit()
+    assert [(o.draft_id, o.signed) for o in out] == [(clean[0], False), (clean[1], True), (clean[2], True)]
+    assert isinstance(out[0].error, NotReady) and out[0].detail == f"draft {clean[0]} has 1 finding(s); open it and approve it on its own"
+    assert not world.session.exec(select(Approval).where(Approval.draft_id == clean[0])).all()

@@ -421,3 +421,88 @@ def test_slot_edits_refuse_characters_a_reviewer_cannot_see(generated, ch: str) 
     w.session.rollback()
     d = w.session.get(Draft, d.id)
     assert (d.revision, d.slots) == before
+
+
+# ------------------------------------------------------------------ get_actions and perform
+
+
+def test_get_actions_says_what_each_form_asks(generated) -> None:  # type: ignore[no-untyped-def]
+    w = generated
+    d = personalized_draft(w)
+    by_name = {a.name: a for a in get_actions(w.session, d, w.marketer)}
+    assert set(by_name) == {"edit", "submit"}
+    assert by_name["submit"].label == "Submit for review" and by_name["submit"].style == "primary"
+    assert not by_name["submit"].takes_comment
+    submit_for_review(w.session, w.marketer, d.id)
+    w.session.commit()
+    decide = {a.name: a for a in get_actions(w.session, d, w.reviewer)}
+    assert list(decide) == ["approve", "request_changes", "reject"]
+    assert decide["approve"].needs_password and decide["approve"].meanings == SIGNATURE_MEANINGS
+    assert decide["reject"].needs_comment and decide["request_changes"].needs_comment and not decide["reject"].needs_password
+    assert get_actions(w.session, d, w.admin) == []  # admins withdraw, they do not review
+
+
+def test_a_sent_back_draft_offers_a_resubmit_that_needs_a_reply_until_it_changes(generated) -> None:  # type: ignore[no-untyped-def]
+    w = generated
+    d = in_review(w)
+    request_changes(w.session, w.reviewer, d.id, comment="Please mention the city warmly.")
+    w.session.commit()
+    (resubmit,) = [a for a in get_actions(w.session, d, w.marketer) if a.name == "submit"]
+    assert (resubmit.label, resubmit.style, resubmit.takes_comment, resubmit.needs_comment) == ("Resubmit unchanged", "secondary", True, True)
+    edit_draft(w.session, w.marketer, d.id, slots={"greeting": "Warm greetings to all our readers in Leeds."})
+    w.session.commit()
+    (resubmit,) = [a for a in get_actions(w.session, d, w.marketer) if a.name == "submit"]
+    assert (resubmit.label, resubmit.takes_comment, resubmit.needs_comment) == ("Resubmit for review", True, False)
+
+
+def test_perform_takes_each_action_through_its_service(generated) -> None:  # type: ignore[no-untyped-def]
+    from review.checks import warning_ids
+    from review.workflow import perform
+
+    w = generated
+    d = personalized_draft(w)
+    perform(w.session, w.marketer, d.id, "edit", slots={"greeting": "Warm greetings to all our readers in Leeds."}, note="warmer", expected_revision=1)
+    perform(w.session, w.marketer, d.id, "submit")
+    w.session.commit()
+    assert (d.status, d.revision) == (Status.IN_REVIEW, 2)
+    appr = perform(
+        w.session,
+        w.reviewer,
+        d.id,
+        "approve",
+        password=w.PASSWORDS["rita"],
+        meaning=MEANING,
+        expected_content_hash=d.content_hash,
+        acknowledged=warning_ids(d.findings),
+    )
+    assert isinstance(appr, Approval) and appr.revision == 2
+    perform(w.session, w.reviewer2, d.id, "request_changes", comment="Shorter, please.")
+    w.session.commit()
+    assert d.status == Status.NEEDS_CHANGES
+    assert [e.action for e in w.session.exec(select(AuditEvent).where(AuditEvent.entity_id == str(d.id)).order_by(AuditEvent.seq)).all()][-4:] == [
+        "draft_in_review",
+        "draft_signed",
+        "approval_voided",
+        "draft_needs_changes",
+    ]
+
+
+def test_perform_keeps_every_guard_and_refuses_unknown_actions_and_inputs(generated) -> None:  # type: ignore[no-untyped-def]
+    from review.errors import InvalidInput
+    from review.workflow import perform
+
+    w = generated
+    d = in_review(w)
+    with pytest.raises(PermissionDenied):  # the service's own guard, not a second copy of it
+        perform(w.session, w.marketer, d.id, "reject", comment="not mine to reject")
+    w.session.rollback()
+    with pytest.raises(InvalidInput, match="unknown action 'publish'"):
+        perform(w.session, w.reviewer, d.id, "publish")
+    with pytest.raises(InvalidInput, match="approve needs expected_content_hash, meaning, password"):
+        perform(w.session, w.reviewer, d.id, "approve")
+    with pytest.raises(InvalidInput, match="reject does not take password"):
+        perform(w.session, w.reviewer, d.id, "reject", comment="No, thank you.", password="x")
+    with pytest.raises(InvalidInput, match="needs a comment"):
+        perform(w.session, w.reviewer, d.id, "reject", comment=" ")
+    w.session.rollback()
+    assert w.session.get(Draft, d.id).status == Status.IN_REVIEW

@@ -1,7 +1,9 @@
 """Shared Streamlit plumbing: engine, filler, the logged-in user, and the one way to call a service.
 
-Pages read widgets, call one service function through `call`, and show its result or its
-error. Permission decisions live in the services; a hidden page is not a permission.
+Pages read widgets, call one service function through `call` (one unit of work each), and show
+its result or its error. Pages never open a session or query: what they show comes from
+review.views, what they do from the services (review.workflow.perform for a draft's actions).
+Permission decisions live in the services; a hidden page is not a permission.
 """
 
 from __future__ import annotations
@@ -9,18 +11,18 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import streamlit as st
-from sqlalchemy import inspect as sa_inspect
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import NoInspectionAvailable
-from sqlmodel import Session
 
 from review.config import settings
-from review.db import make_engine, migrate, record_refusal
+from review.db import make_engine, migrate, record_refusal, session_scope
 from review.errors import CountersignError, Refusal
 from review.models import Role, User
+from review.views import signed_in_user
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 T = TypeVar("T")
 
@@ -68,41 +70,21 @@ class Outcome:
     error: CountersignError | None = None
 
 
-def _unexpire(session: Session, value: Any) -> None:
-    """Reload attributes a service expired (audit.append calls expire_all), so the result can
-    be read after the session closes."""
-    items = value if isinstance(value, (list, tuple)) else [value]
-    for item in items:
-        if isinstance(item, (list, tuple)):
-            _unexpire(session, item)
-            continue
-        try:
-            state = sa_inspect(item)
-        except NoInspectionAvailable:
-            continue
-        if getattr(state, "expired_attributes", None) and state.session is session and state.persistent:
-            session.refresh(item)
-
-
 def call(fn: Callable[..., T], *args: Any, show_error: bool = True, **kwargs: Any) -> Outcome:
-    """One unit of work: `fn(session, *args, **kwargs)`, committed; a domain error is rolled
-    back and shown as one plain sentence, never a traceback."""
-    with Session(get_engine(), expire_on_commit=False) as session:
-        try:
+    """The one way a page reaches the domain: `fn(session, *args, **kwargs)` as one unit of work
+    (review.db.session_scope: committed, or rolled back with a security refusal put on record).
+    A domain error becomes one plain sentence on the page, never a traceback.
+
+    The session does not expire what it loaded when it commits, and services return
+    dataclasses or rows read in full, so the result reads the same after the session closed."""
+    try:
+        with session_scope(get_engine()) as session:
             value = fn(session, *args, **kwargs)
-            _unexpire(session, value)
-            session.commit()
-            return Outcome(True, value)
-        except CountersignError as e:
-            session.rollback()
-            if isinstance(e, Refusal):  # the attempt stays on record (review.db.record_refusal)
-                record_refusal(get_engine(), e)
-            if show_error:
-                st.error(str(e), icon=":material/error:")
-            return Outcome(False, error=e)
-        except BaseException:
-            session.rollback()
-            raise
+    except CountersignError as e:
+        if show_error:
+            st.error(str(e), icon=":material/error:")
+        return Outcome(False, error=e)
+    return Outcome(True, value)
 
 
 def record_refusals(errors: Any) -> None:
@@ -125,8 +107,8 @@ def read(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def _load_user(user_id: int) -> User | None:
-    with Session(get_engine(), expire_on_commit=False) as s:
-        return s.get(User, user_id)
+    out = call(signed_in_user, user_id)
+    return out.value if out.ok else None
 
 
 def flash(message: str, kind: str = "info") -> None:

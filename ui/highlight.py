@@ -138,12 +138,3 @@ def message_html(subject: str, fixed_segments: Sequence[str], slot_sequence: Seq
         '<div class="cs-message" style="border:1px solid #d0d7de;border-radius:6px;padding:1em 1.2em;'
         'background:#ffffff;color:#1f2328;line-height:1.55;font-size:0.95rem;white-space:pre-wrap">' + subj + f"<div>{body}</div></div>"
     )
-
-
-def slot_html(text: str, slot: str, findings: Sequence[dict[str, Any]]) -> str:
-    """One slot's text with its own findings marked (for the edit view)."""
-    lay = Layout(text, [(slot, 0, len(text))])
-    numbered = number_findings(findings)
-    marks = [m for m in _finding_marks(numbered, lay, "body") if any(f is not None for f in [m])]
-    marks = [m for m in marks if any(n == m.number and f.get("scope") == "slot" and f.get("slot") == slot for n, f in numbered)]
-    return _paint(text, marks)

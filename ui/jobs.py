@@ -2,23 +2,25 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-from typing import Any
-
-from sqlalchemy.engine import Engine
+from typing import TYPE_CHECKING, Any
 
 from review.generation import run_job
 
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
+log = logging.getLogger(__name__)
 _lock = threading.Lock()
 _threads: dict[tuple[str, int], threading.Thread] = {}
-_errors: dict[tuple[str, int], str] = {}
 
 
-def _work(engine: Engine, job_id: int, filler: Any, key: tuple[str, int]) -> None:
+def _work(engine: Engine, job_id: int, filler: Any) -> None:
     try:
         run_job(engine, job_id, filler)
-    except Exception as e:  # run_job has already marked the job failed and audited it
-        _errors[key] = f"{type(e).__name__}: {e}"
+    except Exception:  # run_job has marked the job failed and audited it (the page shows that); the traceback goes to the log
+        log.exception("generation job %s failed", job_id)
 
 
 def ensure_running(engine: Engine, job_id: int, filler: Any) -> bool:
@@ -28,7 +30,7 @@ def ensure_running(engine: Engine, job_id: int, filler: Any) -> bool:
         t = _threads.get(key)
         if t is not None and t.is_alive():
             return False
-        t = threading.Thread(target=_work, args=(engine, job_id, filler, key), name=f"generation-{job_id}", daemon=True)
+        t = threading.Thread(target=_work, args=(engine, job_id, filler), name=f"generation-{job_id}", daemon=True)
         _threads[key] = t
         t.start()
         return True

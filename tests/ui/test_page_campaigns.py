@@ -133,7 +133,7 @@ def test_bulk_submit_skips_drafts_sent_back_and_unchanged(app, world):
 
 def test_the_drafts_table_is_paged_and_counts_cover_every_draft(world):
     """A 10,000-draft campaign must cost one page of rows, not 10,000 (bench/ui.py)."""
-    from ui.data import campaign_drafts
+    from review.views import campaign_drafts
 
     all_drafts = world.drafts()
     camp_id = all_drafts[0].campaign_id

@@ -4,20 +4,19 @@ keep), a row-by-row error report, and consent counts."""
 from __future__ import annotations
 
 import streamlit as st
-from sqlmodel import Session
 
-from review.audiences import import_audience, list_audiences, parse_csv
-from review.brands import list_brands, policy_for
+from review.audiences import import_audience, parse_csv
+from review.brands import policy_for
 from review.errors import AudienceImportError, ConfigError
+from review.views import audiences, brands_by_slug
 from ui import common
 
 
 def render() -> None:
     user = common.require_user()
     st.title("Audiences")
-    auds = common.read(lambda s: list_audiences(s))
-    with Session(common.get_engine()) as s:
-        brands = {b.slug: b for b, _ in list_brands(s)}
+    auds = common.read(audiences, user)
+    brands = common.read(brands_by_slug, user)
     names = {b.id: b.name for b in brands.values()}
     if auds:
         st.dataframe(

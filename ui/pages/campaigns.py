@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import streamlit as st
 
-from review.audiences import list_audiences
-from review.campaigns import list_campaigns, preview_variants
+from review.campaigns import create_campaign
 from review.generation import ACTIVE, Progress, cancel_job, start_job
-from review.template_versions import list_templates
+from review.views import (
+    HeldBack,
+    audiences,
+    brand_names,
+    campaign_drafts,
+    campaign_held_back,
+    campaign_plan,
+    campaigns,
+    job_progress,
+    latest_job,
+    templates,
+)
 from review.workflow import submit_ready
 from ui import common, jobs, labels
-from ui.data import HeldBack, brand_names, campaign_drafts, campaign_held_back, create_campaign_checked, job_progress, latest_job
 from ui.highlight import esc
 
 
@@ -42,18 +51,18 @@ def held_back_notice(held: HeldBack, key: str) -> None:
 
 
 def _create(user) -> None:  # type: ignore[no-untyped-def]
-    templates = common.read(lambda s: list_templates(s))
-    audiences = common.read(lambda s: list_audiences(s))
-    if not templates or not audiences:
+    tvs = common.read(templates, user)
+    auds = common.read(audiences, user)
+    if not tvs or not auds:
         st.info("Create a template and import an audience first.")
         return
-    tv_opts = {tv.id: f"{t.name} v{tv.version} ({b.name})" for t, b, tv in templates}
-    aud_opts = {a.id: f"{a.name} — {a.row_count} rows, {a.consent_count} with consent" for a in audiences}
+    tv_opts = {tv.id: f"{t.name} v{tv.version} ({b.name})" for t, b, tv in tvs}
+    aud_opts = {a.id: f"{a.name} — {a.row_count} rows, {a.consent_count} with consent" for a in auds}
     name = st.text_input("Campaign name", key="camp_name")
     c1, c2 = st.columns(2)
     tv_id = c1.selectbox("Template version", list(tv_opts), format_func=tv_opts.get, key="camp_template")
     aud_id = c2.selectbox("Audience", list(aud_opts), format_func=aud_opts.get, key="camp_audience")
-    plans = common.call(preview_variants, tv_id, aud_id)
+    plans = common.call(campaign_plan, user, tv_id, aud_id)
     if plans.ok:
         personalized = [p for p in plans.value if p.personalized]
         st.info(
@@ -69,9 +78,10 @@ def _create(user) -> None:  # type: ignore[no-untyped-def]
                 key="camp_plan_table",
             )
     if st.button("Create campaign", key="camp_create", type="primary", disabled=not plans.ok):
-        out = common.call(create_campaign_checked, user, name=name, template_version_id=tv_id, audience_id=aud_id)
+        out = common.call(create_campaign, user, name=name, template_version_id=tv_id, audience_id=aud_id)
         if out.ok:
-            camp, held = out.value
+            camp = out.value
+            held = common.read(campaign_held_back, user, camp.id)  # who their own field values hold back
             st.session_state["camp_pick"] = camp.id
             extra = f" {held.count} recipient(s) held back by their own field values: {esc(held.summary())}" if held.count else ""
             common.flash(f"Campaign '{esc(camp.name)}' created.{extra}", "warning" if held.count else "success")
@@ -176,7 +186,7 @@ def _ids(ids: list) -> str:  # type: ignore[type-arg]
 def render() -> None:
     user = common.require_user()
     st.title("Campaigns")
-    camps = common.read(lambda s: list_campaigns(s))
+    camps = common.read(campaigns, user)
     brands = common.read(brand_names, user)
     with st.expander("New campaign", expanded=not camps, icon=":material/add:"):
         _create(user)

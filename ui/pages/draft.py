@@ -1,5 +1,6 @@
 """Draft detail: the rendered message with slots and findings marked, its history, and the
-decisions this user may take (only those `get_actions` returns)."""
+actions this user may take: exactly those `workflow.get_actions` returns, each taken through
+`workflow.perform`. The page decides how an action looks, never whether it is allowed."""
 
 from __future__ import annotations
 
@@ -10,9 +11,11 @@ import streamlit as st
 from review import workflow
 from review.generation import regenerate_slot
 from review.models import User
+from review.views import DraftView, draft_view, live_check
+from review.workflow import Action
 from ui import common, labels
-from ui.data import DraftView, HeldBack, draft_view, live_check
-from ui.highlight import LEVEL_ICON, esc, message_html, number_findings
+from ui.draft_panels import findings_list, held_back, history, md, slots_table
+from ui.highlight import esc, message_html
 
 STATUS_COLOR = {
     "checked": "gray",
@@ -26,9 +29,11 @@ STATUS_COLOR = {
 STATUS_BADGE = {code: (color, labels.status(code)) for code, color in STATUS_COLOR.items()}
 # The reviewer's loop from the keyboard (ignored while typing in a box): J / K as in mail readers.
 NEXT_KEY, PREV_KEY = "J", "K"
-
-
-DECISIONS = (("approve", "Approve"), ("request_changes", "Request changes"), ("reject", "Reject"), ("withdraw", "Withdraw"))
+# The author's actions sit in the page's flow (the main one first); every other action is a
+# decision with a form of its own, one tab each.
+AUTHOR_ACTIONS = ("submit", "edit")
+# What each action's comment box is called in `workflow.perform`.
+COMMENT_INPUT = {"submit": "reply"}
 
 
 def _draft_id() -> int | None:
@@ -39,109 +44,12 @@ def _draft_id() -> int | None:
         return None
 
 
-def _findings_list(findings: list[dict[str, Any]]) -> None:
-    if not findings:
-        st.success("No findings: the brand guidelines raise nothing on this draft.", icon=":material/check_circle:")
-        return
-    for n, f in number_findings(findings):
-        where = f"slot **{esc(f['slot'])}**" if f.get("scope") == "slot" and f.get("slot") else esc(f.get("scope") or "message")
-        icon = LEVEL_ICON.get(f.get("level", ""), "•")
-        text = f"{icon} **[{n}] {esc(f.get('level', ''))}** · {where}: {esc(f.get('message', ''))}"
-        if f.get("match"):
-            text += f" — “{esc(f['match'])}”"
-        text += f" <small>(rule <code>{esc(f.get('rule', ''))}</code>)</small>"
-        if f.get("suggestion"):
-            text += f"  \n&nbsp;&nbsp;&nbsp;&nbsp;Suggestion: {esc(f['suggestion'])}"
-        if f.get("link"):
-            text += f"  \n&nbsp;&nbsp;&nbsp;&nbsp;Guideline: {esc(f['link'])}"
-        st.markdown(text, unsafe_allow_html=True)
-
-
 def _message(v: DraftView) -> None:
     st.markdown(
         message_html(v.rendered.subject, v.rendered.fixed_segments, v.rendered.slot_sequence, v.draft.slots, v.draft.findings),
         unsafe_allow_html=True,
     )
     st.caption("Blue: slot text written by the model (or a person). Underlined: a finding; hover for its message, numbers refer to the list.")
-
-
-def _slots_table(v: DraftView) -> None:
-    rows = []
-    for name, spec in v.spec.slots.items():
-        meta = v.draft.slot_meta.get(name, {})
-        rows.append(
-            {
-                "Slot": name,
-                "Text": v.draft.slots.get(name, ""),
-                "Written by": labels.source(meta.get("source", "?")),
-                "Inputs the model saw": ", ".join(f"{k}={val}" for k, val in (meta.get("inputs") or {}).items())
-                or ("none (no consent)" if not v.variant.personalized else "none"),
-                "Max words": spec.max_words,
-                "Words": len(v.draft.slots.get(name, "").split()),
-                "Human-written fallback": spec.fallback,
-            }
-        )
-    st.dataframe(rows, hide_index=True, key="draft_slots_table")
-    st.markdown("**Audience group inputs** (what every recipient of this audience group shares)")
-    inputs = [{"Field": k, "Value": val} for k, val in v.variant.inputs.items()]
-    st.dataframe(inputs or [{"Field": "(none)", "Value": "no personalization consent"}], hide_index=True)
-    st.markdown(f"**Sample recipient {esc(v.recipient.external_id)}** (sensitive fields withheld)", unsafe_allow_html=True)
-    st.dataframe([{"Field": k, "Value": val} for k, val in v.recipient_shown.items()], hide_index=True)
-
-
-def _history(v: DraftView) -> None:
-    st.markdown("**Revisions**")
-    st.dataframe(
-        [
-            {
-                "Revision": r["revision"],
-                "By": r["by"],
-                "Note": r["note"],
-                "When": common.fmt_ts(r["at"]),
-                "Errors": r["errors"],
-                "Warnings": r["warnings"],
-                "Text fingerprint": r["content_hash"],
-            }
-            for r in v.revisions
-        ],
-        hide_index=True,
-        key="draft_revisions",
-    )
-    for title, diff in v.history_diffs:
-        with st.expander(f"Diff: {title}"):
-            st.code(diff or "(no slot text changed)", language="diff")
-    st.markdown("**Decisions and signatures**")
-    if v.approvals:
-        st.dataframe(
-            [
-                {
-                    "Revision": a["revision"],
-                    "Reviewer": a["reviewer"],
-                    "Meaning": a["meaning"],
-                    "Signed": common.fmt_ts(a["signed_at"]),
-                    "Counts": "yes" if a["valid"] else f"no ({a['void_reason']})",
-                    "Signature fingerprint": a["manifest_hash"],
-                }
-                for a in v.approvals
-            ],
-            hide_index=True,
-            key="draft_approvals",
-        )
-    else:
-        st.caption("No signatures yet.")
-    st.markdown("**Comments**")
-    if v.comments:
-        for c in v.comments:
-            st.markdown(
-                f"**{esc(c['by'])}** · {esc(COMMENT_KIND.get(c['kind'], c['kind'].replace('_', ' ')))} · revision {c['revision']} · "
-                f"{common.fmt_ts(c['at'])}  \n{esc(c['text'])}",
-                unsafe_allow_html=True,
-            )
-    else:
-        st.caption("No comments yet.")
-
-
-COMMENT_KIND = {"request_changes": "asked for changes", "reject": "rejected", "withdraw": "withdrew", "note": "note", "reply": "replied"}
 
 
 # The sign form keeps the reviewer's choices (meaning, acknowledged warnings) across a refused
@@ -164,7 +72,7 @@ def _sign_form_state(d: Any) -> str | None:
     return error
 
 
-def _approve_form(user: User, v: DraftView) -> None:
+def _approve_form(user: User, v: DraftView, action: Action) -> None:
     d = v.draft
     st.markdown(
         f"**Approve (electronic signature)** — signing as **{esc(user.full_name)}**; "
@@ -175,7 +83,7 @@ def _approve_form(user: User, v: DraftView) -> None:
     if error:
         st.error(error, icon=":material/error:")
     with st.form(f"approve_form_{d.id}", clear_on_submit=False):
-        meaning = st.selectbox("Meaning of this signature", workflow.SIGNATURE_MEANINGS, key="approve_meaning")
+        meaning = st.selectbox("Meaning of this signature", action.meanings, key="approve_meaning")
         acked: list[str] = []
         if v.warnings:
             st.markdown("Acknowledge each warning:")
@@ -184,13 +92,14 @@ def _approve_form(user: User, v: DraftView) -> None:
                 if st.checkbox(label, key=f"ack_{i}"):
                     acked.append(wid)
         password = st.text_input("Re-enter your password to sign", type="password", key=SIGN_PASSWORD_KEY)
-        go = st.form_submit_button("Sign and approve", key="approve_btn", type="primary", icon=":material/verified:")
+        go = st.form_submit_button("Sign and approve", key=f"{action.name}_btn", type=action.style, icon=":material/verified:")  # type: ignore[arg-type]
     # Sign what the reviewer saw: the hash shown on the previous run, not the one just reloaded.
     seen_key = f"seen_hash_{d.id}"
     seen = st.session_state.get(seen_key, d.content_hash)
     st.session_state[seen_key] = d.content_hash
     if go:
-        out = common.call(workflow.approve, user, d.id, password=password, meaning=meaning, acknowledged=acked, expected_content_hash=seen, show_error=False)
+        inputs = {"password": password, "meaning": meaning, "acknowledged": acked, "expected_content_hash": seen}
+        out = common.call(workflow.perform, user, d.id, action.name, show_error=False, **inputs)
         if out.ok:
             st.session_state.pop(SIGN_FOR_KEY, None)  # the next form (a new revision) starts empty
             common.flash(f"Draft #{d.id} signed by {user.full_name} ({meaning}).", "success")
@@ -200,15 +109,16 @@ def _approve_form(user: User, v: DraftView) -> None:
         st.rerun()
 
 
-def _comment_action(user: User, v: DraftView, name: str, label: str) -> None:
-    fn = {"request_changes": workflow.request_changes, "reject": workflow.reject, "withdraw": workflow.withdraw}[name]
-    with st.form(f"{name}_form_{v.draft.id}", clear_on_submit=False):
-        comment = st.text_area(f"{label}: comment (required, the author sees it)", key=f"{name}_comment", height=90)
-        go = st.form_submit_button(label, key=f"{name}_btn", type="secondary")
+def _comment_action(user: User, v: DraftView, action: Action) -> None:
+    """A decision that takes a comment saying why (request changes, reject, withdraw)."""
+    with st.form(f"{action.name}_form_{v.draft.id}", clear_on_submit=False):
+        need = "required" if action.needs_comment else "optional"
+        comment = st.text_area(f"{action.label}: comment ({need}, the author sees it)", key=f"{action.name}_comment", height=90)
+        go = st.form_submit_button(action.label, key=f"{action.name}_btn", type=action.style)  # type: ignore[arg-type]
     if go:
-        out = common.call(fn, user, v.draft.id, comment=comment)
+        out = common.call(workflow.perform, user, v.draft.id, action.name, comment=comment)
         if out.ok:
-            common.flash(f"Draft #{v.draft.id}: {label.lower()} recorded.", "success")
+            common.flash(f"Draft #{v.draft.id}: {action.label.lower()} recorded.", "success")
             st.rerun()
 
 
@@ -260,12 +170,12 @@ def _edit(user: User, v: DraftView) -> None:
             errs = sum(1 for f in live.value if f.get("level") == "error")
             warns = sum(1 for f in live.value if f.get("level") == "warning")
             st.markdown(f"**Live check of your edit:** {errs} error(s), {warns} warning(s)")
-            _findings_list(live.value)
+            findings_list(live.value)
     note = st.text_input("Note for the history (optional)", key=_edit_key(d.id, d.revision, "#note"))  # type: ignore[arg-type]
     if st.button("Save edit", key="edit_save", type="primary", disabled=not changed):
         # The revision these boxes were filled from: a save over a newer one is refused, never
         # silently replacing someone else's text.
-        out = common.call(workflow.edit_draft, user, d.id, slots=changed, note=note, expected_revision=d.revision)
+        out = common.call(workflow.perform, user, d.id, "edit", slots=changed, note=note, expected_revision=d.revision)
         if out.ok:
             common.flash(f"Saved revision {out.value.revision} of draft #{d.id} ({out.value.status.replace('_', ' ')}).", "success")
             st.rerun()
@@ -284,11 +194,6 @@ def _edit(user: User, v: DraftView) -> None:
                 st.rerun()
 
 
-def _md(text: str) -> str:
-    """Text for a Markdown-only element (st.warning): escaped like everywhere, line breaks kept."""
-    return "  \n".join(esc(line) for line in text.splitlines())
-
-
 def _changes_requested(v: DraftView) -> dict[str, Any] | None:
     """The reviewer's request the draft is waiting on (only while it needs changes)."""
     if v.draft.status != "needs_changes":
@@ -300,47 +205,47 @@ def _changes_banner(v: DraftView, asked: dict[str, Any]) -> None:
     unchanged = asked["revision"] == v.draft.revision
     state = "Not changed since: edit it as asked before resubmitting." if unchanged else f"Changed since (now revision {v.draft.revision})."
     st.warning(
-        f"**{_md(asked['by'])} asked for changes** on revision {asked['revision']} · {common.fmt_ts(asked['at'])}  \n{_md(asked['text'])}  \n*{state}*",
+        f"**{md(asked['by'])} asked for changes** on revision {asked['revision']} · {common.fmt_ts(asked['at'])}  \n{md(asked['text'])}  \n*{state}*",
         icon=":material/rate_review:",
     )
 
 
-def _submit(user: User, v: DraftView, asked: dict[str, Any] | None) -> None:
+def _submit(user: User, v: DraftView, action: Action, asked: dict[str, Any] | None) -> None:
+    """Submit, or resubmit after changes were asked for: label, style and whether the reply to
+    the reviewer is required all come from the action."""
     d = v.draft
-    if asked is None:
-        label, kind = "Submit for review", "primary"
-    else:
-        # Sent back: the edit is the main action here, resubmitting the quiet one.
-        unchanged = asked["revision"] == d.revision
-        label, kind = ("Resubmit unchanged" if unchanged else "Resubmit for review"), "secondary"
-        if unchanged:
-            st.caption(f"Unchanged since {esc(asked['by'])} asked for changes: resubmit as it is only if it should stand.", unsafe_allow_html=True)
-    reply = ""
-    if asked is not None:
-        reply = st.text_area(
-            "Reply to the reviewer" + (" (needed to resubmit unchanged)" if asked["revision"] == d.revision else " (optional)"),
-            key=f"submit_reply_{d.id}_{d.revision}",
+    if action.needs_comment and asked is not None:
+        st.caption(f"Unchanged since {esc(asked['by'])} asked for changes: resubmit as it is only if it should stand.", unsafe_allow_html=True)
+    inputs: dict[str, str] = {}
+    if action.takes_comment:
+        inputs[COMMENT_INPUT.get(action.name, "comment")] = st.text_area(
+            "Reply to the reviewer" + (" (needed to resubmit unchanged)" if action.needs_comment else " (optional)"),
+            key=f"{action.name}_reply_{d.id}_{d.revision}",
             placeholder="Why the text stands as it is, or what you changed.",
         )
-    if st.button(label, key="submit_btn", type=kind, icon=":material/send:"):  # type: ignore[arg-type]
-        sub = common.call(workflow.submit_for_review, user, d.id, reply=reply)
-        if sub.ok:
+    if st.button(action.label, key=f"{action.name}_btn", type=action.style, icon=":material/send:"):  # type: ignore[arg-type]
+        out = common.call(workflow.perform, user, d.id, action.name, **inputs)
+        if out.ok:
             common.flash(f"Draft #{d.id} submitted for review.", "success")
             st.rerun()
 
 
-def _held_back(held: HeldBack) -> None:
-    """Recipients of this audience group whose own field values break the rules: their messages
-    do not ship, whatever the reviewer decides; the reviewer sees it before signing."""
-    if not held.count:
+def _decide(user: User, v: DraftView, asked: dict[str, Any] | None, status_label: str) -> None:
+    """Exactly the actions get_actions offered this user, each as its form."""
+    if not v.actions:
+        st.info(f"Nothing for you to do on this draft: it is {status_label}" + (", and you wrote or edited it." if user.id == v.draft.author_id else "."))
         return
-    st.warning(
-        f"**{held.count} recipient(s) of this audience group held back**: their own field values (printed into the message) "
-        f"break the brand's rules, so their messages will not be exported. {_md(held.summary())}",
-        icon=":material/person_off:",
-    )
-    with st.expander(f"Held-back recipients (first {len(held.examples)} of {held.count})"):
-        st.dataframe(held.examples, hide_index=True, key="draft_held_back")
+    decisions = [a for a in v.actions if a.name not in AUTHOR_ACTIONS]
+    if decisions:
+        for tab, action in zip(st.tabs([a.label for a in decisions]), decisions, strict=True):
+            with tab:
+                (_approve_form if action.needs_password else _comment_action)(user, v, action)
+    # The main action first: submit before the editor; after it when resubmitting sent-back text.
+    for action in sorted((a for a in v.actions if a.name in AUTHOR_ACTIONS), key=lambda a: a.style != "primary"):
+        if action.name == "edit":
+            _edit(user, v)
+        else:
+            _submit(user, v, action, asked)
 
 
 def _nav_list(v: DraftView) -> list[int]:
@@ -388,7 +293,7 @@ def render() -> None:
     asked = _changes_requested(v)
     if asked is not None:
         _changes_banner(v, asked)
-    _held_back(v.held_back)
+    held_back(v.held_back)
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Errors", d.error_count)
     m2.metric("Warnings", d.warning_count)
@@ -405,36 +310,20 @@ def render() -> None:
         )
         _message(v)
         st.subheader("Findings")
-        _findings_list(d.findings)
+        findings_list(d.findings)
     with right:
         st.subheader("Decide")
-        names = [a.name for a in v.actions]
-        if not v.actions:
-            st.info(f"Nothing for you to do on this draft: it is {label}" + (", and you wrote or edited it." if user.id == d.author_id else "."))
-        decisions = [(n, lbl) for n, lbl in DECISIONS if n in names]
-        if decisions:
-            for tab, (name, lbl) in zip(st.tabs([lbl for _, lbl in decisions]), decisions, strict=True):
-                with tab:
-                    if name == "approve":
-                        _approve_form(user, v)
-                    else:
-                        _comment_action(user, v, name, lbl)
-        if "submit" in names and asked is None:
-            _submit(user, v, None)
-        if "edit" in names:
-            _edit(user, v)
-        if "submit" in names and asked is not None:
-            _submit(user, v, asked)
+        _decide(user, v, asked, label)
 
     tab_slots, tab_fixed, tab_history = st.tabs(["Slots and inputs", "Template fixed copy", "History"])
     with tab_slots:
-        _slots_table(v)
+        slots_table(v)
         st.caption("The model saw only the inputs listed; sensitive fields never reach it or the message.")
     with tab_fixed:
         st.caption("Everything outside {{ slots.* }} is brand-owned copy the model never touches.")
         st.code(v.spec.body, language="django", line_numbers=True)
     with tab_history:
-        _history(v)
+        history(v)
 
 
 if __name__ == "__main__":

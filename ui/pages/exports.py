@@ -8,21 +8,22 @@ from pathlib import Path
 
 import streamlit as st
 
-from review.campaigns import list_campaigns
-from review.export import approval_evidence, list_exports, publish, readiness
+from review.export import publish
+from review.views import campaign_exports, campaigns
 from ui import common
 
 
 def render() -> None:
     user = common.require_user()
     st.title("Exports")
-    camps = common.read(lambda s: list_campaigns(s))
+    camps = common.read(campaigns, user)
     if not camps:
         st.info("No campaign yet.")
         return
     opts = {c.id: c.name for c in camps}
     camp_id = st.selectbox("Campaign", list(opts), format_func=opts.get, key="exp_campaign")
-    exports = common.read(list_exports, camp_id)
+    view = common.read(campaign_exports, user, camp_id)
+    exports = view.exports
     if exports:
         # Published: its drafts are now "published", which readiness (a check for publishing
         # again) would list as "not approved" — a contradiction, not a problem to show.
@@ -34,7 +35,7 @@ def render() -> None:
             icon=":material/task_alt:",
         )
     else:
-        _readiness(user, camp_id)
+        _readiness(user, camp_id, view.not_ready)
     st.subheader("Files")
     if not exports:
         st.caption("Nothing exported yet.")
@@ -59,9 +60,8 @@ def render() -> None:
             else:
                 col_.error(f"{p.name} is missing from the export folder.")
     st.subheader("Approval evidence")
-    evidence = common.read(approval_evidence, camp_id)
-    if evidence:
-        st.dataframe([_evidence_row(e) for e in evidence], hide_index=True, key="exp_evidence")
+    if view.evidence:
+        st.dataframe([_evidence_row(e) for e in view.evidence], hide_index=True, key="exp_evidence")
     else:
         st.caption("No signatures yet.")
 
@@ -82,9 +82,8 @@ def _evidence_row(e: dict) -> dict:  # type: ignore[type-arg]
     }
 
 
-def _readiness(user, camp_id: int) -> None:  # type: ignore[no-untyped-def]
+def _readiness(user, camp_id: int, reasons: list[str]) -> None:  # type: ignore[no-untyped-def]
     """Not published yet: every reason it cannot be, or the publish button."""
-    reasons = common.read(readiness, camp_id)
     if reasons:
         st.warning(f"Not ready to publish: {len(reasons)} reason(s).", icon=":material/block:")
         shown = reasons[:50]

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from review.dashboard import approve_shown, drafts_without_findings, queue_filter_options, queue_page
+from review.bulk_sign import approve_shown, drafts_without_findings
+from review.dashboard import queue_filter_options, queue_page
 from review.models import Status
 from review.queue import QueueFilter
+from review.views import draft_view
 from review.workflow import SIGNATURE_MEANINGS
 from ui import common, labels
-from ui.data import draft_view
 from ui.highlight import esc, message_html
 
 PAGE_SIZES = (10, 25, 50, 100)
@@ -129,7 +130,7 @@ def _bulk_approve(user, candidate_ids: list[int]) -> None:  # type: ignore[no-un
         _report()
         _review_sheet(user, sheet)
         return
-    clean = common.read(lambda s: drafts_without_findings(s, candidate_ids, signed_by=user.id))
+    clean = common.read(drafts_without_findings, user, candidate_ids)
     report = st.session_state.get(REPORT_KEY)
     if not candidate_ids and not report:
         return

@@ -7,13 +7,12 @@ from typing import Any
 
 import streamlit as st
 
-from review.audiences import list_audiences, sample_recipients
 from review.brands import BrandPolicy, policy_for
 from review.errors import TemplateError
-from review.template_versions import list_templates, save_template
+from review.template_versions import save_template
 from review.templates import parse_template, render
+from review.views import audience_sample, audiences, brands_by_slug, templates
 from ui import common
-from ui.data import brands_by_slug
 from ui.highlight import message_html
 from ui.template_form import FormUnsupported, SlotForm, TemplateForm, budget, field_tag, parse_form, slot_tag, valid_slot_name, write_form
 
@@ -265,7 +264,7 @@ def _meter(b: Any, policy: BrandPolicy, most: int | None, current: int) -> None:
 def render_page() -> None:
     user = common.require_user()
     st.title("Templates")
-    rows = common.read(lambda s: list_templates(s))
+    rows = common.read(templates, user)
     if rows:
         st.dataframe(
             [
@@ -320,13 +319,13 @@ def render_page() -> None:
         # The brand's own audiences only: another brand's recipients would preview fields and
         # places this brand never writes to.
         brand_id = brands[slug].id
-        auds = [a for a in common.read(lambda s: list_audiences(s)) if a.brand_id == brand_id]
+        auds = [a for a in common.read(audiences, user) if a.brand_id == brand_id]
         if not auds:
             st.info(f"Import an audience for {brands[slug].name} to preview with one of its recipients.")
             return
         a1, a2 = st.columns(2)
         aud_id = a1.selectbox("Audience", [a.id for a in auds], format_func=lambda i: next(a.name for a in auds if a.id == i), key="tpl_aud")
-        recips = common.read(lambda s: sample_recipients(s, aud_id, 25))
+        recips = common.read(audience_sample, user, aud_id, 25)
         rid = a2.selectbox(
             "Sample recipient",
             [r.id for r in recips],

@@ -1,7 +1,9 @@
-"""Read models the pages show, assembled from the domain services. No Streamlit here.
+"""What the pages show: read models assembled from the domain, one service per view.
 
-Each function takes the session first and the acting user second, like the services, so a
-page calls exactly one of them through `ui.common.call`.
+Each function takes the session first and the acting user second and checks the user's role,
+like every service (a page hidden from a role is not a permission), so a page calls exactly one
+of them through `ui.common.call`. They return dataclasses and rows already loaded: nothing in a
+result reads the database after its session has closed. No Streamlit here.
 """
 
 from __future__ import annotations
@@ -12,15 +14,36 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from review.auth import require_role
-from review.brands import BrandPolicy, list_brands, policy_for
-from review.campaigns import campaign_template, create_campaign, get_campaign
-from review.checks import check_slots, recipient_holds, warning_ids
-from review.errors import NotFound
-from review.generation import Progress, progress
-from review.models import Approval, Brand, Campaign, Comment, Draft, DraftRevision, GenerationJob, Recipient, Role, Status, User, Variant
-from review.templates import Rendered, TemplateSpec, render
-from review.workflow import Action, get_actions, get_draft, valid_approvals
+from .audiences import list_audiences, sample_recipients
+from .auth import require_role
+from .brands import BrandPolicy, list_brands, policy_for
+from .campaigns import VariantPlan, campaign_template, get_campaign, list_campaigns, preview_variants
+from .checks import check_slots, recipient_holds, warning_ids
+from .errors import NotFound
+from .export import approval_evidence, list_exports, readiness
+from .generation import Progress, progress
+from .models import (
+    Approval,
+    Audience,
+    Brand,
+    Campaign,
+    Comment,
+    Draft,
+    DraftRevision,
+    Export,
+    GenerationJob,
+    Recipient,
+    Role,
+    Status,
+    Template,
+    TemplateVersion,
+    User,
+    Variant,
+)
+from .template_versions import list_templates
+from .templates import Rendered, TemplateSpec, render
+from .transitions import row_id
+from .workflow import Action, get_actions, get_draft, valid_approvals
 
 
 @dataclass(frozen=True)
@@ -56,13 +79,6 @@ def campaign_held_back(session: Session, actor: User, campaign_id: int) -> HeldB
     return _held_back(session, get_campaign(session, campaign_id))
 
 
-def create_campaign_checked(session: Session, actor: User, **kw: Any) -> tuple[Campaign, HeldBack]:
-    """Create a campaign and say at once which recipients their own field values hold back."""
-    camp = create_campaign(session, actor, **kw)
-    session.flush()
-    return camp, _held_back(session, camp)
-
-
 @dataclass
 class DraftView:
     draft: Draft
@@ -90,7 +106,7 @@ class DraftView:
 def _names(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    return {u.id: u.username for u in session.exec(select(User).where(col(User.id).in_(ids))).all()}  # type: ignore[misc]
+    return {row_id(u): u.username for u in session.exec(select(User).where(col(User.id).in_(ids))).all()}
 
 
 def slot_diff(old: dict[str, str], new: dict[str, str]) -> str:
@@ -172,7 +188,7 @@ def draft_view(session: Session, actor: User, draft_id: int) -> DraftView:
         author=names.get(draft.author_id, "?"),
         history_diffs=diffs,
         held_back=_held_back(session, camp, variant.id),
-        siblings=list(session.exec(select(Draft.id).where(Draft.campaign_id == camp.id).order_by(col(Draft.id))).all()),  # type: ignore[arg-type]
+        siblings=[i for i in session.exec(select(Draft.id).where(Draft.campaign_id == camp.id).order_by(col(Draft.id))).all() if i is not None],
     )
 
 
@@ -249,12 +265,12 @@ def campaign_drafts(session: Session, actor: User, campaign_id: int, *, page: in
     drafted = session.exec(select(func.count()).select_from(Draft).where(in_campaign)).one()
     clean_checked = session.exec(select(func.count()).select_from(Draft).where(in_campaign, Draft.status == Status.CHECKED, Draft.error_count == 0)).one()
     sent_back = session.exec(select(Draft.id, Draft.revision, Draft.error_count).where(in_campaign, Draft.status == Status.NEEDS_CHANGES)).all()
-    asked = changes_requested(session, [i for i, _, _ in sent_back])  # type: ignore[misc]
-    unchanged = sorted(i for i, rev, _ in sent_back if i in asked and asked[i].revision == rev)  # type: ignore[misc]
+    asked = changes_requested(session, [i for i, _, _ in sent_back if i is not None])
+    unchanged = sorted(i for i, rev, _ in sent_back if i is not None and i in asked and asked[i].revision == rev)
     ready = int(clean_checked) + sum(1 for i, _, errors in sent_back if errors == 0 and i not in unchanged)
     page = max(1, min(page, max(1, -(-int(drafted) // page_size))))
     q = (
-        select(
+        select(  # type: ignore[call-overload]  # sqlmodel types select() for up to 4 columns
             Draft.id, Variant.label, Variant.recipient_count, Variant.personalized, Draft.status, Draft.error_count, Draft.warning_count, Draft.fallback_count
         )
         .join(Variant, col(Variant.id) == col(Draft.variant_id))
@@ -263,7 +279,10 @@ def campaign_drafts(session: Session, actor: User, campaign_id: int, *, page: in
         .offset((page - 1) * page_size)
         .limit(page_size)
     )
-    rows = [CampaignDraftRow(*r, unchanged_since_changes_requested=r[0] in unchanged) for r in session.exec(q).all()]  # type: ignore[misc]
+    rows = [
+        CampaignDraftRow(i, label, n, personalized, status, errors, warnings, fallbacks, unchanged_since_changes_requested=i in unchanged)
+        for i, label, n, personalized, status, errors, warnings, fallbacks in session.exec(q).all()
+    ]
     return CampaignDraftsPage(rows, int(groups), int(drafted), ready, unchanged, page, page_size)
 
 
@@ -272,7 +291,7 @@ def campaign_drafts(session: Session, actor: User, campaign_id: int, *, page: in
 
 def brand_names(session: Session, actor: User) -> dict[int, str]:
     require_role(actor, *Role.ALL)
-    return {b.id: b.name for b in session.exec(select(Brand)).all()}  # type: ignore[misc]
+    return {row_id(b): b.name for b in session.exec(select(Brand)).all()}
 
 
 def latest_job(session: Session, actor: User, campaign_id: int) -> GenerationJob | None:
@@ -290,3 +309,58 @@ def brands_by_slug(session: Session, actor: User) -> dict[str, Brand]:
     """Every configured brand, by its folder name, in name order."""
     require_role(actor, *Role.ALL)
     return {b.slug: b for b, _ in list_brands(session)}
+
+
+def signed_in_user(session: Session, user_id: int) -> User | None:
+    """The account behind a signed-in browser session (None when it is gone); the caller checks
+    that it is still active."""
+    return session.get(User, user_id)
+
+
+def audiences(session: Session, actor: User) -> list[Audience]:
+    """Every audience, newest first."""
+    require_role(actor, Role.MARKETER, Role.ADMIN)
+    return list_audiences(session)
+
+
+def audience_sample(session: Session, actor: User, audience_id: int, limit: int = 25) -> list[Recipient]:
+    """The first recipients of an audience (the template preview renders for one of them)."""
+    require_role(actor, Role.MARKETER, Role.ADMIN)
+    return sample_recipients(session, audience_id, limit)
+
+
+def templates(session: Session, actor: User) -> list[tuple[Template, Brand, TemplateVersion]]:
+    """Every template with its brand and latest version."""
+    require_role(actor, Role.MARKETER, Role.ADMIN)
+    return list_templates(session)
+
+
+def campaigns(session: Session, actor: User) -> list[Campaign]:
+    """Every campaign, newest first."""
+    require_role(actor, *Role.ALL)
+    return list_campaigns(session)
+
+
+def campaign_plan(session: Session, actor: User, template_version_id: int, audience_id: int) -> list[VariantPlan]:
+    """The audience groups a new campaign would make, before it is created."""
+    require_role(actor, Role.MARKETER, Role.ADMIN)
+    return preview_variants(session, template_version_id, audience_id)
+
+
+@dataclass(frozen=True)
+class ExportsView:
+    """A campaign's exports (newest first), its signature evidence and, while it has never been
+    published, why it cannot be yet (empty: ready)."""
+
+    exports: list[Export]
+    evidence: list[dict[str, Any]]
+    not_ready: list[str]
+
+
+def campaign_exports(session: Session, actor: User, campaign_id: int) -> ExportsView:
+    """Readiness is checked only before the first export: once published, its drafts are
+    "published", which a check for publishing again would list as "not approved"."""
+    require_role(actor, *Role.ALL)
+    exports = list_exports(session, campaign_id)
+    not_ready = [] if exports else readiness(session, campaign_id)
+    return ExportsView(exports, approval_evidence(session, campaign_id), not_ready)
