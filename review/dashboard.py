@@ -18,9 +18,8 @@ from sqlmodel import Session, col, func, select
 from . import audit
 from .auth import require_role
 from .brands import list_brands
-from .models import AuditEvent, Campaign, Draft, Role, Status, User
+from .models import AuditEvent, Campaign, Draft, Role, Status, User, pk
 from .queue import QueueFilter, QueuePage, review_queue
-from .transitions import row_id
 
 DECISIONS = {"draft_approved": "approved", "draft_rejected": "rejected", "draft_needs_changes": "changes requested"}
 _QUEUE_ACTIONS = ("draft_in_review", "draft_approved", "draft_rejected", "draft_needs_changes", "draft_checked", "draft_withdrawn", "draft_published")
@@ -42,8 +41,8 @@ def queue_page(session: Session, actor: User, flt: QueueFilter, *, page: int = 1
 def queue_filter_options(session: Session, actor: User) -> tuple[dict[int, str], dict[int, str]]:
     """The queue's brand and campaign choices: {id: name}, brands by name, newest campaigns first."""
     require_role(actor, Role.REVIEWER, Role.ADMIN)
-    brands = {row_id(b): policy.name for b, policy in list_brands(session)}
-    camps = {row_id(c): c.name for c in session.exec(select(Campaign).order_by(col(Campaign.created_at).desc())).all()}
+    brands = {pk(b): policy.name for b, policy in list_brands(session)}
+    camps = {pk(c): c.name for c in session.exec(select(Campaign).order_by(col(Campaign.created_at).desc())).all()}
     return brands, camps
 
 

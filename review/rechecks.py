@@ -15,9 +15,9 @@ from .auth import require_role
 from .checks import apply_findings, check_slots
 from .errors import NotFound
 from .locks import lock_rows
-from .models import Brand, Campaign, Comment, Draft, Role, Status, User, Variant, utcnow
+from .models import Brand, Campaign, Comment, Draft, Role, Status, User, Variant, pk, utcnow
 from .template_versions import get_version, version_spec
-from .transitions import EDITABLE, row_id, transition, void_approvals
+from .transitions import EDITABLE, transition, void_approvals
 
 S = Status
 
@@ -49,7 +49,7 @@ def recheck_drafts(session: Session, actor: User, draft_ids: list[int], *, reaso
         after = recheck(session, draft)
         if after == before:
             continue
-        changed.append(row_id(draft))
+        changed.append(pk(draft))
         draft.updated_at = utcnow()
         session.add(draft)
         audit.append(
@@ -65,7 +65,7 @@ def recheck_drafts(session: Session, actor: User, draft_ids: list[int], *, reaso
         if draft.error_count and draft.status in (S.IN_REVIEW, S.APPROVED):
             first = next(f for f in after if f.get("level") == "error")
             text = f"Re-checked ({reason}): {draft.error_count} error(s) now, e.g. {first.get('rule')}: {first.get('message')}. Fix them and resubmit."
-            session.add(Comment(draft_id=row_id(draft), user_id=row_id(actor), kind="system", text=text, revision=draft.revision))
+            session.add(Comment(draft_id=pk(draft), user_id=pk(actor), kind="system", text=text, revision=draft.revision))
             transition(session, draft, S.NEEDS_CHANGES, actor, reason=f"re-checked: {reason}")
         elif draft.status == S.APPROVED:
             transition(session, draft, S.IN_REVIEW, actor, reason=f"re-checked: {reason}")

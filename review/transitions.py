@@ -51,13 +51,6 @@ def transition(session: Session, draft: Draft, to: str, actor: User, *, reason: 
     return draft
 
 
-def row_id(row: Any) -> int:
-    """A stored row's primary key (SQLModel types it Optional: a row has none until flushed)."""
-    if row.id is None:
-        raise RuntimeError(f"{type(row).__name__} has no id yet: flush it first")
-    return int(row.id)
-
-
 def get_draft(session: Session, draft_id: int) -> Draft:
     draft = session.get(Draft, draft_id)
     if draft is None:

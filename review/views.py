@@ -39,10 +39,10 @@ from .models import (
     TemplateVersion,
     User,
     Variant,
+    pk,
 )
 from .template_versions import list_templates
 from .templates import Rendered, TemplateSpec, render
-from .transitions import row_id
 from .workflow import Action, get_actions, get_draft, valid_approvals
 
 
@@ -106,7 +106,7 @@ class DraftView:
 def _names(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
-    return {row_id(u): u.username for u in session.exec(select(User).where(col(User.id).in_(ids))).all()}
+    return {pk(u): u.username for u in session.exec(select(User).where(col(User.id).in_(ids))).all()}
 
 
 def slot_diff(old: dict[str, str], new: dict[str, str]) -> str:
@@ -291,7 +291,7 @@ def campaign_drafts(session: Session, actor: User, campaign_id: int, *, page: in
 
 def brand_names(session: Session, actor: User) -> dict[int, str]:
     require_role(actor, *Role.ALL)
-    return {row_id(b): b.name for b in session.exec(select(Brand)).all()}
+    return {pk(b): b.name for b in session.exec(select(Brand)).all()}
 
 
 def latest_job(session: Session, actor: User, campaign_id: int) -> GenerationJob | None:

@@ -30,7 +30,7 @@ from .brands import BrandPolicy, policy_fingerprint, policy_for
 from .checks import warning_ids
 from .errors import AuthenticationError, Conflict, InvalidInput, InvalidTransition, NotReady, PermissionDenied
 from .locks import lock_draft, lock_rows
-from .models import Approval, Brand, Campaign, Comment, Draft, DraftRevision, Role, Status, User, utcnow
+from .models import Approval, Brand, Campaign, Comment, Draft, DraftRevision, Role, Status, User, pk, utcnow
 from .rechecks import recheck as recheck
 from .rechecks import recheck_brand as recheck_brand
 from .rechecks import recheck_drafts as recheck_drafts
@@ -45,7 +45,7 @@ from .transitions import EDITABLE as EDITABLE
 from .transitions import TRANSITIONS as TRANSITIONS
 from .transitions import get_draft as get_draft
 from .transitions import last_change as last_change
-from .transitions import last_event, row_id, void_approvals
+from .transitions import last_event, void_approvals
 from .transitions import transition as transition
 
 S = Status
@@ -162,7 +162,7 @@ def submit_for_review(session: Session, actor: User, draft_id: int, *, reply: st
     if problem:
         raise (InvalidTransition if draft.status not in (S.CHECKED, S.NEEDS_CHANGES) else NotReady)(problem)
     if reply:
-        session.add(Comment(draft_id=row_id(draft), user_id=row_id(actor), kind="reply", text=reply, revision=draft.revision))
+        session.add(Comment(draft_id=pk(draft), user_id=pk(actor), kind="reply", text=reply, revision=draft.revision))
     return transition(session, draft, S.IN_REVIEW, actor, reason=reply or "submitted for review")
 
 
@@ -183,10 +183,10 @@ def submit_ready(session: Session, actor: User, campaign_id: int) -> SubmitRepor
             continue
         problem = _submit_problem(session, draft, "")
         if problem:
-            skipped.append((row_id(draft), problem))
+            skipped.append((pk(draft), problem))
             continue
         transition(session, draft, S.IN_REVIEW, actor, reason="submitted for review")
-        submitted.append(row_id(draft))
+        submitted.append(pk(draft))
     return SubmitReport(submitted, skipped)
 
 
@@ -253,9 +253,9 @@ def approve(
         "policy": {"brand": policy.slug, "approvals_required": policy.approvals_required, "brand_yaml_sha256": policy_fingerprint(policy)},
     }
     appr = Approval(
-        draft_id=row_id(draft),
+        draft_id=pk(draft),
         revision=draft.revision,
-        reviewer_id=row_id(actor),
+        reviewer_id=pk(actor),
         full_name=actor.full_name,
         meaning=meaning,
         manifest=m,
@@ -289,7 +289,7 @@ def request_changes(session: Session, actor: User, draft_id: int, *, comment: st
     draft = lock_draft(session, draft_id)
     _decision_guard(session, actor, draft)
     text = _require_comment(comment, "Requesting changes")
-    session.add(Comment(draft_id=row_id(draft), user_id=row_id(actor), kind="request_changes", text=text, revision=draft.revision))
+    session.add(Comment(draft_id=pk(draft), user_id=pk(actor), kind="request_changes", text=text, revision=draft.revision))
     void_approvals(session, actor, draft, "changes requested")
     return transition(session, draft, S.NEEDS_CHANGES, actor, reason=text)
 
@@ -298,7 +298,7 @@ def reject(session: Session, actor: User, draft_id: int, *, comment: str) -> Dra
     draft = lock_draft(session, draft_id)
     _decision_guard(session, actor, draft)
     text = _require_comment(comment, "Rejecting")
-    session.add(Comment(draft_id=row_id(draft), user_id=row_id(actor), kind="reject", text=text, revision=draft.revision))
+    session.add(Comment(draft_id=pk(draft), user_id=pk(actor), kind="reject", text=text, revision=draft.revision))
     void_approvals(session, actor, draft, "rejected")
     return transition(session, draft, S.REJECTED, actor, reason=text)
 
@@ -309,7 +309,7 @@ def withdraw(session: Session, actor: User, draft_id: int, *, comment: str) -> D
     text = _require_comment(comment, "Withdrawing")
     if S.WITHDRAWN not in TRANSITIONS.get(draft.status, frozenset()):
         raise InvalidTransition(f"{last_change(session, draft)}; only approved or published drafts can be withdrawn")
-    session.add(Comment(draft_id=row_id(draft), user_id=row_id(actor), kind="withdraw", text=text, revision=draft.revision))
+    session.add(Comment(draft_id=pk(draft), user_id=pk(actor), kind="withdraw", text=text, revision=draft.revision))
     void_approvals(session, actor, draft, "withdrawn")
     return transition(session, draft, S.WITHDRAWN, actor, reason=text)
 
@@ -348,12 +348,12 @@ def edit_draft(session: Session, actor: User, draft_id: int, *, slots: dict[str,
     findings = recheck(session, draft)
     session.add(
         DraftRevision(
-            draft_id=row_id(draft),
+            draft_id=pk(draft),
             revision=draft.revision,
             slots=new_slots,
             findings=findings,
             content_hash=draft.content_hash,
-            edited_by=row_id(actor),
+            edited_by=pk(actor),
             note=note.strip(),
         )
     )
