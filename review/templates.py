@@ -48,6 +48,7 @@ from jinja2 import TemplateSyntaxError, nodes
 from . import textsafety, yamlsafe
 from .brands import BrandPolicy
 from .errors import TemplateError
+from .guidelines.rule import word_count
 from .template_render import _ENV, Rendered, render
 from .template_vetting import referenced, vet
 
@@ -205,7 +206,7 @@ def _slot_spec(fm: _FrontMatter, sname: str, decl: Any) -> SlotSpec:
     fallback = decl["fallback"]
     if not isinstance(fallback, str) or not fallback.strip():
         raise fm.fail(f"slot '{sname}': 'fallback' must be human-written text", "slots", sname, "fallback")
-    if len(fallback.split()) > max_words:
+    if word_count(fallback) > max_words:
         raise fm.fail(f"slot '{sname}': the fallback has more than max_words ({max_words}) words", "slots", sname, "fallback")
     return SlotSpec(
         name=sname,

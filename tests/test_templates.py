@@ -141,3 +141,16 @@ def test_demo_and_fixture_templates_render_exactly_as_plain_jinja() -> None:
         ctx = {"recipient": recipient, "slots": slots, "brand": policy.as_render_context()}
         assert out.body == plain.from_string(body).render(**ctx), tpl
         assert out.subject == plain.from_string(spec.subject).render(**ctx).strip(), tpl
+
+
+def test_fallback_words_are_counted_like_the_length_rule() -> None:
+    """One word count for the project: the fallback limit counts words as the length rule does
+    (a dash is not a word; "we're" is one)."""
+    from review.guidelines.rule import word_count
+
+    fallback = "Stay safe — we're here to help."
+    assert word_count(fallback) == 6 and len(fallback.split()) == 7
+    ok = GOOD.replace("max_words: 12", "max_words: 6").replace("fallback: Hello from us.", f'fallback: "{fallback}"')
+    assert parse_template(ok, POLICY).slots["opening"].fallback == fallback
+    with pytest.raises(TemplateError, match=r"more than max_words \(5\)"):
+        parse_template(ok.replace("max_words: 6", "max_words: 5"), POLICY)

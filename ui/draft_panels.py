@@ -10,6 +10,7 @@ from typing import Any
 
 import streamlit as st
 
+from review.guidelines.rule import word_count
 from review.views import DraftView, HeldBack
 from ui import common, labels
 from ui.highlight import LEVEL_ICON, esc, number_findings
@@ -45,7 +46,7 @@ def slots_table(v: DraftView) -> None:
                 "Inputs the model saw": ", ".join(f"{k}={val}" for k, val in (meta.get("inputs") or {}).items())
                 or ("none (no consent)" if not v.variant.personalized else "none"),
                 "Max words": spec.max_words,
-                "Words": len(v.draft.slots.get(name, "").split()),
+                "Words": word_count(v.draft.slots.get(name, "")),
                 "Human-written fallback": spec.fallback,
             }
         )

@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from review.guidelines.rule import word_count
 from review.yamlsafe import loads
 
 TOP_KEYS = ("name", "channel", "description", "subject", "slots")
@@ -234,4 +235,4 @@ def budget(form: TemplateForm, max_share: float | None) -> Budget:
     fixed = re.sub(r"\{\{\s*slots\.[A-Za-z0-9_]+\s*\}\}", " ", body)
     fixed = re.sub(r"\{\{.*?\}\}", " x ", fixed)
     fixed = re.sub(r"\{%.*?%\}", " ", fixed)
-    return Budget(len(fixed.split()), slot_words, max_share)
+    return Budget(word_count(fixed), slot_words, max_share)

@@ -9,6 +9,7 @@ import streamlit as st
 
 from review.brands import BrandPolicy, policy_for
 from review.errors import TemplateError
+from review.guidelines.rule import word_count
 from review.template_versions import save_template
 from review.templates import parse_template, render
 from review.views import audience_sample, audiences, brands_by_slug, templates
@@ -54,8 +55,8 @@ def _line_excerpt(source: str, line: int, context: int = 2) -> str:
 
 def _budget(spec, policy, slots_text: dict[str, str], body: str) -> None:  # type: ignore[no-untyped-def]
     used, allowed = len(spec.slots), policy.max_slots
-    slot_words = sum(len(t.split()) for t in slots_text.values())
-    total_words = max(len(body.split()), 1)
+    slot_words = sum(word_count(t) for t in slots_text.values())
+    total_words = max(word_count(body), 1)
     share = slot_words / total_words
     c1, c2 = st.columns(2)
     c1.metric("Slots used / allowed", f"{used} / {allowed}")
