@@ -6,6 +6,8 @@ from datetime import UTC, datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from review.models import JobStatus
+
 STATUS = {
     "checked": "Generated, not submitted",
     "in_review": "In review",
@@ -17,7 +19,13 @@ STATUS = {
     "not generated": "Not generated yet",
 }
 
-JOB_STATUS = {"queued": "waiting to start", "running": "running", "done": "finished", "cancelled": "cancelled", "failed": "failed"}
+JOB_STATUS = {
+    JobStatus.QUEUED: "waiting to start",
+    JobStatus.RUNNING: "running",
+    JobStatus.DONE: "finished",
+    JobStatus.CANCELLED: "cancelled",
+    JobStatus.FAILED: "failed",
+}
 
 SOURCE = {"model": "the model", "fallback": "human-written fallback (no model text passed the checks)", "no_consent": "human-written fallback (no consent)"}
 

@@ -7,12 +7,11 @@
 The public names are re-exported here: `from review.generation import generate_campaign`.
 """
 
-from .jobs import ACTIVE, Progress, cancel_job, generate_campaign, progress, run_job, start_job
+from .jobs import Progress, cancel_job, generate_campaign, progress, run_job, start_job
 from .pipeline import CampaignContext, SlotRequest, cache_key, derive_seed, select_fill, slot_prompt
 from .reproduce import VerifyReport, regenerate_slot, regenerate_verify
 
 __all__ = [
-    "ACTIVE",
     "CampaignContext",
     "Progress",
     "SlotRequest",

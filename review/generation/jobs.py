@@ -29,8 +29,6 @@ from ..models import Draft, DraftRevision, GenerationJob, JobStatus, Role, Statu
 from ..workflow import content_hash
 from .pipeline import CampaignContext, SlotRequest, VariantFill, cache_fill, campaign_context, derive_seed, fill_requests, plan_requests, variant_fill
 
-ACTIVE = JobStatus.ACTIVE  # kept for callers that imported it from here
-
 
 @dataclass(frozen=True)
 class Progress:

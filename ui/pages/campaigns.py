@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from review.campaigns import create_campaign
-from review.generation import ACTIVE, Progress, cancel_job, start_job
+from review.generation import Progress, cancel_job, start_job
+from review.models import JobStatus
 from review.views import (
     HeldBack,
     audiences,
@@ -26,12 +27,12 @@ from ui.highlight import esc
 def progress_text(p: Progress) -> str:
     """'3 of 7 audience groups drafted · about 2 min left · running for 1 min 5 s'."""
     text = f"Generation {labels.JOB_STATUS.get(p.status, p.status)}: {p.done} of {p.total} audience groups drafted"
-    if p.status in ACTIVE:
+    if p.status in JobStatus.ACTIVE:
         if p.eta_seconds is not None:
             text += f" · about {labels.duration(p.eta_seconds)} left"
-        elif p.status == "running":
+        elif p.status == JobStatus.RUNNING:
             text += " · estimating the time left after the first audience group"
-        if p.elapsed_seconds is not None and p.status == "running":
+        if p.elapsed_seconds is not None and p.status == JobStatus.RUNNING:
             text += f" · running for {labels.duration(p.elapsed_seconds)}"
     return text
 
@@ -96,14 +97,14 @@ def _progress_panel(user, job_id: int) -> None:  # type: ignore[no-untyped-def]
         st.rerun(scope="app")
     p = common.read(job_progress, user, job_id)
     st.progress(p.fraction, text=progress_text(p))
-    if p.status not in ACTIVE:
+    if p.status not in JobStatus.ACTIVE:
         st.rerun(scope="app")  # refresh the whole page once the job ends
 
 
 def _generation(user, campaign_id: int, missing: int) -> None:  # type: ignore[no-untyped-def]
     engine = common.get_engine()
     job = common.read(latest_job, user, campaign_id)
-    active = job is not None and job.status in ("queued", "running")
+    active = job is not None and job.status in JobStatus.ACTIVE
     if job is not None and active:
         if not jobs.is_running(engine, job.id):  # type: ignore[arg-type]
             st.warning(f"Generation job #{job.id} is unfinished (the app restarted?).")
@@ -121,7 +122,7 @@ def _generation(user, campaign_id: int, missing: int) -> None:  # type: ignore[n
     if job is not None:
         p = common.read(job_progress, user, job.id)
         msg = f"Last generation job #{job.id}: {labels.JOB_STATUS.get(p.status, p.status)}, {p.done} of {p.total} audience groups drafted."
-        (st.error if p.status == "failed" else st.caption)(msg + (f" {p.error}" if p.error else ""))
+        (st.error if p.status == JobStatus.FAILED else st.caption)(msg + (f" {p.error}" if p.error else ""))
     if not missing:
         st.caption("Every audience group has its draft.")
         return
