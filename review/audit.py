@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import update
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from .config import settings
 from .errors import ConfigError
@@ -309,18 +309,3 @@ def event_filters(*, text: str = "", action: str = "", entity: str = "", entity_
         like = f"%{text}%"
         conds.append(col(AuditEvent.actor).ilike(like) | col(AuditEvent.action).ilike(like) | col(AuditEvent.entity_id).ilike(like))
     return conds
-
-
-def search_events(
-    session: Session, *, text: str = "", action: str = "", entity: str = "", entity_id: str = "", limit: int = 200, offset: int = 0
-) -> tuple[list[AuditEvent], int]:
-    """Newest first, with the total count for pagination."""
-    q = select(AuditEvent)
-    cq = select(func.count()).select_from(AuditEvent)
-    conds = event_filters(text=text, action=action, entity=entity, entity_id=entity_id)
-    for c in conds:
-        q = q.where(c)
-        cq = cq.where(c)
-    total = session.exec(cq).one()
-    rows = session.exec(q.order_by(col(AuditEvent.seq).desc()).offset(offset).limit(limit)).all()
-    return list(rows), int(total)

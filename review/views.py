@@ -224,7 +224,6 @@ class CampaignDraftRow:
     errors: int
     warnings: int
     fallbacks: int
-    unchanged_since_changes_requested: bool = False  # sent back by a reviewer, not edited since
 
 
 def changes_requested(session: Session, draft_ids: list[int]) -> dict[int, Comment]:
@@ -280,7 +279,7 @@ def campaign_drafts(session: Session, actor: User, campaign_id: int, *, page: in
         .limit(page_size)
     )
     rows = [
-        CampaignDraftRow(i, label, n, personalized, status, errors, warnings, fallbacks, unchanged_since_changes_requested=i in unchanged)
+        CampaignDraftRow(i, label, n, personalized, status, errors, warnings, fallbacks)
         for i, label, n, personalized, status, errors, warnings, fallbacks in session.exec(q).all()
     ]
     return CampaignDraftsPage(rows, int(groups), int(drafted), ready, unchanged, page, page_size)

@@ -59,9 +59,3 @@ def test_rolled_back_work_leaves_no_event(session: Session) -> None:
     assert session.exec(select(AuditEvent).where(AuditEvent.action == "doomed")).first() is None
     _events(session, 1)
     assert audit.verify_chain(session).events == 3
-
-
-def test_search(session: Session) -> None:
-    _events(session, 3)
-    rows, total = audit.search_events(session, entity_id="1")
-    assert total == 1 and rows[0].entity_id == "1"

@@ -29,9 +29,6 @@ JOB_STATUS = {
 
 SOURCE = {"model": "the model", "fallback": "human-written fallback (no model text passed the checks)", "no_consent": "human-written fallback (no consent)"}
 
-GROUP = "audience group"  # the code's "variant"
-FALLBACK = "human-written fallback"  # the code's "fallback"
-
 
 def status(code: str) -> str:
     return STATUS.get(code, code.replace("_", " ").capitalize())
