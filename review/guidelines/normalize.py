@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
 
 # Look-alike letters from other scripts (and a few Latin oddities NFKD keeps).
 _CONFUSABLES = {
@@ -160,7 +159,6 @@ _SPACED_HINT = re.compile(r" [^\W\d_] +[^\W\d_] ")
 _NUMBER_WITH_UNIT = re.compile(r"\d+[a-z]{1,3}|\d+(?:st|nd|rd|th)")
 
 
-@lru_cache(maxsize=4096)
 def _fold_char(ch: str) -> str:
     """What one non-ASCII character becomes in the plain view ('' when it is invisible)."""
     if ch in _CONFUSABLES:
@@ -204,9 +202,6 @@ class Normalized:
     folded: str
     starts: list[int] | None = None  # None: the views line up with the original 1:1
     ends: list[int] | None = None
-    # Derived data (pre-screen matches, counts) computed once per text and shared by every rule
-    # looking at it; lives as long as this cached Normalized does.
-    memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Map a [start, end) span in a view back to the original text."""
@@ -252,9 +247,8 @@ def _despace(text: str, plain: str, folded: str, starts: list[int] | None, ends:
     )
 
 
-@lru_cache(maxsize=8192)
 def normalize(text: str) -> Normalized:
-    """Normalize once; cached because the same fixed copy and fallbacks recur across drafts."""
+    """Both views of `text` and the map back to it (a Message normalizes each scope text once)."""
     if text.isascii():
         return _despace(text, text, fold_leet(text.lower()).replace("_", " "), None, None)
     out: list[str] = []

@@ -9,7 +9,7 @@ from typing import Any
 from ..findings import Finding
 from ..normalize import normalize
 from ..registry import register
-from ..rule import BrandEnv, ContextRule, Draft, Opt
+from ..rule import BrandEnv, ContextRule, Message, Opt
 from ..terms import OptionError
 
 # fmt: off
@@ -188,10 +188,10 @@ class Grounding(ContextRule):
         known += [c.wording for c in env.claims]
         self.known = [_comparable(k) for k in known if k]
 
-    def check(self, draft: Draft) -> Iterator[Finding]:
-        ctx = draft.ctx
+    def check(self, message: Message) -> Iterator[Finding]:
+        ctx = message.ctx
         fixed = _comparable(" ".join([*ctx.fixed_segments, ctx.subject]))
-        for st in draft.texts("slot"):
+        for st in message.texts("slot"):
             if not st.original or st.slot is None:
                 continue
             given = {k: str(v) for k, v in (ctx.slot_inputs.get(st.slot) or {}).items() if v not in (None, "")}

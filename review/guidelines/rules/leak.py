@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import Any
 
 from ..findings import Finding
 from ..normalize import normalize
 from ..registry import register
-from ..rule import BrandEnv, ContextRule, Draft, Opt
+from ..rule import BrandEnv, ContextRule, Message, Opt
 from ..terms import OptionError
 
 # Values too common to count as a leak when they show up in ordinary prose.
@@ -56,7 +55,6 @@ COMMON_VALUES = frozenset(
 )
 
 
-@lru_cache(maxsize=8192)
 def _comparable(text: str) -> str:
     """Normalized, lower-cased, whitespace-collapsed: how values and slot text are compared."""
     return " ".join(normalize(text).plain.lower().split())
@@ -94,18 +92,16 @@ class Leak(ContextRule):
         self.ignore_fields = frozenset(opts["ignore_fields"])
         self.ignore_values = COMMON_VALUES | {_comparable(v) for v in opts["ignore_values"]}
 
-    def check(self, draft: Draft) -> Iterator[Finding]:
-        ctx = draft.ctx
-        values = None  # the recipient's checkable values, worked out once per draft
+    def check(self, message: Message) -> Iterator[Finding]:
+        ctx = message.ctx
+        values = self._values(ctx.recipient)
+        if not values:
+            return
         for slot, text in sorted(ctx.slots.items()):
             if not text:
                 continue
-            if values is None:
-                values = self._values(ctx.recipient)
-                if not values:
-                    return
             given = ctx.slot_inputs.get(slot) or {}
-            given_values = None  # worked out only if a value is found (a value the slot was given is fine)
+            given_values = {_comparable(x) for x in given.values() if x}  # a value the slot was given is fine
             norm = normalize(text)
             low = norm.plain.lower()
             if len(low) != len(norm.plain):
@@ -115,11 +111,7 @@ class Leak(ContextRule):
                 if field in given:
                     continue
                 at = _mentions(low, v)
-                if at < 0:
-                    continue
-                if given_values is None:
-                    given_values = {_comparable(x) for x in given.values() if x}
-                if v in given_values:
+                if at < 0 or v in given_values:
                     continue
                 start, end = norm.span(at, at + len(v))
                 found.append((start, end, field))

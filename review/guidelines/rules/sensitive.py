@@ -46,8 +46,6 @@ class Sensitive(TextRule):
         if not terms:
             raise OptionError("no terms: choose 'categories' or add 'terms'")
         self.terms = compile_terms(terms, ignorecase=self.ignorecase, path=("terms",))
-        self.anchors = self.terms.anchors
-        self.triggers = (self.terms,)
 
     def check_text(self, st: ScopeText) -> Iterator[Finding]:
         for i, start, end in self.terms.finditer(st.norm):

@@ -42,8 +42,6 @@ class Substitution(TextRule):
         self.targets = list(swap.values())
         self.terms = compile_terms(list(swap), ignorecase=self.ignorecase, path=("swap",))
         self.target_keys = [_spelling(t) for t in self.targets]
-        self.anchors = self.terms.anchors
-        self.triggers = (self.terms,)
 
     def check_text(self, st: ScopeText) -> Iterator[Finding]:
         for i, start, end in self.terms.finditer(st.norm):
