@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
+from functools import cached_property
 
 # Look-alike letters from other scripts (and a few Latin oddities NFKD keeps).
 _CONFUSABLES = {
@@ -157,6 +158,7 @@ _SPACED = re.compile(r"(?<![^\W\d_])(?<!')[^\W\d_](?: +[^\W\d_]){2,}(?![^\W\d_])
 _SPACED_HINT = re.compile(r" [^\W\d_] +[^\W\d_] ")
 # Ordinals and units ("1st", "5mg", "10am") are real numbers, not disguised letters.
 _NUMBER_WITH_UNIT = re.compile(r"\d+[a-z]{1,3}|\d+(?:st|nd|rd|th)")
+_WORD = re.compile(r"\w+")
 
 
 def _fold_char(ch: str) -> str:
@@ -193,7 +195,7 @@ def fold_leet(lower: str) -> str:
     return _LEET_TOKEN.sub(_unleet_token, lower)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Normalized:
     """A text's matching views and the map from view offsets back to original offsets."""
 
@@ -202,6 +204,11 @@ class Normalized:
     folded: str
     starts: list[int] | None = None  # None: the views line up with the original 1:1
     ends: list[int] | None = None
+
+    @cached_property
+    def tokens(self) -> frozenset[str]:
+        """The words of the folded view: a term list skips a text holding none of its anchor words."""
+        return frozenset(_WORD.findall(self.folded))
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Map a [start, end) span in a view back to the original text."""

@@ -4,9 +4,11 @@ A term is literal text ("risk-free", "no side effects") unless written between s
 ("/\\d+(\\.\\d+)?% APR/"), which makes it a regular expression. Literal terms match with a
 hyphen, a space or nothing between their words, never inside a longer word.
 
-The one speed trick of the engine lives here, as Vale keeps its one inside its regex wrapper:
-the literal terms of a list are compiled as a trie (`trie_pattern`), which Python's `re` scans
-far faster than a plain alternation (bench/checks.py prints both).
+The engine's speed tricks live here, as Vale keeps its one inside its regex wrapper: the
+literal terms of a list are compiled as a trie (`trie_pattern`), which Python's `re` scans far
+faster than a plain alternation (bench/checks.py prints both); and a case-insensitive list of
+literal terms skips a text that holds none of its anchor words (`_anchors`) without scanning it.
+No rule knows about either.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 from .normalize import Normalized, fold, normalize
 
 _SEP = re.compile(r"[\s\-]+")
+_WORD = re.compile(r"\w+")
 GAP = r"[\s\-]*"  # between the words of a term: hyphen, space(s) or nothing
 _END = ""  # trie key marking the end of a term
 
@@ -33,6 +36,23 @@ class OptionError(Exception):
 
 def is_regex(term: str) -> bool:
     return len(term) >= 2 and term.startswith("/") and term.endswith("/")
+
+
+def _anchors(term: str) -> set[str] | None:
+    """Words of the folded text (Normalized.tokens) one of which a match of this literal term holds.
+
+    The anchor is the term's longest word (the rarest, roughly: "diabetes" rather than "your"),
+    together with every run of glued neighbouring words containing it ("sideeffects"), since a
+    term also matches with nothing between its words. A term that is not all words ("no. 1",
+    "100%") is anchored on its first word, which ends where the punctuation starts.
+    """
+    view = fold(term).strip()
+    words = [w for w in _SEP.split(view) if w]
+    if words and all(_WORD.fullmatch(w) for w in words):
+        k = max(range(len(words)), key=lambda i: (len(words[i]), i))
+        return {"".join(words[a : b + 1]) for a in range(k + 1) for b in range(k, len(words))}
+    first = _WORD.search(view)
+    return {first.group(0)} if first else None
 
 
 def _is_word(ch: str) -> bool:
@@ -99,10 +119,13 @@ class TermSet:
     regex: re.Pattern[str] | None
     ignorecase: bool
     keys: dict[str, int]  # literal match with separators removed -> term index
+    # Case-insensitive literal terms only (matched in the folded view, where Normalized.tokens
+    # come from): a text holding none of these words has no match. None: always scan.
+    anchors: frozenset[str] | None = None
 
     def finditer(self, norm: Normalized) -> Iterator[tuple[int, int, int]]:
         """(term index, start, end) in ORIGINAL offsets for every match in the text."""
-        if self.regex is None:
+        if self.regex is None or (self.anchors is not None and self.anchors.isdisjoint(norm.tokens)):
             return
         view = norm.folded if self.ignorecase else norm.plain
         for m in self.regex.finditer(view):
@@ -126,6 +149,7 @@ def compile_terms(terms: Sequence[str], *, ignorecase: bool = True, path: tuple[
     literals: list[list[str]] = []
     regexes: list[str] = []
     keys: dict[str, int] = {}
+    anchors: set[str] | None = set() if ignorecase else None
     for i, term in enumerate(terms):
         if not isinstance(term, str) or not term.strip():
             raise OptionError("terms must be non-empty text", path + (i,))
@@ -138,10 +162,14 @@ def compile_terms(terms: Sequence[str], *, ignorecase: bool = True, path: tuple[
                 raise OptionError(f"bad regular expression {term!r}: {e}", path + (i,)) from None
             flag = "(?i:" if ignorecase else "(?:"
             regexes.append(f"(?P<r{i}>{flag}{src}))")
+            anchors = None
             continue
         units = _units(term, ignorecase)
         literals.append(units)
         keys.setdefault("".join(u for u in units if u != GAP), i)
+        if anchors is not None:
+            found = _anchors(term)
+            anchors = anchors | found if found is not None else None
     parts = []
     if literals:
         word_end = [u for u in literals if _is_word(u[-1])]
@@ -156,4 +184,4 @@ def compile_terms(terms: Sequence[str], *, ignorecase: bool = True, path: tuple[
         regex = re.compile("|".join(parts)) if parts else None
     except re.error as e:  # e.g. a pattern that only fails in combination (inline flags)
         raise OptionError(f"bad regular expression: {e}", path) from None
-    return TermSet(tuple(t.strip() for t in terms), regex, ignorecase, keys)
+    return TermSet(tuple(t.strip() for t in terms), regex, ignorecase, keys, frozenset(anchors) if anchors is not None else None)

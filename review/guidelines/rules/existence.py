@@ -27,8 +27,10 @@ class Existence(TextRule):
         self.exceptions = compile_terms(list(opts["exceptions"]) + list(env.accept), path=("exceptions",))
 
     def check_text(self, st: ScopeText) -> Iterator[Finding]:
-        excepted = [(s, e) for _, s, e in self.exceptions.finditer(st.norm)]
+        excepted: list[tuple[int, int]] | None = None
         for _, start, end in self.terms.finditer(st.norm):
+            if excepted is None:  # the exceptions matter only where a term matched
+                excepted = [(s, e) for _, s, e in self.exceptions.finditer(st.norm)]
             if any(s <= start and end <= e for s, e in excepted):
                 continue
             match = st.original[start:end]

@@ -97,21 +97,23 @@ class Leak(ContextRule):
         values = self._values(ctx.recipient)
         if not values:
             return
-        for slot, text in sorted(ctx.slots.items()):
-            if not text:
+        for st in message.texts("slot"):
+            if not st.original or st.slot is None:
                 continue
-            given = ctx.slot_inputs.get(slot) or {}
-            given_values = {_comparable(x) for x in given.values() if x}  # a value the slot was given is fine
-            norm = normalize(text)
+            given = ctx.slot_inputs.get(st.slot) or {}
+            given_values: set[str] | None = None  # worked out where a value is found
+            norm = st.norm
             low = norm.plain.lower()
             if len(low) != len(norm.plain):
                 low = norm.folded
             found: list[tuple[int, int, str]] = []
             for field, v in values:
-                if field in given:
+                at = -1 if field in given else _mentions(low, v)
+                if at < 0:
                     continue
-                at = _mentions(low, v)
-                if at < 0 or v in given_values:
+                if given_values is None:
+                    given_values = {_comparable(x) for x in given.values() if x}
+                if v in given_values:  # a value the slot was given is fine
                     continue
                 start, end = norm.span(at, at + len(v))
                 found.append((start, end, field))
@@ -119,8 +121,8 @@ class Leak(ContextRule):
                 # "maria" inside a leaked "maria@example.com" is the same leak, reported once.
                 if any(s <= start and end <= e and (s, e) != (start, end) for s, e, _ in found):
                     continue
-                match = text[start:end]
-                yield self.finding(None, (start, end), match, match, scope="slot", slot=slot, field=field)
+                match = st.original[start:end]
+                yield self.finding(None, (start, end), match, match, scope="slot", slot=st.slot, field=field)
 
     def _values(self, recipient: dict[str, Any]) -> list[tuple[str, str]]:
         """(field, comparable value) for every recipient value worth looking for, by field name."""
