@@ -216,6 +216,11 @@ class TextRule(Rule):
         for st in message.texts(self.scope):
             yield from self.check_text(st)
 
+    def words(self) -> frozenset[str] | None:
+        """Words (of Normalized.tokens) one of which a text must hold for this rule to report
+        anything in it; None when any text may do. The rule set skips the rule on other texts."""
+        return None
+
     def check_text(self, st: ScopeText) -> Iterable[Finding]:
         raise NotImplementedError
 

@@ -7,7 +7,8 @@ hyphen, a space or nothing between their words, never inside a longer word.
 The engine's speed tricks live here, as Vale keeps its one inside its regex wrapper: the
 literal terms of a list are compiled as a trie (`trie_pattern`), which Python's `re` scans far
 faster than a plain alternation (bench/checks.py prints both); and a case-insensitive list of
-literal terms skips a text that holds none of its anchor words (`_anchors`) without scanning it.
+literal terms skips a text that lacks the words its matches need (`_word_needs`) without scanning
+it.
 No rule knows about either.
 """
 
@@ -38,21 +39,24 @@ def is_regex(term: str) -> bool:
     return len(term) >= 2 and term.startswith("/") and term.endswith("/")
 
 
-def _anchors(term: str) -> set[str] | None:
-    """Words of the folded text (Normalized.tokens) one of which a match of this literal term holds.
+def _word_needs(term: str) -> tuple[set[str], tuple[frozenset[str], ...]] | None:
+    """What a text's words (Normalized.tokens, of the folded view) hold wherever this literal,
+    case-insensitive term matches: (keys, needs, frozenset(needs or ())). Each of `needs` is the set of words one of
+    which must be present; `keys` is the need of the term's longest word (the rarest, roughly:
+    "diabetes" rather than "your"), which indexes the term. None: no such words (always scan).
 
-    The anchor is the term's longest word (the rarest, roughly: "diabetes" rather than "your"),
-    together with every run of glued neighbouring words containing it ("sideeffects"), since a
-    term also matches with nothing between its words. A term that is not all words ("no. 1",
-    "100%") is anchored on its first word, which ends where the punctuation starts.
+    A term of words only ("side effects") also matches with nothing between its words, so each
+    word is needed alone or glued to its neighbours ("side", "sideeffects"). A term that is not
+    all words ("no. 1", "100%") needs its first word, which ends where the punctuation starts.
     """
     view = fold(term).strip()
     words = [w for w in _SEP.split(view) if w]
     if words and all(_WORD.fullmatch(w) for w in words):
+        runs = [frozenset("".join(words[a : b + 1]) for a in range(i + 1) for b in range(i, len(words))) for i in range(len(words))]
         k = max(range(len(words)), key=lambda i: (len(words[i]), i))
-        return {"".join(words[a : b + 1]) for a in range(k + 1) for b in range(k, len(words))}
+        return set(runs[k]), tuple(runs)
     first = _WORD.search(view)
-    return {first.group(0)} if first else None
+    return ({first.group(0)}, (frozenset([first.group(0)]),)) if first else None
 
 
 def _is_word(ch: str) -> bool:
@@ -120,12 +124,30 @@ class TermSet:
     ignorecase: bool
     keys: dict[str, int]  # literal match with separators removed -> term index
     # Case-insensitive literal terms only (matched in the folded view, where Normalized.tokens
-    # come from): a text holding none of these words has no match. None: always scan.
-    anchors: frozenset[str] | None = None
+    # come from): each term's _word_needs, under each of its keys. None: always scan.
+    needs: dict[str, list[tuple[frozenset[str], ...]]] | None = None
+    keys_needing: frozenset[str] = frozenset()  # the keys of `needs`, as a set (set operations pick the smaller side)
+
+    def may_match(self, norm: Normalized) -> bool:
+        """False when the text lacks words every match needs (then the regex need not scan it)."""
+        if self.needs is None:
+            return self.regex is not None
+        tokens = norm.tokens
+        if tokens.isdisjoint(self.keys_needing):
+            return False
+        for key in self.keys_needing & tokens:
+            for needs in self.needs[key]:
+                if all(not words.isdisjoint(tokens) for words in needs):
+                    return True
+        return False
+
+    def words(self) -> frozenset[str] | None:
+        """Words one of which every text with a match holds (Normalized.tokens); None: any text may match."""
+        return self.keys_needing if self.needs is not None else None
 
     def finditer(self, norm: Normalized) -> Iterator[tuple[int, int, int]]:
         """(term index, start, end) in ORIGINAL offsets for every match in the text."""
-        if self.regex is None or (self.anchors is not None and self.anchors.isdisjoint(norm.tokens)):
+        if self.regex is None or not self.may_match(norm):
             return
         view = norm.folded if self.ignorecase else norm.plain
         for m in self.regex.finditer(view):
@@ -149,7 +171,7 @@ def compile_terms(terms: Sequence[str], *, ignorecase: bool = True, path: tuple[
     literals: list[list[str]] = []
     regexes: list[str] = []
     keys: dict[str, int] = {}
-    anchors: set[str] | None = set() if ignorecase else None
+    needs: dict[str, list[tuple[frozenset[str], ...]]] | None = {} if ignorecase else None
     for i, term in enumerate(terms):
         if not isinstance(term, str) or not term.strip():
             raise OptionError("terms must be non-empty text", path + (i,))
@@ -162,14 +184,17 @@ def compile_terms(terms: Sequence[str], *, ignorecase: bool = True, path: tuple[
                 raise OptionError(f"bad regular expression {term!r}: {e}", path + (i,)) from None
             flag = "(?i:" if ignorecase else "(?:"
             regexes.append(f"(?P<r{i}>{flag}{src}))")
-            anchors = None
+            needs = None
             continue
         units = _units(term, ignorecase)
         literals.append(units)
         keys.setdefault("".join(u for u in units if u != GAP), i)
-        if anchors is not None:
-            found = _anchors(term)
-            anchors = anchors | found if found is not None else None
+        found = _word_needs(term) if needs is not None else None
+        if found is None:
+            needs = None
+        elif needs is not None:
+            for key in found[0]:
+                needs.setdefault(key, []).append(found[1])
     parts = []
     if literals:
         word_end = [u for u in literals if _is_word(u[-1])]
@@ -184,4 +209,4 @@ def compile_terms(terms: Sequence[str], *, ignorecase: bool = True, path: tuple[
         regex = re.compile("|".join(parts)) if parts else None
     except re.error as e:  # e.g. a pattern that only fails in combination (inline flags)
         raise OptionError(f"bad regular expression: {e}", path) from None
-    return TermSet(tuple(t.strip() for t in terms), regex, ignorecase, keys, frozenset(anchors) if anchors is not None else None)
+    return TermSet(tuple(t.strip() for t in terms), regex, ignorecase, keys, needs, frozenset(needs or ()))

@@ -23,12 +23,11 @@ class Budget(ContextRule):
     default_message = ""
 
     def setup(self, opts: dict[str, Any], env: BrandEnv) -> None:
-        self.max_slots = opts.get("max_slots")
-        if self.max_slots is None:
-            self.max_slots = env.max_slots
-        elif self.max_slots < 0:
+        max_slots = opts.get("max_slots")
+        if max_slots is not None and max_slots < 0:
             raise OptionError("'max_slots' must not be negative", ("max_slots",))
-        self.max_share = opts.get("max_share")
+        self.max_slots: int = env.max_slots if max_slots is None else max_slots
+        self.max_share: float | None = opts.get("max_share")
         if self.max_share is None:
             self.max_share = env.max_share
         elif not 0 < self.max_share <= 1:

@@ -64,6 +64,9 @@ class Capitalization(TextRule):
                 message="Don't shout: write '%s' in normal case.",
             )
 
+    def words(self) -> frozenset[str] | None:
+        return None if self.shouting else self.terms.words()
+
 
 def _in_address(text: str, start: int, end: int) -> bool:
     """A name inside an email address or web address is lower-case by convention."""

@@ -52,3 +52,8 @@ class Claims(TextRule):
                 continue
             match = st.original[start:end]
             yield self.finding(st, (start, end), match, match)
+
+    def words(self) -> frozenset[str] | None:
+        triggers = self.triggers_set.words()
+        wordings = self.wordings.words() if self.wordings is not None else frozenset()
+        return None if triggers is None or wordings is None else triggers | wordings

@@ -34,3 +34,6 @@ class Conditional(TextRule):
         _, start, end = hit
         match = st.original[start:end]
         yield self.finding(st, (start, end), match, match, self.first_required, suggestion=self.first_required)
+
+    def words(self) -> frozenset[str] | None:
+        return self.when.words()

@@ -35,3 +35,6 @@ class Existence(TextRule):
                 continue
             match = st.original[start:end]
             yield self.finding(st, (start, end), match, match)
+
+    def words(self) -> frozenset[str] | None:
+        return self.terms.words()

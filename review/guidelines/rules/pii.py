@@ -134,6 +134,7 @@ def _candidates(plain: str) -> list[tuple[str | None, str | None, int, int]]:
     for m in _PII.finditer(plain):
         group = m.lastgroup
         host = None
+        kind: str | None
         if group == "email":
             kind, host = "email", m.group("edomain")
         elif group == "url":

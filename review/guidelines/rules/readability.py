@@ -18,7 +18,7 @@ _LETTERS = re.compile(r"[a-z]+(?:'[a-z]+)?")
 @lru_cache(maxsize=1)
 def _hyphenator() -> Any:
     # textstat's own syllable fallback; its English default needs an NLTK download we never make.
-    import pyphen
+    import pyphen  # type: ignore[import-untyped]  # pyphen ships no type hints
 
     return pyphen.Pyphen(lang="en_US")
 

@@ -51,3 +51,6 @@ class Sensitive(TextRule):
         for i, start, end in self.terms.finditer(st.norm):
             match = st.original[start:end]
             yield self.finding(st, (start, end), match, self.labels[i], match, category=self.labels[i])
+
+    def words(self) -> frozenset[str] | None:
+        return self.terms.words()

@@ -50,3 +50,6 @@ class Substitution(TextRule):
                 continue  # already the preferred wording (case or look-alike letters aside)
             suggestion = match_case(self.targets[i], match)
             yield self.finding(st, (start, end), match, suggestion, match, suggestion=suggestion)
+
+    def words(self) -> frozenset[str] | None:
+        return self.terms.words()
