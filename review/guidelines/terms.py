@@ -7,9 +7,9 @@ hyphen, a space or nothing between their words, never inside a longer word.
 The engine's speed tricks live here, as Vale keeps its one inside its regex wrapper: the
 literal terms of a list are compiled as a trie (`trie_pattern`), which Python's `re` scans far
 faster than a plain alternation (bench/checks.py prints both); and a case-insensitive list of
-literal terms skips a text that lacks the words its matches need (`_word_needs`) without scanning
-it.
-No rule knows about either.
+literal terms skips a text that lacks the words its matches need (`_word_needs`) without
+scanning it. Rules know neither; a term rule only passes its list's key words on
+(`TextRule.words`) so the rule set need not call it for a text holding none of them.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ def is_regex(term: str) -> bool:
 
 def _word_needs(term: str) -> tuple[set[str], tuple[frozenset[str], ...]] | None:
     """What a text's words (Normalized.tokens, of the folded view) hold wherever this literal,
-    case-insensitive term matches: (keys, needs, frozenset(needs or ())). Each of `needs` is the set of words one of
+    case-insensitive term matches: (keys, needs). Each of `needs` is the set of words one of
     which must be present; `keys` is the need of the term's longest word (the rarest, roughly:
     "diabetes" rather than "your"), which indexes the term. None: no such words (always scan).
 

@@ -85,3 +85,77 @@ def test_demo_brands_check_plain_texts(tmp_path):
             ctx = CheckContext(message=text + " " + text.upper(), subject=text[:40], slots={"a": text, "b": text.lower()}, slot_max_words={"a": 8})
             found = rs.check(ctx)
             assert found == sorted(set(found), key=lambda f: f.sort_key())
+
+
+def every_rule(rs, ctx: CheckContext):
+    """What RuleSet.check must give: every rule run on the whole draft, without the word index."""
+    message = Message(ctx)
+    return sorted(dict.fromkeys(f for r in rs.rules for f in r.check(message)), key=lambda f: f.sort_key())
+
+
+def test_skipping_rules_by_their_words_loses_nothing():
+    """The rule set skips a term rule on a text holding none of its words: on the demo brands'
+    rules and texts (and their capitals, on every scope) that must change nothing."""
+    for name in ("harbor-mutual", "vitalis-pharma", "northbank"):
+        rs = load_ruleset(GUIDELINES / name)
+        for text in TEXTS:
+            ctx = CheckContext(message=text + " " + text.upper(), subject=text[:40], slots={"a": text, "b": text.lower()}, slot_max_words={"a": 8})
+            assert rs.check(ctx) == every_rule(rs, ctx), (name, text)
+
+
+def test_a_term_list_skips_only_texts_it_cannot_match():
+    """TermSet.finditer skips a text lacking the words a match needs: on random texts (terms
+    glued, hyphenated, broken over lines, in leetspeak, spelled out) it finds what a plain scan finds."""
+    import dataclasses
+    import random
+
+    from review.guidelines.normalize import normalize
+    from review.guidelines.terms import compile_terms
+
+    rnd = random.Random(11)
+    sets = [
+        compile_terms(["risk free", "risk", "free money"]),
+        compile_terms(["no. 1", "#1", "100%", "1"]),
+        compile_terms(["the best", "best plan", "plan ever", "side effects"]),
+        compile_terms(["a-b c", "b c", "c"]),
+        compile_terms(["free", "money back", "back"]),
+        compile_terms(["ab", "aba", "bab", "r i s k"]),
+    ]
+    pieces = ["risk", "free", "money", "back", "no", ".", "1", "#", "100", "%", "the", "best", "plan", "ever", "side", "effects"]
+    pieces += ["a", "b", "c", "ab", "ba", " ", " ", "  ", "-", "\u2011", "\u200b", "R1SK", "x", "_", "\n", "r i s k", "s"]
+    found = 0
+    for _ in range(4000):
+        text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(1, 14)))
+        norm = normalize(text)
+        for ts in sets:
+            assert ts.needs is not None
+            want = list(dataclasses.replace(ts, needs=None).finditer(norm))
+            assert list(ts.finditer(norm)) == want, (text, ts.terms)
+            found += bool(want)
+    assert found > 1000  # the texts do hit the terms, often
+
+
+def test_terms_broken_over_lines_are_found_as_by_every_rule_alone(tmp_path):
+    import random
+
+    rs = brand(
+        tmp_path,
+        {
+            "rules/a.yaml": "extends: existence\ntokens: [risk free, no side effects, free money, 'no. 1', '#1', side]\n",
+            "rules/b.yaml": "extends: substitution\nswap:\n  best plan: good plan\n  plan ever: plan\n",
+            "rules/c.yaml": "extends: existence\nscope: slot\ntokens: [kind regards, money]\n",
+            "rules/d.yaml": "extends: capitalization\nnames: [Acme Cover]\n",
+            "rules/e.yaml": "extends: conditional\nwhen: [free money]\nrequire: [terms apply]\n",
+        },
+    )
+    rnd = random.Random(21)
+    words = ["risk", "free", "no", "side", "effects", "money", "best", "plan", "ever", "acme", "Acme", "cover", "Cover", "kind", "regards", "#", "1", ".", "x"]
+    seps = [" ", "\n", "\n\n", "-\n", " \n ", "\n-", "", " - "]
+    hits = 0
+    for _ in range(1500):
+        message = "".join(rnd.choice(words) + rnd.choice(seps) for _ in range(rnd.randint(1, 12)))
+        check = CheckContext(message=message, slots={"s": message.split("\n")[0]})
+        found = rs.check(check)
+        assert found == every_rule(rs, check), repr(message)
+        hits += bool(found)
+    assert hits > 500
