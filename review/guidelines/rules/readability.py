@@ -15,7 +15,7 @@ from ..terms import OptionError
 _LETTERS = re.compile(r"[a-z]+(?:'[a-z]+)?")
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=1)  # loaded once, on first use: not a cache of results
 def _hyphenator() -> Any:
     # textstat's own syllable fallback; its English default needs an NLTK download we never make.
     import pyphen  # type: ignore[import-untyped]  # pyphen ships no type hints
@@ -23,7 +23,6 @@ def _hyphenator() -> Any:
     return pyphen.Pyphen(lang="en_US")
 
 
-@lru_cache(maxsize=65536)
 def _syllables(word: str) -> int:
     return len(_hyphenator().positions(word)) + 1
 
