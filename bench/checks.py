@@ -1,10 +1,12 @@
 """Benchmark: a 100-rule brand over 10,000 drafts, against a one-regex floor.
 
-Run: .venv/bin/python bench/checks.py [--drafts N] [--seed S] [--rounds R]
+Run: .venv/bin/python bench/checks.py [--drafts N] [--seed S] [--rounds R] [--unique]
 
 The floor is one pass of a single compiled regex holding every rule's terms over the same texts
 (message, subject, each slot): the least any term-matching engine must do. Both are timed in this
-process on one core.
+process on one core. --unique gives every slot text five extra words, as generated copy differs:
+the realistic case, and the one a speed-up must pay on (at least 20%) to stay in the engine.
+There is no throughput target: generation makes ~15 variants/s, far fewer than checks can take.
 """
 
 from __future__ import annotations
@@ -20,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from review.guidelines import CheckContext, load_ruleset  # noqa: E402
-from review.guidelines.terms import _units, trie_pattern  # noqa: E402
+from review.guidelines import CheckContext, RuleSet, load_ruleset  # noqa: E402
+from review.guidelines.terms import TermSet, _units, trie_pattern  # noqa: E402
 
 ADJ = ["bold", "quick", "smart", "prime", "bright", "total", "ultra", "mega", "super", "hyper", "rapid", "instant", "secure", "solid", "clear", "true"]
 NOUN = ["savings", "deal", "offer", "cover", "plan", "bonus", "reward", "value", "saver", "boost", "return", "growth", "shield", "promise", "choice"]
@@ -134,14 +136,13 @@ def make_drafts(n: int, seed: int, unique: bool = False) -> list[CheckContext]:
     return out
 
 
-def all_terms(rules: object) -> list[str]:
+def all_terms(rules: RuleSet) -> list[str]:
     """Every literal term of every compiled rule (terms, swaps, triggers, claims, lexicons)."""
     out: set[str] = set()
-    for r in rules.rules:  # type: ignore[attr-defined]
+    for r in rules.rules:
         for ts in vars(r).values():
-            for t in getattr(ts, "terms", ()) if hasattr(ts, "keys") else ():
-                if not (t.startswith("/") and t.endswith("/")):
-                    out.add(t)
+            if isinstance(ts, TermSet):
+                out.update(t for t in ts.terms if not (t.startswith("/") and t.endswith("/")))
     return sorted(out)
 
 
@@ -208,9 +209,6 @@ def main() -> None:
     median = statistics.median(per_round)
     print(f"rounds: engine {', '.join(f'{n / e:,.0f}' for e in engine_runs)} drafts/s; floor {', '.join(f'{n / f:,.0f}' for f in floor_runs)} drafts/s")
     print(f"ratio engine/floor: best rounds {engine_s / floor_s:.2f}x; per round {', '.join(f'{r:.2f}' for r in per_round)} (median {median:.2f}x)")
-    print("target: >= 5,000 drafts/s and <= 3x floor (best engine round, and the best-rounds ratio)")
-    ok = n / engine_s >= 5000 and engine_s / floor_s <= 3
-    print("MEETS TARGET" if ok else "BELOW TARGET")
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from .errors import GuidelineError, GuidelineLoadError
 from .findings import LEVELS, SCOPES, Finding, blocking
 from .loader import load_ruleset
 from .registry import register, registered_types
-from .rule import BrandEnv, Claim, ContextRule, Draft, Opt, OptionError, Rule, ScopeText, TextRule
+from .rule import BrandEnv, Claim, ContextRule, Message, Opt, OptionError, Rule, ScopeText, TextRule, word_count
 from .ruleset import RuleSet
 
 registered_types()  # register the built-in types on import
@@ -23,10 +23,10 @@ __all__ = [
     "CheckContext",
     "Claim",
     "ContextRule",
-    "Draft",
     "Finding",
     "GuidelineError",
     "GuidelineLoadError",
+    "Message",
     "Opt",
     "OptionError",
     "Rule",
@@ -37,4 +37,5 @@ __all__ = [
     "load_ruleset",
     "register",
     "registered_types",
+    "word_count",
 ]

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from dataclasses import dataclass, field
-from functools import lru_cache
+from dataclasses import dataclass
+from functools import cached_property
 
 # Look-alike letters from other scripts (and a few Latin oddities NFKD keeps).
 _CONFUSABLES = {
@@ -158,9 +158,9 @@ _SPACED = re.compile(r"(?<![^\W\d_])(?<!')[^\W\d_](?: +[^\W\d_]){2,}(?![^\W\d_])
 _SPACED_HINT = re.compile(r" [^\W\d_] +[^\W\d_] ")
 # Ordinals and units ("1st", "5mg", "10am") are real numbers, not disguised letters.
 _NUMBER_WITH_UNIT = re.compile(r"\d+[a-z]{1,3}|\d+(?:st|nd|rd|th)")
+_WORD = re.compile(r"\w+")
 
 
-@lru_cache(maxsize=4096)
 def _fold_char(ch: str) -> str:
     """What one non-ASCII character becomes in the plain view ('' when it is invisible)."""
     if ch in _CONFUSABLES:
@@ -195,7 +195,7 @@ def fold_leet(lower: str) -> str:
     return _LEET_TOKEN.sub(_unleet_token, lower)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class Normalized:
     """A text's matching views and the map from view offsets back to original offsets."""
 
@@ -204,9 +204,11 @@ class Normalized:
     folded: str
     starts: list[int] | None = None  # None: the views line up with the original 1:1
     ends: list[int] | None = None
-    # Derived data (pre-screen matches, counts) computed once per text and shared by every rule
-    # looking at it; lives as long as this cached Normalized does.
-    memo: dict = field(default_factory=dict, compare=False, repr=False)
+
+    @cached_property
+    def tokens(self) -> frozenset[str]:
+        """The words of the folded view: a term list skips a text holding none of its anchor words."""
+        return frozenset(_WORD.findall(self.folded))
 
     def span(self, start: int, end: int) -> tuple[int, int]:
         """Map a [start, end) span in a view back to the original text."""
@@ -252,9 +254,8 @@ def _despace(text: str, plain: str, folded: str, starts: list[int] | None, ends:
     )
 
 
-@lru_cache(maxsize=8192)
 def normalize(text: str) -> Normalized:
-    """Normalize once; cached because the same fixed copy and fallbacks recur across drafts."""
+    """Both views of `text` and the map back to it (a Message normalizes each scope text once)."""
     if text.isascii():
         return _despace(text, text, fold_leet(text.lower()).replace("_", " "), None, None)
     out: list[str] = []

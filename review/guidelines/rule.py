@@ -5,39 +5,31 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, ClassVar
 
 from .context import CheckContext
 from .findings import SCOPES, Finding
 from .normalize import Normalized, normalize
-from .terms import OptionError, TermSet
+from .terms import OptionError
 
-__all__ = ["Opt", "Claim", "BrandEnv", "ScopeText", "Draft", "Rule", "TextRule", "ContextRule", "OptionError", "words"]
+__all__ = ["Opt", "Claim", "BrandEnv", "ScopeText", "Message", "Rule", "TextRule", "ContextRule", "OptionError", "words", "word_count"]
 
-_WORD = re.compile(r"\w+")
 # A word for counting purposes: letters/digits with inner apostrophes or hyphens ("don't", "low-risk").
 _COUNT_WORD = re.compile(r"\w+(?:['\-]\w+)*")
 
 
 def words(text: str) -> list[re.Match[str]]:
-    """Word matches used by every word count (budgets, limits), so they all agree."""
+    """The counted words of `text`, as matches (the length rule reports where a slot runs over)."""
     return list(_COUNT_WORD.finditer(text))
 
 
 def word_count(text: str) -> int:
+    """The one word count of the project: slot limits, the personalization budget, templates.
+
+    A word is a run of letters or digits, with inner apostrophes or hyphens kept in it:
+    "don't" and "low-risk" are one word each, "5 years." is two.
+    """
     return len(_COUNT_WORD.findall(text))
-
-
-@lru_cache(maxsize=8192)
-def _cached_word_count(text: str) -> int:
-    """word_count for texts that recur across drafts: fixed copy, fallbacks, repeated slot texts."""
-    return word_count(text)
-
-
-@lru_cache(maxsize=8192)
-def _tokens(folded: str) -> frozenset[str]:
-    return frozenset(_WORD.findall(folded))
 
 
 @dataclass(frozen=True)
@@ -88,28 +80,17 @@ class ScopeText:
     def original(self) -> str:
         return self.norm.original
 
-    @property
-    def tokens(self) -> frozenset[str]:
-        return _tokens(self.norm.folded)
 
-
-class Draft:
-    """A CheckContext with its scope texts normalized once and shared by every rule."""
+class Message:
+    """The draft being checked: its CheckContext, with each scope's texts normalized once and
+    shared by every rule."""
 
     def __init__(self, ctx: CheckContext):
         self.ctx = ctx
         self._texts: dict[str, list[ScopeText]] = {}
 
-    def word_count(self, text: str) -> int:
-        """word_count(text), computed once (budget and length both count the slots; texts recur)."""
-        return _cached_word_count(text)
-
-    def message_word_count(self) -> int:
-        """word_count(ctx.message), added up line by line: no counted word spans a line break, and
-        the lines (the fixed copy's above all) recur across drafts, so their counts are cached."""
-        return sum(map(_cached_word_count, self.ctx.message.split("\n")))
-
     def texts(self, scope: str) -> list[ScopeText]:
+        """The texts of one scope: the message, the subject, each slot (by name), or each fixed segment."""
         got = self._texts.get(scope)
         if got is None:
             got = self._texts[scope] = self._build(scope)
@@ -168,11 +149,12 @@ class Rule:
     allowed_scopes: ClassVar[tuple[str, ...]] = SCOPES
     default_message: ClassVar[str] = "%s"
     max_args: ClassVar[int] = 1  # how many `%s` the message may use
-    # check_text() runs it on any text whatever scope it is configured for (finders of bad things).
+    # What RuleSet.check_text/check_value may run it on (RuleSet.check runs every rule):
+    # a finder of bad things runs on any text, whatever scope it is configured for;
     anywhere: ClassVar[bool] = False
-    # Only meaningful with a whole draft (recipient, slots, layout); never run on plain text.
+    # a rule needing a whole draft (recipient, slots, layout) never runs on plain text;
     needs_context: ClassVar[bool] = False
-    # Reports something MISSING from a whole text (a disclaimer): meaningless on a fragment.
+    # a rule reporting something MISSING from a whole text (a disclaimer) skips fragments.
     presence: ClassVar[bool] = False
 
     def __init__(self, rid: str, *, level: str, scope: str, message: str | None, link: str | None, ignorecase: bool, opts: dict[str, Any], env: BrandEnv):
@@ -184,14 +166,12 @@ class Rule:
         self.link = link
         self.ignorecase = ignorecase
         self.env = env
-        self.anchors: frozenset[str] | None = None  # text rules: tokens one of which must be present
-        self.triggers: tuple[TermSet, ...] = ()  # text rules: term sets one of which must match for any finding
         self.setup(opts, env)
 
     def setup(self, opts: dict[str, Any], env: BrandEnv) -> None:
         """Compile options once at load; raise OptionError(reason, path) for a bad value."""
 
-    def check(self, draft: Draft) -> Iterable[Finding]:
+    def check(self, message: Message) -> Iterable[Finding]:
         raise NotImplementedError
 
     def finding(
@@ -230,12 +210,16 @@ class Rule:
 
 
 class TextRule(Rule):
-    """A rule that looks at one scope text at a time; the rule set may skip texts lacking its anchors."""
+    """A rule that looks at one scope text at a time (so it can also check plain text)."""
 
-    def check(self, draft: Draft) -> Iterator[Finding]:
-        for st in draft.texts(self.scope):
-            if self.anchors is None or not self.anchors.isdisjoint(st.tokens):
-                yield from self.check_text(st)
+    def check(self, message: Message) -> Iterator[Finding]:
+        for st in message.texts(self.scope):
+            yield from self.check_text(st)
+
+    def words(self) -> frozenset[str] | None:
+        """Words (of Normalized.tokens) one of which a text must hold for this rule to report
+        anything in it; None when any text may do. The rule set skips the rule on other texts."""
+        return None
 
     def check_text(self, st: ScopeText) -> Iterable[Finding]:
         raise NotImplementedError

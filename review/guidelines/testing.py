@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import textwrap
 from pathlib import Path
+from typing import Any
 
 from .context import CheckContext
 from .findings import Finding
@@ -37,8 +38,8 @@ def matches(rs: RuleSet, text: str, scope: str = "message", rule: str = "acme.r"
     return [f.match for f in hits(rs, text, scope, rule)]
 
 
-def ctx(message: str = "", **kw: object) -> CheckContext:
-    return CheckContext(message=message, **kw)  # type: ignore[arg-type]
+def ctx(message: str = "", **kw: Any) -> CheckContext:
+    return CheckContext(message=message, **kw)
 
 
 def check(rs: RuleSet, c: CheckContext, rule: str = "acme.r") -> list[Finding]:

@@ -49,10 +49,9 @@ def test_offsets_map_back_to_original(text: str, view_span: tuple[int, int], ori
     assert n.span(*view_span) == original_span
 
 
-def test_ascii_is_identity_and_cached() -> None:
+def test_ascii_is_identity() -> None:
     n = normalize("Plain text.")
     assert n.starts is None and n.span(0, 5) == (0, 5) and n.plain == "Plain text."
-    assert normalize("Plain text.") is n
 
 
 def test_fold_leet_equals_folding_every_run():

@@ -40,23 +40,3 @@ def test_subject_scope(tmp_path):
     rs = one_rule(tmp_path, "extends: required\nscope: subject\ntokens: [Harbor Mutual]\n")
     assert [f.scope for f in check(rs, ctx("Harbor Mutual", subject="Your renewal"))] == ["subject"]
     assert check(rs, ctx("x", subject="Harbor Mutual: your renewal")) == []
-
-
-def test_contains_agrees_with_search_on_random_texts():
-    """`contains` (a str.find fast path) must say exactly what the regex search says."""
-    import random
-
-    from review.guidelines.normalize import normalize
-    from review.guidelines.terms import compile_terms
-
-    rnd = random.Random(5)
-    term_lists = [["risk free"], ["kind regards", "ok"], ["a-b"], ["100%"], ["no. 1"], ["_x"], ["Plan", "/pl[a4]n b/"]]
-    pieces = ["risk", "free", " ", "-", "  ", "kind", "regards", "ok", "a", "b", "x", "_", "100", "%", "no", ".", "1"]
-    pieces += ["plan", "PLAN", "4", "\u2011", "\u200b", "é"]
-    for terms in term_lists:
-        for ignorecase in (True, False):
-            ts = compile_terms(terms, ignorecase=ignorecase)
-            for _ in range(400):
-                text = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 9)))
-                norm = normalize(text)
-                assert ts.contains(norm) == (ts.search(norm) is not None), (terms, ignorecase, text)

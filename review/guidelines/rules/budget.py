@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 from ..findings import Finding
 from ..registry import register
-from ..rule import BrandEnv, ContextRule, Draft, Opt
+from ..rule import BrandEnv, ContextRule, Message, Opt, word_count
 from ..terms import OptionError
 
 
@@ -23,61 +23,44 @@ class Budget(ContextRule):
     default_message = ""
 
     def setup(self, opts: dict[str, Any], env: BrandEnv) -> None:
-        self.max_slots = opts.get("max_slots")
-        if self.max_slots is None:
-            self.max_slots = env.max_slots
-        elif self.max_slots < 0:
+        max_slots = opts.get("max_slots")
+        if max_slots is not None and max_slots < 0:
             raise OptionError("'max_slots' must not be negative", ("max_slots",))
-        self.max_share = opts.get("max_share")
+        self.max_slots: int = env.max_slots if max_slots is None else max_slots
+        self.max_share: float | None = opts.get("max_share")
         if self.max_share is None:
             self.max_share = env.max_share
         elif not 0 < self.max_share <= 1:
             raise OptionError("'max_share' must be above 0 and at most 1", ("max_share",))
-        self._findings: dict[tuple[str, int], Finding] = {}
 
-    def check(self, draft: Draft) -> Iterator[Finding]:
-        ctx = draft.ctx
+    def check(self, message: Message) -> Iterator[Finding]:
+        ctx = message.ctx
         n = len(set(ctx.slots) | set(ctx.slot_sequence))
         if n > self.max_slots:
-            yield self._made(
-                ("slots", n),
-                lambda: self.finding(
-                    None,
-                    None,
-                    "",
-                    n,
-                    scope="message",
-                    count=n,
-                    limit=self.max_slots,
-                    message=self.message or "The message has %s personalized slots; the brand allows at most {limit}.",
-                ),
+            yield self.finding(
+                None,
+                None,
+                "",
+                n,
+                scope="message",
+                count=n,
+                limit=self.max_slots,
+                message=self.message or "The message has %s personalized slots; the brand allows at most {limit}.",
             )
         if not ctx.personalized or self.max_share is None:
             return  # a no-consent variant is all human fallback copy: nothing personalized to budget
-        total = draft.message_word_count()
+        total = word_count(ctx.message)
         order = ctx.slot_sequence or list(ctx.slots)
-        from_slots = sum(draft.word_count(ctx.slots.get(s, "")) for s in order)
+        from_slots = sum(word_count(ctx.slots.get(s, "")) for s in order)
         if total and from_slots / total > self.max_share:
             share, limit = round(100 * from_slots / total), round(100 * self.max_share)
-            yield self._made(
-                ("share", share),
-                lambda: self.finding(
-                    None,
-                    None,
-                    "",
-                    share,
-                    scope="message",
-                    share=share,
-                    limit=limit,
-                    message=self.message or "%s%% of the message's words are personalized; the brand allows at most {limit}%.",
-                ),
+            yield self.finding(
+                None,
+                None,
+                "",
+                share,
+                scope="message",
+                share=share,
+                limit=limit,
+                message=self.message or "%s%% of the message's words are personalized; the brand allows at most {limit}%.",
             )
-
-    def _made(self, key: tuple[str, int], make: Callable[[], Finding]) -> Finding:
-        """Budget findings have no span and depend only on the number: built once per number."""
-        got = self._findings.get(key)
-        if got is None:
-            if len(self._findings) >= 1024:
-                self._findings.clear()
-            got = self._findings[key] = make()
-        return got

@@ -39,8 +39,6 @@ class Capitalization(TextRule):
         self.min_length = int(opts["min_length"])
         allowed = list(opts["exceptions"]) + [a for a in env.accept if a.isupper()]
         self.exceptions = {a.strip().upper() for a in allowed}
-        self.anchors = None if self.shouting else self.terms.anchors
-        self.triggers = () if self.shouting else (self.terms,)
 
     def check_text(self, st: ScopeText) -> Iterator[Finding]:
         original = st.original
@@ -51,14 +49,11 @@ class Capitalization(TextRule):
             yield self.finding(st, (start, end), match, match, suggestion=self.names[i])
         if not self.shouting:
             return
-        memo = st.norm.memo
-        caps = memo.get("caps")
-        if caps is None:  # capitalised words of this text, found once for every shouting rule
-            caps = memo["caps"] = [(m.group(0), m.start(), m.end()) for m in _CAPS_WORD.finditer(st.norm.plain)]
-        for word, vs, ve in caps:
+        for m in _CAPS_WORD.finditer(st.norm.plain):
+            word = m.group(0)
             if sum(c.isalpha() for c in word) < self.min_length or word in self.exceptions:
                 continue
-            start, end = st.norm.span(vs, ve)
+            start, end = st.norm.span(m.start(), m.end())
             match = original[start:end]
             yield self.finding(
                 st,
@@ -68,6 +63,9 @@ class Capitalization(TextRule):
                 suggestion=word.capitalize() if word.isalpha() else word.lower(),
                 message="Don't shout: write '%s' in normal case.",
             )
+
+    def words(self) -> frozenset[str] | None:
+        return None if self.shouting else self.terms.words()
 
 
 def _in_address(text: str, start: int, end: int) -> bool:

@@ -31,9 +31,6 @@ class Claims(TextRule):
         self.claims = list(env.claims)
         # A closing full stop is not part of the claim: the claim may be used mid-sentence.
         self.wordings = compile_terms([c.wording.strip().rstrip(".") for c in self.claims]) if self.claims else None
-        a, b = self.triggers_set.anchors, self.wordings.anchors if self.wordings else frozenset()
-        self.anchors = a | b if a is not None and b is not None else None
-        self.triggers = (self.triggers_set,) + ((self.wordings,) if self.wordings else ())
 
     def check_text(self, st: ScopeText) -> Iterator[Finding]:
         used: list[tuple[int, int]] = []
@@ -49,11 +46,14 @@ class Claims(TextRule):
                     yield self.finding(
                         st, (start, end), match, level="error", claim_id=claim.id, message=f"Claim {claim.id} is retired and may no longer be used."
                     )
-        excepted: list[tuple[int, int]] | None = None
+        excepted = used + [(s, e) for _, s, e in self.exceptions.finditer(st.norm)]
         for _, start, end in self.triggers_set.finditer(st.norm):
-            if excepted is None:
-                excepted = used + [(s, e) for _, s, e in self.exceptions.finditer(st.norm)]
             if any(s <= start and end <= e for s, e in excepted):
                 continue
             match = st.original[start:end]
             yield self.finding(st, (start, end), match, match)
+
+    def words(self) -> frozenset[str] | None:
+        triggers = self.triggers_set.words()
+        wordings = self.wordings.words() if self.wordings is not None else frozenset()
+        return None if triggers is None or wordings is None else triggers | wordings

@@ -26,8 +26,6 @@ class Conditional(TextRule):
         self.when = compile_terms(opts["when"], ignorecase=self.ignorecase, path=("when",))
         self.require = compile_terms(opts["require"], ignorecase=self.ignorecase, path=("require",))
         self.first_required = self.require.terms[0]
-        self.anchors = self.when.anchors
-        self.triggers = (self.when,)
 
     def check_text(self, st: ScopeText) -> Iterator[Finding]:
         hit = self.when.search(st.norm)
@@ -36,3 +34,6 @@ class Conditional(TextRule):
         _, start, end = hit
         match = st.original[start:end]
         yield self.finding(st, (start, end), match, match, self.first_required, suggestion=self.first_required)
+
+    def words(self) -> frozenset[str] | None:
+        return self.when.words()

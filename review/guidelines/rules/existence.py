@@ -25,15 +25,16 @@ class Existence(TextRule):
     def setup(self, opts: dict[str, Any], env: BrandEnv) -> None:
         self.terms = compile_terms(opts["tokens"], ignorecase=self.ignorecase, path=("tokens",))
         self.exceptions = compile_terms(list(opts["exceptions"]) + list(env.accept), path=("exceptions",))
-        self.anchors = self.terms.anchors
-        self.triggers = (self.terms,)
 
     def check_text(self, st: ScopeText) -> Iterator[Finding]:
         excepted: list[tuple[int, int]] | None = None
         for _, start, end in self.terms.finditer(st.norm):
-            if excepted is None:  # only computed when something matched
+            if excepted is None:  # the exceptions matter only where a term matched
                 excepted = [(s, e) for _, s, e in self.exceptions.finditer(st.norm)]
             if any(s <= start and end <= e for s, e in excepted):
                 continue
             match = st.original[start:end]
             yield self.finding(st, (start, end), match, match)
+
+    def words(self) -> frozenset[str] | None:
+        return self.terms.words()

@@ -7,7 +7,7 @@ from typing import Any
 
 from ..findings import Finding
 from ..registry import register
-from ..rule import BrandEnv, ContextRule, Draft, Opt
+from ..rule import BrandEnv, ContextRule, Message, Opt
 
 
 def _excerpt(text: str, limit: int = 60) -> str:
@@ -26,8 +26,8 @@ class Fixed(ContextRule):
     def setup(self, opts: dict[str, Any], env: BrandEnv) -> None:
         self.ignore_whitespace = bool(opts["ignore_whitespace"])
 
-    def check(self, draft: Draft) -> Iterator[Finding]:
-        ctx = draft.ctx
+    def check(self, message: Message) -> Iterator[Finding]:
+        ctx = message.ctx
         if not ctx.fixed_segments:
             return  # no template layout to compare with
         parts = [ctx.fixed_segments[0]]

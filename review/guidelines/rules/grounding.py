@@ -9,7 +9,7 @@ from typing import Any
 from ..findings import Finding
 from ..normalize import normalize
 from ..registry import register
-from ..rule import BrandEnv, ContextRule, Draft, Opt
+from ..rule import BrandEnv, ContextRule, Message, Opt
 from ..terms import OptionError
 
 # fmt: off
@@ -188,10 +188,11 @@ class Grounding(ContextRule):
         known += [c.wording for c in env.claims]
         self.known = [_comparable(k) for k in known if k]
 
-    def check(self, draft: Draft) -> Iterator[Finding]:
-        ctx = draft.ctx
-        fixed = _comparable(" ".join([*ctx.fixed_segments, ctx.subject]))
-        for st in draft.texts("slot"):
+    def check(self, message: Message) -> Iterator[Finding]:
+        ctx = message.ctx
+        fixed: str | None = None  # the template's own copy, compared only where a name needs it
+        known_values: list[str] | None = None  # the recipient's values, likewise
+        for st in message.texts("slot"):
             if not st.original or st.slot is None:
                 continue
             given = {k: str(v) for k, v in (ctx.slot_inputs.get(st.slot) or {}).items() if v not in (None, "")}
@@ -203,10 +204,10 @@ class Grounding(ContextRule):
                 allowed = set(self.allow_numbers)
                 for v in given.values():
                     allowed.update(n for _, _, n in numbers_in(normalize(v).plain))
-                example_numbers = {n for ex in examples for _, _, n in numbers_in(normalize(ex).plain)}
                 for start, end, value in numbers_in(plain):
                     if value in allowed:
                         continue
+                    example_numbers = {n for ex in examples for _, _, n in numbers_in(normalize(ex).plain)}
                     span = st.norm.span(start, end)
                     match = st.original[span[0] : span[1]]
                     source = "copied from an example" if value in example_numbers else "not in this slot's data"
@@ -224,29 +225,34 @@ class Grounding(ContextRule):
                         if not key or key in seen:
                             continue
                         seen.add(key)
-                        if any(_mentions(g, key) >= 0 for g in given_values) or any(_mentions(k, key) >= 0 for k in self.known):
-                            continue
-                        if _mentions(fixed, key) >= 0:  # the template's own copy says it: house wording
-                            continue
                         at = _mentions(low, key)
                         if at < 0:
+                            continue
+                        if any(_mentions(g, key) >= 0 for g in given_values) or any(_mentions(k, key) >= 0 for k in self.known):
+                            continue
+                        if fixed is None:
+                            fixed = _comparable(" ".join([*ctx.fixed_segments, ctx.subject]))
+                        if _mentions(fixed, key) >= 0:  # the template's own copy says it: house wording
                             continue
                         span = st.norm.span(at, at + len(key))
                         match = st.original[span[0] : span[1]]
                         why = f"copied '{match}' from an example; {data}"
                         yield self.finding(st, span, match, why, given=says, example=ex)
             if self.other_names != "off":
-                # A recipient value it was not given is the leak rule's finding, not a made-up name.
-                known_values = [_comparable(str(v)) for v in ctx.recipient.values() if v]
                 for start, end in _inner_names(plain):
                     name = plain[start:end]
                     key = _comparable(name)
                     if not key or key in seen or key in _COMMON or name.isupper() or any(c.isdigit() for c in name):
                         continue  # all capitals (an acronym, or shouting: another rule's business)
+                    if known_values is None:
+                        known_values = [_comparable(str(v)) for v in ctx.recipient.values() if v]
+                    # A recipient value it was not given is the leak rule's finding, not a made-up name.
                     if any(_mentions(v, key) >= 0 for v in known_values):
                         continue
                     if any(_mentions(g, key) >= 0 for g in given_values) or any(_mentions(k, key) >= 0 for k in self.known):
                         continue
+                    if fixed is None:
+                        fixed = _comparable(" ".join([*ctx.fixed_segments, ctx.subject]))
                     if _mentions(fixed, key) >= 0 or any(_mentions(_comparable(ex), key) >= 0 for ex in examples):
                         continue
                     span = st.norm.span(start, end)

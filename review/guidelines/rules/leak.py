@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import Any
 
 from ..findings import Finding
 from ..normalize import normalize
 from ..registry import register
-from ..rule import BrandEnv, ContextRule, Draft, Opt
+from ..rule import BrandEnv, ContextRule, Message, Opt
 from ..terms import OptionError
 
 # Values too common to count as a leak when they show up in ordinary prose.
@@ -56,7 +55,6 @@ COMMON_VALUES = frozenset(
 )
 
 
-@lru_cache(maxsize=8192)
 def _comparable(text: str) -> str:
     """Normalized, lower-cased, whitespace-collapsed: how values and slot text are compared."""
     return " ".join(normalize(text).plain.lower().split())
@@ -94,32 +92,28 @@ class Leak(ContextRule):
         self.ignore_fields = frozenset(opts["ignore_fields"])
         self.ignore_values = COMMON_VALUES | {_comparable(v) for v in opts["ignore_values"]}
 
-    def check(self, draft: Draft) -> Iterator[Finding]:
-        ctx = draft.ctx
-        values = None  # the recipient's checkable values, worked out once per draft
-        for slot, text in sorted(ctx.slots.items()):
-            if not text:
+    def check(self, message: Message) -> Iterator[Finding]:
+        ctx = message.ctx
+        values = self._values(ctx.recipient)
+        if not values:
+            return
+        for st in message.texts("slot"):
+            if not st.original or st.slot is None:
                 continue
-            if values is None:
-                values = self._values(ctx.recipient)
-                if not values:
-                    return
-            given = ctx.slot_inputs.get(slot) or {}
-            given_values = None  # worked out only if a value is found (a value the slot was given is fine)
-            norm = normalize(text)
+            given = ctx.slot_inputs.get(st.slot) or {}
+            given_values: set[str] | None = None  # worked out where a value is found
+            norm = st.norm
             low = norm.plain.lower()
             if len(low) != len(norm.plain):
                 low = norm.folded
             found: list[tuple[int, int, str]] = []
             for field, v in values:
-                if field in given:
-                    continue
-                at = _mentions(low, v)
+                at = -1 if field in given else _mentions(low, v)
                 if at < 0:
                     continue
                 if given_values is None:
                     given_values = {_comparable(x) for x in given.values() if x}
-                if v in given_values:
+                if v in given_values:  # a value the slot was given is fine
                     continue
                 start, end = norm.span(at, at + len(v))
                 found.append((start, end, field))
@@ -127,8 +121,8 @@ class Leak(ContextRule):
                 # "maria" inside a leaked "maria@example.com" is the same leak, reported once.
                 if any(s <= start and end <= e and (s, e) != (start, end) for s, e, _ in found):
                     continue
-                match = text[start:end]
-                yield self.finding(None, (start, end), match, match, scope="slot", slot=slot, field=field)
+                match = st.original[start:end]
+                yield self.finding(None, (start, end), match, match, scope="slot", slot=st.slot, field=field)
 
     def _values(self, recipient: dict[str, Any]) -> list[tuple[str, str]]:
         """(field, comparable value) for every recipient value worth looking for, by field name."""

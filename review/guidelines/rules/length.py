@@ -7,7 +7,7 @@ from typing import Any
 
 from ..findings import Finding
 from ..registry import register
-from ..rule import BrandEnv, ContextRule, Draft, Opt, words
+from ..rule import BrandEnv, ContextRule, Message, Opt, words
 from ..terms import OptionError
 
 
@@ -25,13 +25,11 @@ class Length(ContextRule):
         if self.max_words is not None and self.max_words < 1:
             raise OptionError("'max_words' must be at least 1", ("max_words",))
 
-    def check(self, draft: Draft) -> Iterator[Finding]:
-        ctx = draft.ctx
+    def check(self, message: Message) -> Iterator[Finding]:
+        ctx = message.ctx
         for slot, text in sorted(ctx.slots.items()):
             limit = self.max_words if self.max_words is not None else ctx.slot_max_words.get(slot)
             if limit is None or not text:
-                continue
-            if draft.word_count(text) <= limit:
                 continue
             found = words(text)
             if len(found) > limit:

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from functools import lru_cache
 from typing import Any
 
 from ..findings import Finding
-from ..normalize import Normalized
 from ..registry import register
 from ..rule import BrandEnv, Opt, ScopeText, TextRule
 from ..terms import OptionError
@@ -47,48 +45,19 @@ class Occurrence(TextRule):
         if opts["per"] not in ("scope", "sentence"):
             raise OptionError(f"'per' must be 'scope' or 'sentence', not {opts['per']!r}", ("per",))
         self.per = opts["per"]
-        # A plain ASCII literal without letters ('!'): str.count gives findall's count.
-        tok = opts["token"]
-        self.literal = tok if tok.isascii() and re.escape(tok) == tok and not any(c.isalpha() for c in tok) else None
-        self.word_runs = self.regex.pattern in (r"\w+", r"\b\w+\b")
-        # Sentences recur across drafts (fixed copy above all): their counts are cached.
-        self._occurrences = lru_cache(maxsize=4096)(lambda text: len(self.regex.findall(text)))
 
     def check_text(self, st: ScopeText) -> Iterator[Finding]:
-        norm = st.norm
-        # k matches of a word-run token (\w+: runs need a separator between them) take at least
-        # 2k - 1 characters: a shorter sentence cannot exceed the limit, so it is not counted.
-        bound = self.per == "sentence" and self.word_runs and self.min is None
-        if not bound:
-            total = self._total(norm)
-            if self.per == "scope":
-                if (self.max is None or total <= self.max) and (self.min is None or total >= self.min):
-                    return
-                yield from self._count(st, norm.plain, 0, None, total)
-                return
-            if self.min is None and total <= self.max:
-                return  # no sentence can exceed the limit if the whole text does not
-        shortest = 2 * self.max + 1 if bound else 0  # (k runs need 2k - 1 characters)
-        for sm in _SENTENCE.finditer(norm.plain):
-            if sm.end() - sm.start() < shortest:
-                continue
+        plain = st.norm.plain
+        if self.per == "scope":
+            yield from self._count(st, plain, 0, None)
+            return
+        for sm in _SENTENCE.finditer(plain):
             if sm.group(0).strip():
                 yield from self._count(st, sm.group(0), sm.start(), sm)
 
-    def _total(self, norm: Normalized) -> int:
-        """The whole-text count, shared by every rule counting the same token in this text."""
-        key = ("occurrence", self.regex)
-        total = norm.memo.get(key)
-        if total is None:
-            total = norm.memo[key] = norm.plain.count(self.literal) if self.literal else len(self.regex.findall(norm.plain))
-        return total
-
-    def _count(self, st: ScopeText, text: str, base: int, sentence: re.Match[str] | None, n: int | None = None) -> Iterator[Finding]:
-        if n is None:  # a sentence: counted here (a whole scope text comes with its total)
-            n = self._occurrences(text)
-        if (self.max is None or n <= self.max) and (self.min is None or n >= self.min):
-            return  # the common case, decided without building match objects
+    def _count(self, st: ScopeText, text: str, base: int, sentence: re.Match[str] | None) -> Iterator[Finding]:
         hits = list(self.regex.finditer(text))
+        n = len(hits)
         if self.max is not None and n > self.max:
             if sentence is not None:
                 lead = len(sentence.group(0)) - len(sentence.group(0).lstrip())

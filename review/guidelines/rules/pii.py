@@ -110,26 +110,9 @@ class Pii(TextRule):
         host = host.lower().rstrip(".")
         return any(host == d or host.endswith("." + d) for d in self.domains)
 
-    def kind_of(self, m: re.Match[str]) -> str | None:
-        group = m.lastgroup
-        if group == "email":
-            return None if self._allowed(m.group("edomain")) else "email"
-        if group == "url":
-            host = re.sub(r"^(?:https?://)?", "", m.group(0), flags=re.IGNORECASE)
-            host = re.split(r"[/:?#]", host, maxsplit=1)[0]
-            return None if self._allowed(host) else "url"
-        if group == "iban":
-            return "iban" if iban_ok(m.group(0)) else None
-        if group == "ni":
-            return "ni_number" if m.group(0)[:2].upper() not in _NI_BAD_PREFIX else None
-        return classify_digits(m.group(0))
-
     def check_text(self, st: ScopeText) -> Iterator[Finding]:
         norm = st.norm
-        cands = norm.memo.get("pii")
-        if cands is None:
-            cands = norm.memo["pii"] = _candidates(norm.plain)
-        for kind, host, vs, ve in cands:
+        for kind, host, vs, ve in _candidates(norm.plain):
             if host is not None and self._allowed(host):
                 continue
             if kind is None or kind not in self.detect:
@@ -140,7 +123,7 @@ class Pii(TextRule):
 
 
 def _candidates(plain: str) -> list[tuple[str | None, str | None, int, int]]:
-    """Every PII candidate of a text, found once and shared by all pii rules: (kind, host, start, end).
+    """Every PII candidate of a text: (kind, host, start, end).
 
     Emails and links carry their host, which each rule checks against its own allowed domains;
     the other kinds are validated here (Luhn, mod-97, ...) since that does not depend on the rule.
@@ -151,6 +134,7 @@ def _candidates(plain: str) -> list[tuple[str | None, str | None, int, int]]:
     for m in _PII.finditer(plain):
         group = m.lastgroup
         host = None
+        kind: str | None
         if group == "email":
             kind, host = "email", m.group("edomain")
         elif group == "url":

@@ -27,23 +27,12 @@ class Required(TextRule):
         # One compiled set per token: each must be found on its own.
         self.sets = [compile_terms([t], ignorecase=self.ignorecase, path=("tokens", i)) for i, t in enumerate(self.tokens)]
         self.any = bool(opts["any"])
-        self._made: dict[tuple[str, str | None, str], Finding] = {}
 
     def check_text(self, st: ScopeText) -> Iterator[Finding]:
         missing = [tok for tok, ts in zip(self.tokens, self.sets, strict=True) if not ts.contains(st.norm)]
         if self.any:
             if len(missing) == len(self.tokens):
-                yield self._missing(st, " / ".join(self.tokens))
+                yield self.finding(st, None, "", " / ".join(self.tokens))
             return
         for tok in missing:
-            yield self._missing(st, tok)
-
-    def _missing(self, st: ScopeText, tok: str) -> Finding:
-        """The finding for a missing text (no span: the same for every draft, built once)."""
-        key = (st.scope, st.slot, tok)
-        got = self._made.get(key)
-        if got is None:
-            if len(self._made) >= 1024:
-                self._made.clear()
-            got = self._made[key] = self.finding(st, None, "", tok)
-        return got
+            yield self.finding(st, None, "", tok)

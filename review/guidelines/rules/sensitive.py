@@ -46,10 +46,11 @@ class Sensitive(TextRule):
         if not terms:
             raise OptionError("no terms: choose 'categories' or add 'terms'")
         self.terms = compile_terms(terms, ignorecase=self.ignorecase, path=("terms",))
-        self.anchors = self.terms.anchors
-        self.triggers = (self.terms,)
 
     def check_text(self, st: ScopeText) -> Iterator[Finding]:
         for i, start, end in self.terms.finditer(st.norm):
             match = st.original[start:end]
             yield self.finding(st, (start, end), match, self.labels[i], match, category=self.labels[i])
+
+    def words(self) -> frozenset[str] | None:
+        return self.terms.words()

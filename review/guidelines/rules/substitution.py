@@ -42,8 +42,6 @@ class Substitution(TextRule):
         self.targets = list(swap.values())
         self.terms = compile_terms(list(swap), ignorecase=self.ignorecase, path=("swap",))
         self.target_keys = [_spelling(t) for t in self.targets]
-        self.anchors = self.terms.anchors
-        self.triggers = (self.terms,)
 
     def check_text(self, st: ScopeText) -> Iterator[Finding]:
         for i, start, end in self.terms.finditer(st.norm):
@@ -52,3 +50,6 @@ class Substitution(TextRule):
                 continue  # already the preferred wording (case or look-alike letters aside)
             suggestion = match_case(self.targets[i], match)
             yield self.finding(st, (start, end), match, suggestion, match, suggestion=suggestion)
+
+    def words(self) -> frozenset[str] | None:
+        return self.terms.words()
