@@ -34,7 +34,7 @@ class Role:
 
 
 class Status:
-    """Draft statuses. Only `review.workflow.transition` changes them."""
+    """Draft statuses. Only `review.transitions.transition` changes them."""
 
     CHECKED = "checked"
     IN_REVIEW = "in_review"
