@@ -40,6 +40,9 @@ HINT = (
 CACHE_FORMAT = 1
 _WEIGHT_SUFFIXES = (".gguf", ".safetensors", ".bin", ".json", ".model", ".txt", ".jinja")
 _EXTRA_EOS = ("<|im_end|>", "<|endoftext|>", "<|eot_id|>", "<end_of_turn>")
+# The first release whose models take `cache=` (decoding.py); an older one would silently ignore
+# it and decode without a cache. requirements.txt pins the tested range.
+MIN_TRANSFORMERS = "5.24"
 
 
 def default_model_path() -> Path:
@@ -158,11 +161,20 @@ class LoadedModel:
     fingerprint: str
     eos_ids: list[int]  # every id that ends a candidate
     pad_id: int
-    from_cache: bool  # a GGUF read from the converted-weights cache
+    from_cache: bool  # a GGUF whose conversion was already in the cache (False: converted by this load)
+
+
+def check_transformers_version() -> None:
+    import transformers
+    from packaging.version import Version
+
+    if Version(transformers.__version__) < Version(MIN_TRANSFORMERS):
+        raise ModelLoadError(f"transformers {transformers.__version__} is too old; install transformers>={MIN_TRANSFORMERS} (see requirements.txt).")
 
 
 def load_model(source: Path, cache_dir: Path, device: str, dtype: Any) -> LoadedModel:
     """Load an HF directory or a .gguf; every failure is one ModelLoadError naming the path."""
+    check_transformers_version()
     if not source.exists():
         raise ModelLoadError(f"Model not found at {source}. {HINT}")
     if source.is_file() and source.suffix != ".gguf":
@@ -230,7 +242,7 @@ def _load_gguf(gguf: Path, cache_dir: Path, fingerprint: str, dtype: Any) -> tup
     if _write_cache(model, tokenizer, target, gguf, fingerprint):
         # Serve what later loads will read: a plain model, not one still marked as GGUF-quantized.
         del model
-        return (*_load_hf_dir(target, dtype), True)
+        model, tokenizer = _load_hf_dir(target, dtype)
     return model, tokenizer, False
 
 

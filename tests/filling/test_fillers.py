@@ -77,6 +77,22 @@ def test_real_model_greedy_is_usable(real_filler: TransformersFiller, welcome_sl
     assert len(real_filler.fingerprint) == 64
 
 
+@pytest.mark.model
+def test_gguf_is_converted_once_into_a_plain_cache(real_filler: TransformersFiller, welcome_slot: SlotSpec, tmp_path: Path) -> None:
+    """A cold cache: the GGUF is dequantized and saved as a plain HF directory that the next load
+    reads, and the converted weights write the same text as the shared cache's."""
+    first = TransformersFiller(cache_dir=tmp_path, batch_size=4)
+    assert not first.loaded_from_cache  # converted by this load (and served from what it wrote)
+    (converted,) = [p for p in tmp_path.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    assert (converted / "countersign.json").exists() and (converted / "model.safetensors").exists()
+    assert "quantization_config" not in (converted / "config.json").read_text()
+    second = TransformersFiller(cache_dir=tmp_path, batch_size=4)
+    assert second.loaded_from_cache and second.fingerprint == first.fingerprint == real_filler.fingerprint
+    prompt, settings = build_prompt(welcome_slot, {"city": "York"}), GenerationSettings(max_new_tokens=12)
+    want = real_filler.generate([prompt], seeds=[0], settings=settings, greedy=True)
+    assert second.generate([prompt], seeds=[0], settings=settings, greedy=True) == want
+
+
 @pytest.fixture(scope="module")
 def tiny_filler(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> TransformersFiller:
     return TransformersFiller(tiny_model_dir, cache_dir=tmp_path_factory.mktemp("cache"), batch_size=8)
@@ -187,3 +203,11 @@ def test_a_transformers_deprecation_fails_the_test_run() -> None:
     assert Renamed()(new=1) == 1
     with pytest.raises(FutureWarning, match="`old` is deprecated"):
         Renamed()(old=1)
+
+
+def test_too_old_transformers_is_one_clear_error(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import transformers
+
+    monkeypatch.setattr(transformers, "__version__", "5.23.0")
+    with pytest.raises(ModelLoadError, match=r"transformers 5\.23\.0 is too old; install transformers>=5\.24"):
+        TransformersFiller(tiny_model_dir, cache_dir=tmp_path)
