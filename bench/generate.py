@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from review.filling import GenerationSettings, TransformersFiller, build_prompt, default_cache_dir, default_model_path  # noqa: E402
+from review.filling import GenerationSettings, SlotFiller, TransformersFiller, build_prompt, default_cache_dir, default_model_path  # noqa: E402
 from review.templates import SlotSpec  # noqa: E402
 
 CITIES = ["York", "Cardiff", "Manchester", "Glasgow", "Bath", "Hull", "Derby", "Leeds", "Luton", "Ely", "Truro", "Wells", "Exeter", "Oxford", "Dover"]
@@ -41,9 +41,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def time_load(cache_dir: Path, **kw: object) -> tuple[float, TransformersFiller]:
+def time_load(cache_dir: Path, model_path: Path, dtype: str | None) -> tuple[float, TransformersFiller]:
     start = time.perf_counter()
-    filler = TransformersFiller(cache_dir=cache_dir, **kw)  # type: ignore[arg-type]
+    filler = TransformersFiller(model_path, cache_dir=cache_dir, dtype=dtype)
     return time.perf_counter() - start, filler
 
 
@@ -110,7 +110,7 @@ Harbor Mutual Insurance Ltd is authorised and regulated by the Financial Conduct
 """
 
 
-def campaign_timing(filler: TransformersFiller, recipients: int = 10_000) -> None:
+def campaign_timing(filler: SlotFiller, recipients: int = 10_000) -> None:
     """Generate and check a realistic campaign end to end through review.generation.
 
     Field cardinalities: tenure 1-15 years, 4 policy types, 25 cities, so about 1,500 variants.
@@ -210,7 +210,7 @@ def main() -> None:
     if args.campaign_only:
         from review.filling import load_filler
 
-        campaign_timing(load_filler(model))  # type: ignore[arg-type]
+        campaign_timing(load_filler(model))
         print(f"peak process memory (ru_maxrss): {peak_rss_mb():.0f} MiB")
         return
     print(f"model: {model}")
