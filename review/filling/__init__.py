@@ -2,7 +2,8 @@
 
 from .base import FakeFiller, SlotFiller, candidate_seed
 from .cleaning import clean_output
-from .model import TransformersFiller, default_cache_dir, default_model_path, load_filler
+from .loading import default_cache_dir, default_model_path
+from .model import TransformersFiller, load_filler
 from .prompts import Prompt, build_prompt, sanitize_value
 from .scoring import choose_best, score_candidate
 from .settings import GenerationSettings

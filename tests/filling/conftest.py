@@ -56,3 +56,43 @@ def real_filler() -> Iterator[object]:
     # The same converted-weights cache as every other test (tests/conftest.py sets it).
     cache = os.environ.get("COUNTERSIGN_MODEL_CACHE") or Path(__file__).resolve().parents[2] / "data" / "model-cache"
     yield TransformersFiller(cache_dir=Path(cache), batch_size=16)
+
+
+_TINY_TEMPLATE = (
+    "{% for m in messages %}<|im_start|> {{ m['role'] }} {{ m['content'] }} <|im_end|> {% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|> assistant {% endif %}"
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny random Llama chat model saved as a plain Hugging Face directory, the way a user
+    points COUNTERSIGN_MODEL_PATH at their own model. Built in about a second; no download."""
+    import torch
+    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
+    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+
+    extra = ["York", "Hull", "Ely", "Kingston", "upon", "motor", "pet", "home", "Warm", ".", ",", "system", "user", "assistant", "Voice", ":"]
+    words = " ".join([*WELCOME.instruction.split(), *TIP.instruction.split(), *" ".join(WELCOME.examples + TIP.examples).split(), *extra])
+    tok = Tokenizer(models.WordLevel(unk_token="<unk>"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    tok.train_from_iterator([words], trainers.WordLevelTrainer(special_tokens=["<unk>", "<pad>", "<|im_start|>", "<|im_end|>"]))
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="<unk>", pad_token="<pad>", eos_token="<|im_end|>")
+    tokenizer.chat_template = _TINY_TEMPLATE
+    config = LlamaConfig(
+        vocab_size=tokenizer.vocab_size,
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,  # grouped-query attention, like the bundled model
+        max_position_embeddings=1024,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=None,
+    )
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("tiny-chat-model")
+    LlamaForCausalLM(config).save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path

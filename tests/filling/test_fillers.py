@@ -77,115 +77,99 @@ def test_real_model_greedy_is_usable(real_filler: TransformersFiller, welcome_sl
     assert len(real_filler.fingerprint) == 64
 
 
-def test_preallocated_cache_layer_behaves_like_dynamic_layer() -> None:
-    """Same keys/values as transformers' DynamicLayer through prefill, decode, pruning and repeat."""
-    import torch
-    from transformers.cache_utils import DynamicCache, DynamicLayer
-
-    from review.filling.model import preallocate
-
-    gen = torch.Generator().manual_seed(0)
-
-    def kv(batch: int, length: int) -> tuple[torch.Tensor, torch.Tensor]:
-        return torch.randn(batch, 3, length, 8, generator=gen), torch.randn(batch, 3, length, 8, generator=gen)
-
-    plain, fast = DynamicCache(), DynamicCache()
-    first = [kv(4, 5) for _ in range(2)]
-    for layer, (k, v) in enumerate(first):
-        plain.update(k, v, layer)
-        fast.update(k, v, layer)
-    assert preallocate(fast, extra=2)  # room for 2 steps; a 3rd forces the grow path
-    assert all(type(layer) is not DynamicLayer for layer in fast.layers)
-    for step in range(3):
-        if step == 1:
-            for cache in (plain, fast):
-                cache.batch_select_indices(torch.tensor([0, 2, 3]))
-                cache.batch_repeat_interleave(2)
-        batch = 4 if step == 0 else 6
-        for layer in range(2):
-            k, v = kv(batch, 1)
-            want = plain.update(k, v, layer)
-            got = fast.update(k, v, layer)
-            assert torch.equal(want[0], got[0]) and torch.equal(want[1], got[1])
-        assert plain.get_seq_length() == fast.get_seq_length() == 6 + step
-
-
-def test_preallocate_leaves_other_caches_alone() -> None:
-    from transformers.cache_utils import DynamicCache
-
-    from review.filling.model import preallocate
-
-    assert not preallocate(DynamicCache(), extra=4)  # nothing initialized yet
-    assert not preallocate(object(), extra=4)
-
-
 @pytest.mark.model
-def test_real_model_preallocated_cache_changes_nothing(real_filler: TransformersFiller, welcome_slot: SlotSpec, tip_slot: SlotSpec) -> None:
-    settings = GenerationSettings(n_candidates=3, max_new_tokens=24)
-    prompts = [build_prompt(welcome_slot, {"city": c}, "Warm.") for c in ("York", "Ely")] + [build_prompt(tip_slot, {"policy_type": "pet"}, "Warm.")]
-    try:  # the plain (unshared) decode path, with and without preallocated storage
-        real_filler.shared_prefix = False
-        real_filler.preallocate_cache = False
-        plain = real_filler.generate(prompts, seeds=[1, 2, 3], settings=settings)
-        real_filler.preallocate_cache = True
-        assert real_filler.generate(prompts, seeds=[1, 2, 3], settings=settings) == plain
-    finally:
-        real_filler.preallocate_cache = real_filler.shared_prefix = True
+def test_gguf_is_converted_once_into_a_plain_cache(real_filler: TransformersFiller, welcome_slot: SlotSpec, tmp_path: Path) -> None:
+    """A cold cache: the GGUF is dequantized and saved as a plain HF directory that the next load
+    reads, and the converted weights write the same text as the shared cache's."""
+    first = TransformersFiller(cache_dir=tmp_path, batch_size=4)
+    assert not first.loaded_from_cache  # converted by this load (and served from what it wrote)
+    (converted,) = [p for p in tmp_path.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    assert (converted / "countersign.json").exists() and (converted / "model.safetensors").exists()
+    assert "quantization_config" not in (converted / "config.json").read_text()
+    second = TransformersFiller(cache_dir=tmp_path, batch_size=4)
+    assert second.loaded_from_cache and second.fingerprint == first.fingerprint == real_filler.fingerprint
+    prompt, settings = build_prompt(welcome_slot, {"city": "York"}), GenerationSettings(max_new_tokens=12)
+    want = real_filler.generate([prompt], seeds=[0], settings=settings, greedy=True)
+    assert second.generate([prompt], seeds=[0], settings=settings, greedy=True) == want
 
 
-@pytest.mark.model
-def test_real_model_shared_head_decoding_changes_nothing(real_filler: TransformersFiller, welcome_slot: SlotSpec, tip_slot: SlotSpec) -> None:
-    """The bundled model passes the load-time probe, and storing the head once gives the same drafts."""
-    assert real_filler.shared_prefix
-    settings = GenerationSettings(n_candidates=3, max_new_tokens=24)
-    prompts = [build_prompt(welcome_slot, {"city": c}, "Warm.") for c in ("York", "Ely")] + [build_prompt(tip_slot, {"policy_type": "pet"}, "Warm.")]
-    shared = real_filler.generate(prompts, seeds=[4, 5, 6], settings=settings)
+@pytest.fixture(scope="module")
+def tiny_filler(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> TransformersFiller:
+    return TransformersFiller(tiny_model_dir, cache_dir=tmp_path_factory.mktemp("cache"), batch_size=8)
+
+
+def test_any_local_hf_model_directory_works_through_the_setting(tiny_model_dir: Path, welcome_slot: SlotSpec, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("COUNTERSIGN_MODEL_PATH", str(tiny_model_dir))
+    filler = load_filler()
+    assert isinstance(filler, TransformersFiller) and load_filler() is filler  # loaded once per path
+    assert filler.model_name == tiny_model_dir.name and len(filler.fingerprint) == 64
+    assert filler.device == "cpu" and not filler.loaded_from_cache  # a directory needs no conversion
+    out = filler.generate([build_prompt(welcome_slot, {"city": "York"})], seeds=[5], settings=GenerationSettings(n_candidates=3, max_new_tokens=6))
+    assert len(out) == 1 and len(out[0]) == 3 and all(isinstance(t, str) for t in out[0])
+    assert filler.last_stats["rows"] == 3 and 3 <= filler.last_stats["generated_tokens"] <= 18
+
+
+def test_same_seed_same_candidates_whatever_the_batch(tiny_filler: TransformersFiller, welcome_slot: SlotSpec, tip_slot: SlotSpec) -> None:
+    """The resume / regenerate-verify contract, on a model small enough for every run: a prompt's
+    candidates do not depend on the prompts batched with it, nor on the batch size."""
+    settings = GenerationSettings(n_candidates=3, max_new_tokens=10)
+    target = build_prompt(welcome_slot, {"city": "York"}, "Warm.")
+    others = [build_prompt(welcome_slot, {"city": c}, "Warm.") for c in ("Kingston upon Hull", "Ely")]
+    others.append(build_prompt(tip_slot, {"policy_type": "motor"}, "Warm."))  # another head: head padding
+    alone = tiny_filler.generate([target], seeds=[11], settings=settings)[0]
+    mixed = tiny_filler.generate([others[0], target, *others[1:]], seeds=[1, 11, 2, 3], settings=settings)[1]
+    tiny_filler.batch_size = 3  # one prompt per batch
     try:
-        real_filler.shared_prefix = False
-        plain = real_filler.generate(prompts, seeds=[4, 5, 6], settings=settings)
+        split = tiny_filler.generate([others[2], target], seeds=[3, 11], settings=settings)[1]
     finally:
-        real_filler.shared_prefix = True
-    assert shared == plain
+        tiny_filler.batch_size = 8
+    assert alone == mixed == split
+    assert len(set(alone)) > 1  # the candidates are different draws
+    assert tiny_filler.generate([target], seeds=[12], settings=settings)[0] != alone
 
 
-@pytest.mark.model
-def test_probe_refuses_shared_heads_when_the_model_bypasses_them(real_filler: TransformersFiller, monkeypatch: pytest.MonkeyPatch) -> None:
-    """A model whose attention never calls ours would attend to the tail only: the probe says no."""
-    from review.filling import shared_prefix
+def test_batched_decoding_matches_the_model_run_one_sequence_at_a_time(tiny_filler: TransformersFiller, welcome_slot: SlotSpec, tip_slot: SlotSpec) -> None:
+    """The static cache, the padding between head and tail and the positions give the tokens
+    a plain forward pass over each whole sequence (no cache, no padding) picks."""
+    import torch
 
-    def enter_without_switching(self: shared_prefix.active) -> shared_prefix.SharedHeads:
-        self.previous = self.model.config._attn_implementation
-        shared_prefix._state.heads = self.heads
-        return self.heads
+    settings = GenerationSettings(max_new_tokens=8, repetition_penalty=1.0)
+    prompts = [build_prompt(welcome_slot, {"city": c}, "Warm.") for c in ("Kingston upon Hull", "Ely")]
+    prompts.append(build_prompt(tip_slot, {"policy_type": "pet"}))
+    encoded = [tiny_filler._encode(p) for p in prompts]
+    assert len({len(h) for h, _ in encoded}) > 1 and len({len(t) for _, t in encoded}) > 1  # both kinds of padding occur
+    got = tiny_filler.decoder.run_batch(encoded, [0, 0, 0], 1, settings, greedy=True)
+    eos = set(tiny_filler.eos_ids)
+    for (head, tail), row in zip(encoded, got, strict=True):
+        seq, want = [*head, *tail], []
+        with torch.inference_mode():
+            while len(want) < settings.max_new_tokens and not (want and want[-1] in eos):
+                logits = tiny_filler.model(input_ids=torch.tensor([seq])).logits[0, -1]
+                want.append(int(logits.argmax()))
+                seq.append(want[-1])
+        assert row == want
 
-    assert real_filler._probe_shared_prefix()
-    monkeypatch.setattr(shared_prefix.active, "__enter__", enter_without_switching)
-    assert not real_filler._probe_shared_prefix()
 
+def test_cuda_is_used_when_present_and_never_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
 
-@pytest.mark.model
-def test_probe_verdict_is_remembered_per_model(real_filler: TransformersFiller, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[int] = []
+    from review.filling.loading import choose_device, choose_dtype
 
-    def probe() -> bool:
-        calls.append(1)
-        return False
-
-    monkeypatch.setattr(real_filler, "cache_dir", tmp_path)
-    monkeypatch.setattr(real_filler, "_probe_shared_prefix", probe)
-    assert real_filler._shared_prefix_verdict() is False
-    assert real_filler._shared_prefix_verdict() is False
-    assert len(calls) == 1  # the second load reads the verdict
-    monkeypatch.setattr(real_filler, "fingerprint", "0" * 64)  # other weights: probed again
-    real_filler._shared_prefix_verdict()
-    assert len(calls) == 2
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert choose_device() == "cpu" and choose_dtype("cpu") == torch.float32
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    assert choose_device() == "cuda" and choose_dtype("cuda") == torch.bfloat16
+    assert choose_device("cpu") == "cpu"  # an explicit device wins
+    with pytest.raises(ModelLoadError, match="float32"):
+        choose_dtype("cpu", "int3")
 
 
 def test_nucleus_sampling_of_a_row_ignores_its_batch_mates() -> None:
     """A peaked row (top-512 suffices) and a flat row (full sort) pick the same alone as together."""
     import torch
 
-    from review.filling.model import TransformersFiller as Filler
+    from review.filling.sampling import pick
 
     settings = GenerationSettings()
     gen = torch.Generator().manual_seed(1)
@@ -193,9 +177,9 @@ def test_nucleus_sampling_of_a_row_ignores_its_batch_mates() -> None:
     flat = torch.randn(2, 49152, generator=gen) * 0.1  # top-512 mass far below top_p
     uniforms = torch.rand(5, generator=gen, dtype=torch.float64)
     history = torch.zeros((5, 0), dtype=torch.long)
-    together = Filler._pick(torch.cat([peaked, flat]), history, uniforms, settings, False)
-    alone_peaked = Filler._pick(peaked, history[:3], uniforms[:3], settings, False)
-    alone_flat = Filler._pick(flat, history[3:], uniforms[3:], settings, False)
+    together = pick(torch.cat([peaked, flat]), history, uniforms, settings, False)
+    alone_peaked = pick(peaked, history[:3], uniforms[:3], settings, False)
+    alone_flat = pick(flat, history[3:], uniforms[3:], settings, False)
     assert together.tolist() == alone_peaked.tolist() + alone_flat.tolist()
     # And it is nucleus sampling: a peaked row's pick lies inside its top-p set.
     probs = torch.softmax(peaked / settings.temperature, dim=-1)
@@ -203,3 +187,27 @@ def test_nucleus_sampling_of_a_row_ignores_its_batch_mates() -> None:
         p, ids = torch.sort(probs[row], descending=True)
         keep = ids[(p.cumsum(0) - p) < settings.top_p]
         assert tok in keep.tolist()
+
+
+def test_a_transformers_deprecation_fails_the_test_run() -> None:
+    """pyproject's filterwarnings turn transformers' deprecations into errors, including the ones a
+    model's forward raises for a renamed argument (attributed to torch's Module.__call__)."""
+    import torch
+    from transformers.utils.deprecation import deprecate_kwarg
+
+    class Renamed(torch.nn.Module):
+        @deprecate_kwarg("old", version="99.0", new_name="new")
+        def forward(self, new: int = 0) -> int:
+            return new
+
+    assert Renamed()(new=1) == 1
+    with pytest.raises(FutureWarning, match="`old` is deprecated"):
+        Renamed()(old=1)
+
+
+def test_too_old_transformers_is_one_clear_error(tiny_model_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import transformers
+
+    monkeypatch.setattr(transformers, "__version__", "5.23.0")
+    with pytest.raises(ModelLoadError, match=r"transformers 5\.23\.0 is too old; install transformers>=5\.24"):
+        TransformersFiller(tiny_model_dir, cache_dir=tmp_path)
