@@ -94,6 +94,8 @@ def build_context(spec: TemplateSpec, policy: BrandPolicy, slots: dict[str, str]
         slot_sequence=list(rendered.slot_sequence),
         personalized=variant.personalized,
         slot_examples={k: list(s.examples) for k, s in spec.slots.items()},
+        slot_instructions={k: s.instruction for k, s in spec.slots.items()},
+        field_values={f.name: f.values for f in policy.fields if f.values},
     )
 
 
