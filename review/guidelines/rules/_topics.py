@@ -65,10 +65,11 @@ class Topics:
         return [self.phrase.replace("{value}", value), *self.extra.get(value.lower(), [])]
 
     def values(self, message: Message, given: str) -> list[str]:
-        """Every value of the field the rule can compare: brand.yaml's enum values, the values
-        the rule describes, and the given one."""
+        """The given value first, then every other value of the field the rule can compare:
+        brand.yaml's enum values and the values the rule's `topics` and `words` describe."""
         declared = message.ctx.field_values.get(self.field, ())
-        return list(dict.fromkeys([given, *declared, *(k for k in self.extra if k != given.lower())]))
+        named = [k for k in [*self.extra, *self.words] if k != given.lower()]
+        return list(dict.fromkeys([given, *(v for v in declared if v.lower() != given.lower()), *named]))
 
     def scores(self, text: str, values: list[str]) -> dict[str, float]:
         """The fill's best similarity to each value's phrases (one batch through the embedder)."""
