@@ -2,9 +2,9 @@
 
 import pytest
 
+from review.guidelines import load_ruleset
 from review.guidelines.rules.grounding import claim_figures
 from review.guidelines.testing import GUIDELINES, brand, check, ctx
-from review.guidelines import load_ruleset
 
 CLAIMS = """\
 - id: HM-001
@@ -60,4 +60,5 @@ def test_the_demo_brand_accepts_hm_001_in_a_slot():
     got = [f for f in rs.check(ctx(fill, slots={"tip": fill}, slot_inputs={"tip": {"policy_type": "home"}})) if f.rule == "_base.grounding"]
     assert got == []
     near = "Our customers rate us 4.9 out of 5 on Trustpilot."
-    assert [f.match for f in rs.check(ctx(near, slots={"tip": near}, slot_inputs={"tip": {"policy_type": "home"}})) if f.rule == "_base.grounding"] == ["4.9", "5"]
+    got = rs.check(ctx(near, slots={"tip": near}, slot_inputs={"tip": {"policy_type": "home"}}))
+    assert [f.match for f in got if f.rule == "_base.grounding"] == ["4.9", "5"]
