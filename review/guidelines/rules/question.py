@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..findings import Finding
+from ..normalize import normalize
 from ..registry import register
 from ..rule import BrandEnv, ContextRule, Message, Opt
 from ..terms import compile_terms
@@ -29,8 +30,6 @@ class Question(ContextRule):
         self.asks = compile_terms(opts["asks"], ignorecase=True, path=("asks",))
 
     def check(self, message: Message) -> Iterator[Finding]:
-        from ..normalize import normalize
-
         for st in message.texts("slot"):
             if st.slot is None or "?" not in st.original:
                 continue
