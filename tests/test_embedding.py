@@ -43,3 +43,16 @@ def test_a_configured_directory_without_a_model_is_a_clear_error(monkeypatch: py
     monkeypatch.setenv("COUNTERSIGN_EMBEDDING_PATH", str(tmp_path))
     with pytest.raises(ModelLoadError, match="no config.json"):
         default_embedding_path()
+
+
+def test_candidates_are_embedded_in_one_batch_only_for_brands_that_need_it(emb: Embedder, tmp_path: Path) -> None:
+    from review.checks import embed_candidates
+    from review.guidelines.testing import one_rule
+
+    plain = one_rule(tmp_path / "plain", "extends: repetition\n")
+    sense = one_rule(tmp_path / "sense", "extends: relevance\nfield: policy_type\n")
+    texts = ["Check your tyre tread before the winter, candidate 1.", "Check your tyre tread before the winter, candidate 2.", ""]
+    embed_candidates(plain, texts)
+    assert not any(t in emb._cache for t in texts)
+    embed_candidates(sense, texts)
+    assert all(t in emb._cache for t in texts[:2]) and "" not in emb._cache

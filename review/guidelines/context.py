@@ -21,3 +21,9 @@ class CheckContext:
     # The template's few-shot examples per slot: text copied from them (a city, a number) into a
     # fill for a different recipient is a made-up fact.
     slot_examples: dict[str, list[str]] = field(default_factory=dict)
+    # What each slot was asked to write (the template's instruction): a question where a statement
+    # was asked for is a finding.
+    slot_instructions: dict[str, str] = field(default_factory=dict)
+    # The values brand.yaml declares for each enum field (policy_type: home, motor, ...): a fill
+    # about another value of the field than the one it was given contradicts its input.
+    field_values: dict[str, tuple[str, ...]] = field(default_factory=dict)

@@ -11,8 +11,9 @@ EXPECTED = {
     (
         "rules/unknown-type.yaml",
         2,
-        "unknown rule type 'existance' (known: budget, capitalization, claims, conditional, existence, fixed, grounding, leak, length, "
-        "occurrence, pii, readability, required, sensitive, substitution) (did you mean 'existence'?)",
+        "unknown rule type 'existance' (known: budget, capitalization, claims, conditional, contradiction, existence, fixed, grounding, "
+        "leak, length, occurrence, persona, pii, question, readability, relevance, repetition, required, sensitive, substitution, "
+        "superlative) (did you mean 'existence'?)",
     ),
     ("rules/bad-regex.yaml", 4, "bad regular expression '/(unclosed/': missing ), unterminated subpattern at position 0"),
     ("rules/missing-field.yaml", 1, "missing required key 'swap' for rule type 'substitution'"),

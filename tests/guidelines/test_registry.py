@@ -21,6 +21,12 @@ def test_builtins_registered():
         "budget",
         "fixed",
         "length",
+        "relevance",
+        "contradiction",
+        "repetition",
+        "persona",
+        "question",
+        "superlative",
     }
 
 

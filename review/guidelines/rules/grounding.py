@@ -153,6 +153,36 @@ def _mentions(haystack: str, needle: str) -> int:
     return -1
 
 
+_CLAIM_TOKEN = re.compile(r"\d+(?:[.,]\d+)*|[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
+
+
+def claim_figures(wording: str) -> tuple[str, ...] | None:
+    """The part of an approved claim that carries its numbers, as lower-case tokens: from its
+    first number to its last ("4.8 out of 5" of "Rated 4.8 out of 5 by our customers"), with a
+    word on each side when the claim has a single number ("over 50 years"). None: no number."""
+    toks = [m.group().lower() for m in _CLAIM_TOKEN.finditer(normalize(wording).plain)]
+    at = [i for i, t in enumerate(toks) if t[0].isdigit() or (t in _ALL_WORDS and t not in _AMBIGUOUS)]
+    if not at:
+        return None
+    first, last = at[0], at[-1]
+    if first == last:
+        first, last = max(first - 1, 0), min(last + 1, len(toks) - 1)
+    return tuple(toks[first : last + 1])
+
+
+def quoted_claims(plain: str, figures: list[tuple[str, tuple[str, ...]]]) -> list[tuple[int, int, str]]:
+    """(start, end, claim id) of each place `plain` quotes an approved claim's figures word for word."""
+    found = list(_CLAIM_TOKEN.finditer(plain))
+    toks = [m.group().lower() for m in found]
+    out = []
+    for cid, fig in figures:
+        n = len(fig)
+        for i in range(len(toks) - n + 1):
+            if tuple(toks[i : i + n]) == fig:
+                out.append((found[i].start(), found[i + n - 1].end(), cid))
+    return out
+
+
 def _fmt(value: float) -> str:
     return str(int(value)) if value == int(value) else str(value)
 
@@ -187,6 +217,9 @@ class Grounding(ContextRule):
         known = [*opts["allow_names"], *env.accept, env.brand.replace("-", " ")]
         known += [c.wording for c in env.claims]
         self.known = [_comparable(k) for k in known if k]
+        # Numbers a slot quotes from an ACTIVE approved claim are grounded by the claim (a retired
+        # claim grounds nothing; the claims rule reports its use).
+        self.claim_figures = [(c.id, fig) for c in env.claims if c.status == "active" and (fig := claim_figures(c.wording))]
 
     def check(self, message: Message) -> Iterator[Finding]:
         ctx = message.ctx
@@ -204,8 +237,9 @@ class Grounding(ContextRule):
                 allowed = set(self.allow_numbers)
                 for v in given.values():
                     allowed.update(n for _, _, n in numbers_in(normalize(v).plain))
+                quoted = quoted_claims(plain, self.claim_figures) if self.claim_figures else []
                 for start, end, value in numbers_in(plain):
-                    if value in allowed:
+                    if value in allowed or any(s <= start and end <= e for s, e, _ in quoted):
                         continue
                     example_numbers = {n for ex in examples for _, _, n in numbers_in(normalize(ex).plain)}
                     span = st.norm.span(start, end)

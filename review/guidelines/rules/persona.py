@@ -1,0 +1,66 @@
+"""persona: the writer showing through ("As an AI", "I'm here for you", "I think"), or a single
+person speaking where the brand speaks as "we"."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+from ..findings import Finding
+from ..registry import register
+from ..rule import BrandEnv, Opt, ScopeText, TextRule
+from ..terms import compile_terms
+
+PHRASES = [
+    "as an AI",
+    "as a language model",
+    "as an assistant",
+    "I'm here for you",
+    "I am here for you",
+    "here to help you",
+    "I think",
+    "I believe",
+    "I hope",
+    "I feel",
+    "in my opinion",
+    "I'm sorry",
+    "I am sorry",
+    "I cannot",
+    "I can't",
+    "sure, here",
+    "here is a sentence",
+    "here's a sentence",
+]
+_SINGULAR = re.compile(r"(?<![\w'\u2019])(?:I|I['\u2019](?:m|ve|d|ll)|[Mm]e|[Mm]y|[Mm]ine|[Mm]yself)(?![\w'\u2019])")
+
+
+@register("persona")
+class Persona(TextRule):
+    summary = "The writer's own voice in a fill: an assistant's phrases, or 'I'/'me'/'my' where the brand speaks as 'we'."
+    options = {
+        "phrases": Opt("terms", doc="phrases that give the writer away (default: a built-in list: 'as an AI', 'I'm here for you', 'I think', ...)"),
+        "extra_phrases": Opt("terms", default=[], doc="phrases added to the list"),
+        "first_person": Opt("bool", default=True, doc="also report I, me, my, mine, myself (the brand speaks as 'we')"),
+    }
+    default_level = "error"
+    default_scope = "slot"
+    default_message = "%s"
+
+    def setup(self, opts: dict[str, Any], env: BrandEnv) -> None:
+        self.phrases = compile_terms(list(opts.get("phrases") or PHRASES) + list(opts["extra_phrases"]), ignorecase=True, path=("phrases",))
+        self.first_person = bool(opts["first_person"])
+
+    def check_text(self, st: ScopeText) -> Iterator[Finding]:
+        taken: list[tuple[int, int]] = []
+        for _, start, end in self.phrases.finditer(st.norm):
+            match = st.original[start:end]
+            taken.append((start, end))
+            yield self.finding(st, (start, end), match, f"'{match}' is the writer speaking, not the brand")
+        if self.first_person:
+            for m in _SINGULAR.finditer(st.original):
+                if any(s <= m.start() < e for s, e in taken):
+                    continue
+                why = f"'{m.group()}' speaks as one person; the brand speaks as 'we'"
+                yield self.finding(st, (m.start(), m.end()), m.group(), why)
+                break  # one per text is enough to send it back
