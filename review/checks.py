@@ -129,6 +129,13 @@ def embed_candidates(rules: RuleSet, texts: list[str]) -> None:
         get_embedder().encode(wanted)
 
 
+def embed_slot_texts(slug: str, slot_maps: list[dict[str, str]]) -> None:
+    """Before re-checking many drafts one at a time (export, a brand re-check), encode all their
+    slot texts in batches, so the sense detectors find every vector cached."""
+    rules, _ = brand_rules(slug)
+    embed_candidates(rules, [t for slots in slot_maps for t in slots.values()])
+
+
 def summarize(findings: list[dict[str, Any]]) -> tuple[int, int]:
     errors = sum(1 for f in findings if f.get("level") == "error")
     warnings = sum(1 for f in findings if f.get("level") == "warning")

@@ -23,7 +23,7 @@ from . import audit, channels
 from .auth import require_role
 from .brands import policy_for
 from .campaigns import campaign_template, get_campaign
-from .checks import Hold, check_slots, recipient_holds, warning_ids
+from .checks import Hold, check_slots, embed_slot_texts, recipient_holds, warning_ids
 from .config import settings
 from .errors import ExportRefused
 from .locks import lock_campaign, lock_campaign_drafts
@@ -147,6 +147,7 @@ def verify_campaign(session: Session, camp: Campaign, drafts: list[Draft]) -> li
     key = audit.audit_key()
     assert key is not None
     events = _signing_events(session, drafts)
+    embed_slot_texts(brand.slug, [d.slots for d in drafts])
     for d in drafts:
         basic = _draft_problem(d, tv.content_hash)
         if basic:

@@ -19,7 +19,7 @@ from sqlmodel import Session, col, select
 
 from ..brands import BrandPolicy
 from ..campaigns import campaign_template
-from ..checks import brand_rules, build_context, check_message
+from ..checks import brand_rules, build_context, check_message, embed_candidates
 from ..errors import NotFound
 from ..filling import GenerationSettings, Prompt, SlotFiller, build_prompt, choose_best, clean_output, score_candidate
 from ..models import Brand, Campaign, FillCache, Recipient, Variant, utcnow
@@ -118,6 +118,7 @@ def select_fill(session: Session, ctx: CampaignContext, variant: Variant, slot: 
     fallbacks = {k: s.fallback for k, s in ctx.spec.slots.items()}
     scores: list[float | None] = []
     cleaned = [clean_output(c, slot.max_words) for c in candidates]
+    embed_candidates(rules, cleaned)  # one batch for the sense detectors, not one pass per check
     for text in cleaned:
         if not text:
             scores.append(None)
