@@ -12,6 +12,7 @@ import json
 from collections import defaultdict
 from dataclasses import dataclass
 
+from sqlalchemy import insert
 from sqlmodel import Session, col, select
 
 from . import audit
@@ -19,7 +20,7 @@ from .auth import require_role
 from .brands import policy_for
 from .checks import recipient_holds
 from .errors import Conflict, InvalidInput, NotFound
-from .models import Audience, Brand, Campaign, CampaignRecipient, Recipient, Role, TemplateVersion, User, Variant
+from .models import Audience, Brand, Campaign, CampaignRecipient, Recipient, Role, TemplateVersion, User, Variant, pk
 from .template_versions import get_version, version_spec
 from .templates import TemplateSpec
 
@@ -108,7 +109,7 @@ def create_campaign(session: Session, actor: User, *, name: str, template_versio
             # The brand policy may have tightened since the template was saved.
             raise InvalidInput(f"the template uses '{f}', which brand '{brand.slug}' no longer allows; save a new template version")
     plans = preview_variants(session, template_version_id, audience_id)
-    camp = Campaign(name=name, brand_id=brand.id, template_version_id=tv.id, audience_id=audience_id, channel=spec.channel, created_by=actor.id)  # type: ignore[arg-type]  # ids of stored rows
+    camp = Campaign(name=name, brand_id=pk(brand), template_version_id=pk(tv), audience_id=audience_id, channel=spec.channel, created_by=pk(actor))
     session.add(camp)
     session.flush()
     assert camp.id is not None  # flushed
@@ -126,7 +127,7 @@ def create_campaign(session: Session, actor: User, *, name: str, template_versio
         session.add(v)
         session.flush()
         links.extend({"campaign_id": camp.id, "recipient_id": rid, "variant_id": v.id} for rid in p.recipient_ids)
-    session.bulk_insert_mappings(CampaignRecipient.__mapper__, links)  # type: ignore[attr-defined]  # SQLModel adds __mapper__ at runtime
+    session.execute(insert(CampaignRecipient), links)
     audit.append(
         session,
         actor=actor.username,

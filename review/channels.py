@@ -68,17 +68,17 @@ def problems(channel: str, subject: str, body: str, limits: dict[str, dict[str, 
     """Every way this rendered message breaks its channel's limits (empty when it fits)."""
     lim = limits.get(channel, {})
     out = []
-    if channel == "sms" and lim.get("max_segments"):
+    if channel == "sms" and (cap := lim.get("max_segments")):
         n = sms_length(body)
-        if n.segments > lim["max_segments"]:  # type: ignore[operator]
-            out.append(f"the SMS is {n.segments} segments ({n.units} {n.encoding} characters); the brand allows {lim['max_segments']}")
+        if n.segments > cap:
+            out.append(f"the SMS is {n.segments} segments ({n.units} {n.encoding} characters); the brand allows {cap}")
     if channel == "push":
-        if lim.get("title_max_chars") and len(subject) > lim["title_max_chars"]:  # type: ignore[operator]
-            out.append(f"the push title is {len(subject)} characters; the brand allows {lim['title_max_chars']}")
-        if lim.get("body_max_chars") and len(body) > lim["body_max_chars"]:  # type: ignore[operator]
-            out.append(f"the push body is {len(body)} characters; the brand allows {lim['body_max_chars']}")
-    if channel == "email" and lim.get("subject_max_chars") and len(subject) > lim["subject_max_chars"]:  # type: ignore[operator]
-        out.append(f"the subject is {len(subject)} characters; the brand allows {lim['subject_max_chars']}")
+        if (cap := lim.get("title_max_chars")) and len(subject) > cap:
+            out.append(f"the push title is {len(subject)} characters; the brand allows {cap}")
+        if (cap := lim.get("body_max_chars")) and len(body) > cap:
+            out.append(f"the push body is {len(body)} characters; the brand allows {cap}")
+    if channel == "email" and (cap := lim.get("subject_max_chars")) and len(subject) > cap:
+        out.append(f"the subject is {len(subject)} characters; the brand allows {cap}")
     return out
 
 

@@ -228,7 +228,8 @@ def recipient_holds(session: Session, campaign: Campaign, variant_id: int | None
         for f in fields:
             why = verdict(f, str((data or {}).get(f, "")))
             if why:
-                out.append(Hold(rid, ext, vid, why))  # type: ignore[arg-type]  # ids read from stored rows are never None
+                assert rid is not None and vid is not None  # stored rows have ids
+                out.append(Hold(rid, ext, vid, why))
                 break
     return out
 

@@ -38,7 +38,7 @@ from .errors import ConfigError, Conflict, InvalidInput, NotFound, NotReady
 from .guidelines.errors import GuidelineError
 from .guidelines.rule import Claim
 from .locks import lock_rows
-from .models import Brand, Campaign, Draft, Role, User
+from .models import Brand, Campaign, Draft, Role, User, pk
 from .yamlsafe import describe_value, did_you_mean
 
 log = logging.getLogger(__name__)
@@ -234,7 +234,7 @@ def retire_claim(session: Session, actor: User, brand_slug: str, claim_id: str, 
         raise InvalidInput("retiring a claim needs a reason (e.g. the evidence expired)")
     brand = brand_by_slug(session, brand_slug)
     # One retirement per brand at a time: the second of two waits, then reads the file again.
-    lock_rows(session, Brand, [brand.id])  # type: ignore[list-item]  # a saved row always has an id
+    lock_rows(session, Brand, [pk(brand)])
     path = Path(settings().guidelines_dir) / brand_slug / "claims.yaml"
     if not path.is_file():
         raise NotFound(f"brand '{brand_slug}' has no claims library ({path})")

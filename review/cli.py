@@ -132,10 +132,11 @@ def create_campaign_cmd(name: str, template_version_id: int, audience_id: int, u
     """Create a campaign and group its recipients into variants."""
     from .campaigns import campaign_variants, create_campaign
     from .db import session_scope
+    from .models import pk
 
     with session_scope(_engine()) as s:
         camp = create_campaign(s, _login(s, username, password), name=name, template_version_id=template_version_id, audience_id=audience_id)
-        click.echo(f"campaign {camp.id}: {len(campaign_variants(s, camp.id))} variants")  # type: ignore[arg-type]  # a stored campaign has an id
+        click.echo(f"campaign {camp.id}: {len(campaign_variants(s, pk(camp)))} variants")
 
 
 @cli.command("generate")

@@ -19,7 +19,7 @@ from .config import settings
 from .db import migrate
 from .filling import SlotFiller
 from .generation import generate_campaign
-from .models import Audience, Campaign, Draft, Role, Status, TemplateVersion, User, Variant
+from .models import Audience, Campaign, Draft, Role, Status, TemplateVersion, User, Variant, pk
 from .template_versions import save_template
 from .workflow import submit_for_review
 
@@ -133,7 +133,7 @@ def seed_demo(engine: Engine, *, filler: SlotFiller | None = None, generate: boo
             s.commit()
         camp = s.exec(select(Campaign).where(Campaign.name == DEMO_CAMPAIGN)).first()
         if camp is None:
-            camp = create_campaign(s, maria, name=DEMO_CAMPAIGN, template_version_id=versions["renewal-reminder"].id, audience_id=aud.id)  # type: ignore[arg-type]  # a stored row's id is set
+            camp = create_campaign(s, maria, name=DEMO_CAMPAIGN, template_version_id=pk(versions["renewal-reminder"]), audience_id=pk(aud))
             s.commit()
         log(f"demo: {len(users)} users, {len(versions)} templates, audience {aud.row_count} rows, campaign #{camp.id}")
     with Session(engine) as s:
@@ -145,13 +145,13 @@ def seed_demo(engine: Engine, *, filler: SlotFiller | None = None, generate: boo
 
             log("demo: loading the local model…")
             filler = load_filler(settings().model_path)
-        result = generate_campaign(engine, maria, camp.id, filler, on_progress=lambda p: log(f"demo: generated {p.done}/{p.total} variants"))  # type: ignore[arg-type]  # a stored row's id is set
+        result = generate_campaign(engine, maria, pk(camp), filler, on_progress=lambda p: log(f"demo: generated {p.done}/{p.total} variants"))
         log(f"demo: generation {result.status}, {result.done}/{result.total} variants")
         with Session(engine, expire_on_commit=False) as s:
             for d in s.exec(select(Draft).where(Draft.campaign_id == camp.id, Draft.status == Status.CHECKED, Draft.error_count == 0)).all():
-                submit_for_review(s, maria, d.id)  # type: ignore[arg-type]  # a stored row's id is set
+                submit_for_review(s, maria, pk(d))
             s.commit()
     with Session(engine) as s:
         in_review = len(s.exec(select(Draft).where(Draft.status == Status.IN_REVIEW)).all())
     log(f"demo: {in_review} drafts waiting for review")
-    return {"users": len(users), "templates": len(versions), "campaign_id": camp.id, "in_review": in_review}  # type: ignore[dict-item]  # a stored row's id is set
+    return {"users": len(users), "templates": len(versions), "campaign_id": pk(camp), "in_review": in_review}

@@ -27,7 +27,7 @@ from .checks import Hold, check_slots, embed_slot_texts, recipient_holds, warnin
 from .config import settings
 from .errors import ExportRefused
 from .locks import lock_campaign, lock_campaign_drafts
-from .models import Approval, AuditEvent, Brand, Campaign, CampaignRecipient, Draft, Export, Recipient, Role, Status, User, Variant
+from .models import Approval, AuditEvent, Brand, Campaign, CampaignRecipient, Draft, Export, Recipient, Role, Status, User, Variant, pk
 from .templates import TemplateSpec, render, sha256_json
 from .workflow import authors, content_hash, last_change, manifest, transition, valid_approvals
 
@@ -158,7 +158,7 @@ def verify_campaign(session: Session, camp: Campaign, drafts: list[Draft]) -> li
         signers: set[int] = set()
         acknowledged: list[set[str]] = []
         for a in valid_approvals(session, d):
-            why = _signature_problem(session, d, a, now, events.get(a.id), key, writers)  # type: ignore[arg-type]  # a stored row's id is set
+            why = _signature_problem(session, d, a, now, events.get(pk(a)), key, writers)
             if why:
                 problems.append(f"draft {d.id}: {why}")
             else:
@@ -222,7 +222,7 @@ def publish(session: Session, actor: User, campaign_id: int, export_dir: Path | 
     records = _records(session, camp, spec, policy, by_variant, variants, approvals, holds)
     if not records:
         raise _refusal(camp, [f"every recipient is held back by their own field values, e.g. {next(iter(holds.values())).reason}"])
-    exp = Export(campaign_id=campaign_id, created_by=actor.id, jsonl_path="", csv_path="", row_count=len(records), sha256="", held_back=len(holds))  # type: ignore[arg-type]  # a stored row's id is set
+    exp = Export(campaign_id=campaign_id, created_by=pk(actor), jsonl_path="", csv_path="", row_count=len(records), sha256="", held_back=len(holds))
     session.add(exp)
     session.flush()
     directory = Path(export_dir or settings().export_dir)

@@ -42,7 +42,7 @@ def lock_rows(session: Session, model: type[T], ids: Sequence[int]) -> list[T]:
     wanted = sorted(set(ids))
     if not wanted:
         return []
-    pk = col(model.id)  # type: ignore[attr-defined]
+    pk = col(model.id)  # type: ignore[attr-defined]  # every table passed here has an id column; SQLModel's type does not say so
     q = select(model).where(pk.in_(wanted)).order_by(pk).execution_options(populate_existing=True)
     if _sqlite(session):
         _take_sqlite_write_lock(session)
