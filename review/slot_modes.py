@@ -65,22 +65,31 @@ class _Fm(Protocol):
 # ---------------------------------------------------------------------------- parsing
 
 
-def parse_mode(fm: _Fm, sname: str, decl: Mapping[str, Any], inputs: Sequence[str], max_words: int) -> tuple[str, str, tuple[Alternative, ...]]:
-    """(mode, base, alternatives) of one slot declaration; TemplateError naming the line."""
+def mode_of(fm: _Fm, sname: str, decl: Mapping[str, Any]) -> str:
+    """The slot's mode (write when not given); checked first, since it decides what is required."""
     mode = decl.get("mode", "write")
     if mode not in MODES:
         raise fm.fail(f"slot '{sname}': 'mode' must be one of {', '.join(MODES)}, not {mode!r}", "slots", sname, "mode")
+    base = decl.get("base")
+    if mode == "adapt" and (not isinstance(base, str) or not base.strip()):
+        at = ("base",) if base is not None else ()
+        raise fm.fail(f"slot '{sname}': mode adapt needs 'base', the approved sentence to personalize", "slots", sname, *at)
+    max_words = decl.get("max_words")
+    if mode == "adapt" and isinstance(max_words, int) and word_count(str(base)) > max_words:
+        raise fm.fail(f"slot '{sname}': the base has more than max_words ({max_words}) words", "slots", sname, "base")
+    return str(mode)
+
+
+def parse_mode(fm: _Fm, sname: str, decl: Mapping[str, Any], inputs: Sequence[str], max_words: int) -> tuple[str, str, tuple[Alternative, ...]]:
+    """(mode, base, alternatives) of one slot declaration; TemplateError naming the line."""
+    mode = mode_of(fm, sname, decl)
     base = decl.get("base")
     if mode != "adapt" and base is not None:
         raise fm.fail(f"slot '{sname}': 'base' only applies to mode: adapt", "slots", sname, "base")
     if mode != "choose" and decl.get("alternatives") is not None:
         raise fm.fail(f"slot '{sname}': 'alternatives' only applies to mode: choose", "slots", sname, "alternatives")
     if mode == "adapt":
-        if not isinstance(base, str) or not base.strip():
-            at = ("base",) if base is not None else ()
-            raise fm.fail(f"slot '{sname}': mode adapt needs 'base', the approved sentence to personalize", "slots", sname, *at)
-        if word_count(base) > max_words:
-            raise fm.fail(f"slot '{sname}': the base has more than max_words ({max_words}) words", "slots", sname, "base")
+        assert isinstance(base, str)  # mode_of checked it, and its length
         if not inputs:
             raise fm.fail(f"slot '{sname}': mode adapt needs 'inputs' to personalize the base with", "slots", sname)
         return mode, base.strip(), ()

@@ -49,7 +49,7 @@ from . import textsafety, yamlsafe
 from .brands import BrandPolicy
 from .errors import TemplateError
 from .guidelines.rule import word_count
-from .slot_modes import Alternative, check_enum_values, parse_mode
+from .slot_modes import Alternative, check_enum_values, mode_of, parse_mode
 from .template_render import _ENV, Rendered, render
 from .template_vetting import referenced, vet
 
@@ -196,7 +196,7 @@ def _slot_spec(fm: _FrontMatter, sname: str, decl: Any) -> SlotSpec:
     extra = sorted(set(decl) - SLOT_KEYS)
     if extra:
         raise fm.fail(f"slot '{sname}': unknown key '{extra[0]}'", "slots", sname, extra[0])
-    write = decl.get("mode", "write") == "write"  # adapt and choose start from approved text
+    write = mode_of(fm, sname, decl) == "write"  # adapt and choose start from approved text
     if decl.get("mode") == "adapt" and "fallback" not in decl and isinstance(decl.get("base"), str):
         decl = {**decl, "fallback": decl["base"]}  # an adapt slot's base is approved text: the default fallback
     for req in ("instruction", "max_words", "fallback") if write else ("max_words", "fallback"):
