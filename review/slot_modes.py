@@ -40,7 +40,7 @@ _WORDS = re.compile(r"[A-Za-z][A-Za-z'’-]*")
 # Words that claim something (superlatives, guarantees, comparisons) the base must already say.
 _CLAIM_WORDS = (
     "best better busiest biggest largest greatest leading cheapest lowest fastest highest most top finest "
-    "guarantee guaranteed guarantees free always never ever only first number unbeatable unrivalled "
+    "guarantee guaranteed guarantees free always never ever only first unbeatable unrivalled "
     "award award-winning winning favourite favorite famous"
 )
 _CLAIMS = frozenset(_CLAIM_WORDS.split(" "))
