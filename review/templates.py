@@ -49,6 +49,7 @@ from . import textsafety, yamlsafe
 from .brands import BrandPolicy
 from .errors import TemplateError
 from .guidelines.rule import word_count
+from .slot_modes import Alternative, check_enum_values, mode_of, parse_mode
 from .template_render import _ENV, Rendered, render
 from .template_vetting import referenced, vet
 
@@ -67,7 +68,7 @@ __all__ = [  # render and Rendered live in template_render; importing them from 
     "sha256_json",
 ]
 
-SLOT_KEYS = {"instruction", "inputs", "max_words", "examples", "fallback"}
+SLOT_KEYS = {"instruction", "inputs", "max_words", "examples", "fallback", "mode", "base", "alternatives"}
 TOP_KEYS = {"name", "channel", "subject", "description", "slots"}
 CHANNELS = ("email", "sms", "push", "letter")
 MAX_TEMPLATE_CHARS = 100_000
@@ -84,6 +85,13 @@ class SlotSpec:
     max_words: int
     examples: tuple[str, ...]
     fallback: str
+    mode: str = "write"  # write | adapt | choose (review.slot_modes)
+    base: str = ""  # adapt: the approved sentence the model personalizes
+    alternatives: tuple[Alternative, ...] = ()  # choose: approved texts, each with its conditions
+
+    def approved_texts(self) -> dict[str, Any]:
+        """The mode and the approved texts it draws on: part of the fill cache's key."""
+        return {"mode": self.mode, "base": self.base, "alternatives": [[a.text, [[f, list(v)] for f, v in a.when]] for a in self.alternatives]}
 
 
 @dataclass(frozen=True)
@@ -172,10 +180,10 @@ class _FrontMatter:
             raise TemplateError("front matter must be a mapping of keys", line=2, source=name)
         self.meta: dict[Any, Any] = meta
 
-    def line(self, *path: str) -> int:
+    def line(self, *path: str | int) -> int:
         return self.doc.line(*path) + 1 if self.doc.node is not None else 2  # +1: the opening '---'
 
-    def fail(self, msg: str, *path: str) -> TemplateError:
+    def fail(self, msg: str, *path: str | int) -> TemplateError:
         return TemplateError(msg, line=self.line(*path), source=self.name)
 
 
@@ -188,11 +196,14 @@ def _slot_spec(fm: _FrontMatter, sname: str, decl: Any) -> SlotSpec:
     extra = sorted(set(decl) - SLOT_KEYS)
     if extra:
         raise fm.fail(f"slot '{sname}': unknown key '{extra[0]}'", "slots", sname, extra[0])
-    for req in ("instruction", "max_words", "fallback"):
+    write = mode_of(fm, sname, decl) == "write"  # adapt and choose start from approved text
+    if decl.get("mode") == "adapt" and "fallback" not in decl and isinstance(decl.get("base"), str):
+        decl = {**decl, "fallback": decl["base"]}  # an adapt slot's base is approved text: the default fallback
+    for req in ("instruction", "max_words", "fallback") if write else ("max_words", "fallback"):
         if req not in decl:
             raise fm.fail(f"slot '{sname}': '{req}' is required", "slots", sname)
-    instruction = decl["instruction"]
-    if not isinstance(instruction, str) or not instruction.strip():
+    instruction = decl.get("instruction", "")
+    if not isinstance(instruction, str) or not (instruction.strip() or not write):
         raise fm.fail(f"slot '{sname}': 'instruction' must be text", "slots", sname, "instruction")
     max_words = decl["max_words"]
     if isinstance(max_words, bool) or not isinstance(max_words, int) or not 1 <= max_words <= 200:
@@ -208,6 +219,7 @@ def _slot_spec(fm: _FrontMatter, sname: str, decl: Any) -> SlotSpec:
         raise fm.fail(f"slot '{sname}': 'fallback' must be human-written text", "slots", sname, "fallback")
     if word_count(fallback) > max_words:
         raise fm.fail(f"slot '{sname}': the fallback has more than max_words ({max_words}) words", "slots", sname, "fallback")
+    mode, base, alternatives = parse_mode(fm, sname, decl, inputs, max_words)
     return SlotSpec(
         name=sname,
         instruction=instruction.strip(),
@@ -215,6 +227,9 @@ def _slot_spec(fm: _FrontMatter, sname: str, decl: Any) -> SlotSpec:
         max_words=max_words,
         examples=tuple(e.strip() for e in examples),
         fallback=fallback.strip(),
+        mode=mode,
+        base=base,
+        alternatives=alternatives,
     )
 
 
@@ -269,6 +284,7 @@ def _check_policy(fm: _FrontMatter, policy: BrandPolicy, slots: dict[str, SlotSp
     for sname, spec in slots.items():
         for f in spec.inputs:
             _check_field(policy, f, line=fm.line("slots", sname, "inputs"), name=fm.name, where=f"slot '{sname}'")
+        check_enum_values(fm, sname, spec.alternatives, lambda f: fs.values if (fs := policy.field_spec(f)) is not None and fs.type == "enum" else ())
     for f, ln in uses.body_fields.items():
         _check_field(policy, f, line=ln, name=fm.name, where="the body")
     for f in uses.subject_fields:

@@ -79,6 +79,9 @@ def campaign_held_back(session: Session, actor: User, campaign_id: int) -> HeldB
     return _held_back(session, get_campaign(session, campaign_id))
 
 
+APPROVED_SOURCES = frozenset({"alternative", "base", "fallback", "no_consent"})  # slot texts nobody's model wrote
+
+
 @dataclass
 class DraftView:
     draft: Draft
@@ -101,6 +104,13 @@ class DraftView:
     history_diffs: list[tuple[str, str]] = field(default_factory=list)  # (title, unified diff)
     held_back: HeldBack = field(default_factory=lambda: HeldBack(0, [], []))  # recipients of this audience group
     siblings: list[int] = field(default_factory=list)  # the campaign's drafts, in order (next / previous)
+
+    @property
+    def no_model_text(self) -> bool:
+        """Every slot holds approved or human-written text (a chosen alternative, an adapt slot's
+        base, a fallback): nothing the model wrote. An edited slot does not count (a regenerated
+        slot is recorded as an edit too)."""
+        return bool(self.spec.slots) and all(self.draft.slot_meta.get(n, {}).get("source") in APPROVED_SOURCES for n in self.spec.slots)
 
 
 def _names(session: Session, ids: set[int]) -> dict[int, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -292,3 +293,157 @@ def test_a_field_made_sensitive_after_the_campaign_fails_the_job_with_a_clear_me
     assert job.status == JobStatus.FAILED and "sensitive field(s) city" in job.error
     assert w.session.exec(select(AuditEvent).where(AuditEvent.action == "generation_failed")).one()
     assert _drafts(w.session, w.campaign_id) == []
+
+
+# ---------------------------------------------------------------------------- slot modes
+
+MODES_TEMPLATE = """---
+name: Acme modes
+channel: email
+subject: "News for {{ recipient.first_name }}"
+slots:
+  greeting:
+    mode: adapt
+    base: Hello from all of us at Acme.
+    inputs: [city]
+    max_words: 15
+    examples: ["Hello from all of us at Acme to everyone in Leeds."]
+  closing:
+    mode: choose
+    inputs: [age_band]
+    max_words: 15
+    alternatives:
+      - text: Enjoy the rest of the season.
+        when: {age_band: 18-34}
+      - text: Stay well this winter.
+        when: {age_band: [35-54, 55+]}
+      - With best wishes from Acme.
+    fallback: With best wishes from Acme.
+---
+Dear {{ recipient.first_name }},
+
+{{ slots.greeting }}
+
+Our new leaflet explains how to store your medicines safely.
+
+{{ slots.closing }}
+
+Talk to your doctor before changing any treatment.
+"""
+
+
+def _modes_campaign(w, name: str = "modes") -> int:  # type: ignore[no-untyped-def]
+    from review.template_versions import save_template
+
+    tv = save_template(w.session, w.marketer, brand_slug="acme-pharma", source=MODES_TEMPLATE)
+    camp = create_campaign(w.session, w.marketer, name=name, template_version_id=tv.id, audience_id=w.audience_id)
+    w.session.commit()
+    return camp.id
+
+
+def test_adapt_and_choose_fill_from_approved_text_and_say_why(world) -> None:  # type: ignore[no-untyped-def]
+    w = world
+    camp = _modes_campaign(w)
+    f = FakeFiller()  # answers with the slot's example: "... to everyone in Leeds."
+    generate_campaign(w.engine, w.marketer, camp, f)
+    drafts = {tuple(sorted(w.session.get(Variant, d.variant_id).inputs.items())): d for d in _drafts(w.session, camp)}
+    assert all("Acme modes" not in json.dumps(p.messages) for p, _ in f.history)  # the choose slot never reaches the model
+    assert all("Rewrite this approved sentence" in p.messages[-1]["content"] for p, _ in f.history)
+    assert len(f.history) == 2  # one adapt prompt per consenting city; none for the choose slot
+
+    leeds = drafts[(("age_band", "18-34"), ("city", "Leeds"))]
+    assert leeds.slots == {"greeting": "Hello from all of us at Acme to everyone in Leeds.", "closing": "Enjoy the rest of the season."}
+    g = leeds.slot_meta["greeting"]
+    assert g["source"] == "model" and g["mode"] == "adapt" and g["dropped"] == []
+    assert g["score_parts"]["base"] == 10.0 and g["score_parts"]["copies_example"] == -3.0 and round(sum(g["score_parts"].values()), 6) == g["score"]
+    c = leeds.slot_meta["closing"]
+    # Two alternatives fit 18-34 (the first and the unconditional one): the more specific wins.
+    assert c["source"] == "alternative" and c["alternative"] == 0 and c["matching"] == [0, 2] and "most conditions" in c["why"]
+    assert "seed" not in c and "prompt_fingerprint" not in c
+
+    york = drafts[(("age_band", "35-54"), ("city", "York"))]
+    if york.slot_meta["greeting"]["source"] == "no_consent":  # York's consenting and refusing rows are separate groups
+        york = next(d for k, d in drafts.items() if dict(k)["city"] == "York" and d.slot_meta["greeting"]["source"] != "no_consent")
+    # The example's "Leeds" is a name neither the base nor city=York holds: every candidate is dropped, the base stays.
+    g = york.slot_meta["greeting"]
+    assert york.slots["greeting"] == "Hello from all of us at Acme." and g["source"] == "base" and "approved base" in g["fell_back"]
+    assert len(g["dropped"]) == g["candidates"] == 4 and {d["rule"] for d in g["dropped"]} == {"adapt.new_fact"}
+    assert "Leeds" in g["dropped"][0]["why"]
+    assert york.slots["closing"] == "Stay well this winter." and york.fallback_count == 1
+
+    # Reproducible in every mode: regenerate_verify matches each draft slot by slot.
+    for d in drafts.values():
+        report = regenerate_verify(w.session, d.id, FakeFiller())
+        assert report.matches, str(report)
+    # And a choose slot has nothing to regenerate.
+    with pytest.raises(InvalidInput, match="picks from approved alternatives"):
+        regenerate_slot(w.session, w.marketer, leeds.id, "closing", FakeFiller())
+
+
+def test_a_resumed_modes_job_gives_the_same_drafts_and_the_cache_key_names_the_approved_texts(world) -> None:  # type: ignore[no-untyped-def]
+    from review.generation import cache_key
+    from review.templates import parse_template
+
+    w = world
+    camp = _modes_campaign(w, "resumed")
+    job = start_job(w.session, w.marketer, camp)
+    w.session.commit()
+    run_job(w.engine, job.id, FakeFiller(), batch_variants=1, stop_after_batches=1)
+    run_job(w.engine, job.id, FakeFiller(), batch_variants=1)
+    resumed = [(d.slots, d.slot_meta["closing"]) for d in _drafts(w.session, camp)]
+    camp2 = _modes_campaign(w, "in one go")
+    generate_campaign(w.engine, w.marketer, camp2, FakeFiller())
+    assert [(d.slots, d.slot_meta["closing"]) for d in _drafts(w.session, camp2)] == resumed
+
+    slot = parse_template(MODES_TEMPLATE).slots["greeting"]
+    s = GenerationSettings()
+    args = ("fp", "t", "greeting", {"city": "Leeds"}, s)
+    other_base = dataclasses.replace(slot, base="Hello from Acme.")
+    assert cache_key(*args, slot.approved_texts()) != cache_key(*args, other_base.approved_texts()) != cache_key(*args)
+    # A write slot's key is what it was before modes existed (caches stay valid).
+    write = dataclasses.replace(slot, mode="write", base="")
+    assert cache_key(*args, write.approved_texts()) == cache_key(*args)
+
+
+def test_adapt_drops_drift_new_facts_and_claims_by_rule() -> None:
+    from review.generation.modes import adapt_drop
+    from review.slot_modes import adapt_problem
+    from review.templates import parse_template
+
+    slot = parse_template(MODES_TEMPLATE).slots["greeting"]
+    # Meaning, with the real embedding model: good adaptations keep it, a tip about driving does not.
+    assert adapt_drop(slot, "Hello from all of us at Acme to everyone in York.", {"city": "York"}) is None
+    rule, why = adapt_drop(slot, "Please get your driver's license before a trip.", {"city": "York"})  # type: ignore[misc]
+    assert rule == "adapt.meaning" and "floor 0.60" in why
+    base, inputs = "Thank you for trusting Harbor Mutual with your cover.", {"tenure_years": "3"}
+    assert adapt_problem("Thank you for trusting Harbor Mutual with your cover for 3 years.", base, inputs, 0.9) is None
+    assert adapt_problem("Thank you for trusting Harbor Mutual with your cover for 30 years.", base, inputs, 0.9) == (
+        "adapt.new_fact",
+        "adds the number 30, which neither the base nor the inputs hold",
+    )
+    assert adapt_problem("Thank you for trusting Harbor Mutual in Bristol for 3 years.", base, inputs, 0.9)[0] == "adapt.new_fact"  # type: ignore[index]
+    assert adapt_problem("Thank you for trusting the best insurer with your cover for 3 years.", base, inputs, 0.9)[0] == "adapt.new_claim"  # type: ignore[index]
+
+
+def test_choose_picks_deterministically_and_falls_back_when_nothing_fits() -> None:
+    from review.generation.modes import choose_fill
+    from review.slot_modes import Alternative, choose_alternative
+
+    home, motor = (("policy_type", ("home",)),), (("policy_type", ("motor",)),)
+    alts = [Alternative("Keep photos of your valuables.", home), Alternative("Check your named drivers.", motor)]
+    assert choose_alternative(alts, {"policy_type": "motor"}, lambda a, b: 0.0)[0] == 1
+    none = choose_alternative(alts, {"policy_type": "pet"}, lambda a, b: 0.0)
+    assert none == (None, {"matching": [], "why": "no alternative's conditions hold for these inputs"})
+    # Equally specific: the closest in meaning to the inputs, ties to the first listed.
+    two = [Alternative("Drive safely this winter."), Alternative("Keep photos of your valuables at home.")]
+    idx, why = choose_alternative(two, {"policy_type": "home"}, lambda a, b: 0.8 if "home" in a else 0.2)
+    assert idx == 1 and why["similarity"] == {"0": 0.2, "1": 0.8}
+    assert choose_alternative(two, {"policy_type": "home"}, lambda a, b: 0.5)[0] == 0
+    from review.templates import parse_template
+
+    slot = parse_template(MODES_TEMPLATE).slots["closing"]
+    text, meta = choose_fill(slot, {"age_band": "unknown"})
+    assert (text, meta["source"]) == ("With best wishes from Acme.", "alternative")  # the unconditional one
+    bare = dataclasses.replace(slot, alternatives=slot.alternatives[:2])
+    text, meta = choose_fill(bare, {"age_band": "unknown"})
+    assert (text, meta["source"]) == (slot.fallback, "fallback") and "no alternative" in meta["fell_back"]

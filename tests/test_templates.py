@@ -9,6 +9,7 @@ import pytest
 
 from review.brands import BrandPolicy, load_brand
 from review.errors import TemplateError
+from review.fields import FieldSpec
 from review.templates import parse_template, render
 
 POLICY = BrandPolicy(
@@ -154,3 +155,76 @@ def test_fallback_words_are_counted_like_the_length_rule() -> None:
     assert parse_template(ok, POLICY).slots["opening"].fallback == fallback
     with pytest.raises(TemplateError, match=r"more than max_words \(5\)"):
         parse_template(ok.replace("max_words: 6", "max_words: 5"), POLICY)
+
+
+# ---------------------------------------------------------------------------- slot modes
+
+MODES_POLICY = dataclasses.replace(POLICY, fields=(FieldSpec("tier", type="enum", values=("gold", "silver")),))
+MODES = """---
+name: Modes
+slots:
+  opening:
+    mode: adapt
+    base: Hello from all of us.
+    inputs: [city]
+    max_words: 12
+  tip:
+    mode: choose
+    inputs: [tier, city]
+    max_words: 10
+    alternatives:
+      - text: Gold members get priority support.
+        when: {tier: gold}
+      - text: Silver members can upgrade any time.
+        when: {tier: [silver], city: Leeds}
+      - Thanks for reading.
+    fallback: Thanks for reading.
+---
+{{ slots.opening }}
+{{ slots.tip }}
+Fixed copy here.
+"""
+
+
+def test_modes_parse_with_their_approved_texts() -> None:
+    spec = parse_template(MODES, MODES_POLICY)
+    opening, tip = spec.slots["opening"], spec.slots["tip"]
+    assert (opening.mode, opening.base, opening.fallback) == ("adapt", "Hello from all of us.", "Hello from all of us.")  # base is the default fallback
+    assert tip.mode == "choose" and tip.instruction == ""
+    assert [a.text for a in tip.alternatives] == ["Gold members get priority support.", "Silver members can upgrade any time.", "Thanks for reading."]
+    assert tip.alternatives[1].when == (("tier", ("silver",)), ("city", ("Leeds",)))
+    assert tip.alternatives[1].matches({"tier": "Silver", "city": "leeds"}) and not tip.alternatives[1].matches({"tier": "silver", "city": "York"})
+    assert parse_template(GOOD, POLICY).slots["opening"].mode == "write"
+    # The fill cache key's part: the mode and every approved text.
+    assert tip.approved_texts()["alternatives"][0] == ["Gold members get priority support.", [["tier", ["gold"]]]]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "line", "fragment"),
+    [
+        ("mode: adapt", "mode: rewrite", 5, "'mode' must be one of write, adapt, choose, not 'rewrite'"),
+        ("    base: Hello from all of us.\n", "", 4, "mode adapt needs 'base'"),
+        ("base: Hello from all of us.", "base: " + "word " * 13, 6, "the base has more than max_words"),
+        ("    inputs: [city]\n    max_words: 12\n", "    max_words: 12\n", 4, "mode adapt needs 'inputs'"),
+        (MODES[MODES.index("    alternatives:") : MODES.index("    fallback: Thanks")], "", 9, "mode choose needs 'alternatives'"),
+        ("        when: {tier: gold}", "        when: {first_name: Ann}", 15, "'when' names 'first_name', which is not one of the slot's inputs (tier, city)"),
+        ("        when: {tier: gold}", "        when: {tier: platinum}", 15, "'platinum' is not a value of tier (gold, silver)"),
+        ("        when: {tier: gold}", "        when: tier", 15, "'when' must map input fields"),
+        ("      - Thanks for reading.", "      - {text: Thanks, if: x}", 18, "alternative 3 must be a text, or a mapping"),
+        ("      - Thanks for reading.", "      - " + "word " * 11, 18, "alternative 3 has more than max_words"),
+        ("    mode: adapt\n", "    mode: adapt\n    alternatives: [Hi.]\n", 6, "'alternatives' only applies to mode: choose"),
+        ("    mode: choose\n", "    mode: choose\n    base: Hi.\n", 11, "'base' only applies to mode: adapt"),
+    ],
+)
+def test_mode_refusals_name_the_line(old: str, new: str, line: int, fragment: str) -> None:
+    assert old in MODES
+    with pytest.raises(TemplateError) as e:
+        parse_template(MODES.replace(old, new, 1), MODES_POLICY, name="m.j2")
+    assert fragment in str(e.value)
+    assert e.value.line == line, str(e.value)
+
+
+def test_a_write_slot_still_needs_its_instruction() -> None:
+    with pytest.raises(TemplateError, match="'instruction' is required") as e:
+        parse_template(GOOD.replace("    instruction: Say hello mentioning the city.\n", ""), POLICY, name="g.j2")
+    assert e.value.line == 5

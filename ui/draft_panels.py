@@ -43,6 +43,7 @@ def slots_table(v: DraftView) -> None:
                 "Slot": name,
                 "Text": v.draft.slots.get(name, ""),
                 "Written by": labels.source(meta.get("source", "?")),
+                "Mode": labels.MODE.get(spec.mode, spec.mode),
                 "Inputs the model saw": ", ".join(f"{k}={val}" for k, val in (meta.get("inputs") or {}).items())
                 or ("none (no consent)" if not v.variant.personalized else "none"),
                 "Max words": spec.max_words,
@@ -51,11 +52,21 @@ def slots_table(v: DraftView) -> None:
             }
         )
     st.dataframe(rows, hide_index=True, key="draft_slots_table")
+    st.markdown("**Why each slot reads as it does**")
+    for name, spec in v.spec.slots.items():
+        lines = labels.provenance(v.draft.slot_meta.get(name, {}), len(spec.alternatives))
+        st.markdown(f"**{esc(name)}**: " + "  \n".join(esc(line) for line in lines), unsafe_allow_html=True)
     st.markdown("**Audience group inputs** (what every recipient of this audience group shares)")
     inputs = [{"Field": k, "Value": val} for k, val in v.variant.inputs.items()]
     st.dataframe(inputs or [{"Field": "(none)", "Value": "no personalization consent"}], hide_index=True)
     st.markdown(f"**Sample recipient {esc(v.recipient.external_id)}** (sensitive fields withheld)", unsafe_allow_html=True)
     st.dataframe([{"Field": k, "Value": val} for k, val in v.recipient_shown.items()], hide_index=True)
+
+
+def provenance_banner(v: DraftView) -> None:
+    """Say plainly, at the top, when no slot holds model-written text."""
+    if v.no_model_text:
+        st.success("No model-written text: every slot is approved or human-written.", icon=":material/verified:")
 
 
 def history(v: DraftView) -> None:

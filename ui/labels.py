@@ -27,7 +27,25 @@ JOB_STATUS = {
     JobStatus.FAILED: "failed",
 }
 
-SOURCE = {"model": "the model", "fallback": "human-written fallback (no model text passed the checks)", "no_consent": "human-written fallback (no consent)"}
+SOURCE = {
+    "model": "the model",
+    "fallback": "human-written fallback",
+    "no_consent": "human-written fallback (no consent)",
+    "alternative": "approved alternative (chosen, not written)",
+    "base": "approved base sentence, unchanged",
+    "edited": "edited by a person",
+}
+MODE = {"write": "writes the sentence", "adapt": "adapts an approved sentence", "choose": "picks an approved alternative"}
+SCORE_PART = {
+    "base": "start",
+    "warnings": "guideline warnings",
+    "too_short": "too short",
+    "length": "fullness",
+    "house_style": "like the examples",
+    "copies_example": "copies an example",
+    "echoes_instruction": "echoes the instruction",
+    "no_full_stop": "no full stop",
+}
 
 
 def status(code: str) -> str:
@@ -36,6 +54,38 @@ def status(code: str) -> str:
 
 def source(code: str) -> str:
     return SOURCE.get(code, code.replace("_", " "))
+
+
+def provenance(meta: dict[str, Any], alternatives: int = 0) -> list[str]:
+    """A slot's fill in words: who wrote it, why it won or why it fell back, what was dropped."""
+    src = str(meta.get("source", "?"))
+    n, ok = meta.get("candidates"), meta.get("qualified")
+    out: list[str] = []
+    if src == "model":
+        parts = meta.get("score_parts") or {}
+        shown = ", ".join(f"{SCORE_PART.get(k, k.replace('_', ' '))} {v:+.2f}" for k, v in parts.items())
+        out.append(
+            f"The model wrote it: candidate {int(meta.get('chosen', 0)) + 1} of {n} won with score {meta.get('score')}" + (f" ({shown})." if shown else ".")
+        )
+        if ok is not None and n:
+            out.append(f"{ok} of {n} candidates qualified.")
+    elif src == "alternative":
+        which = int(meta.get("alternative", 0)) + 1
+        out.append(
+            f"Approved alternative {which}" + (f" of {alternatives}" if alternatives else "") + f", no model text: {meta.get('why', 'its conditions hold')}."
+        )
+    elif src == "no_consent":
+        out.append("Human-written fallback: the recipients did not consent to personalization, so the model was not asked.")
+    elif src in ("fallback", "base"):
+        what = "Human-written fallback" if src == "fallback" else "The approved base sentence, unchanged"
+        out.append(f"{what}: {meta.get('fell_back') or 'no model text passed the checks'}.")
+    elif src == "edited":
+        out.append(f"Edited by {meta.get('edited_by', 'a person')} after generation.")
+    else:
+        out.append(source(src).capitalize() + ".")
+    for d in meta.get("dropped") or []:
+        out.append(f"Dropped candidate {int(d.get('candidate', 0)) + 1} “{d.get('text', '')}”: {d.get('why', '')} (rule {d.get('rule', '?')}).")
+    return out
 
 
 def rule(rule_id: str, message: str = "") -> str:

@@ -3,7 +3,8 @@
 A marketer edits fields (name, subject, body, one form per slot); `write_form` writes the same
 .j2 format the raw editor and `python -m review save-template` read: YAML front matter in a fixed
 key order, then the Jinja body. A value the source quoted stays quoted the same way, so a template
-read and written without an edit comes back byte for byte. Front matter the builder does not write
+read and written without an edit comes back byte for byte. A slot's mode and base are fields; a
+`choose` slot's alternatives block is kept as written (edit it in the raw editor). Front matter the builder does not write
 (other keys, block lists of inputs, folded text) raises `FormUnsupported`: such a template stays
 with the raw editor.
 """
@@ -20,7 +21,7 @@ from review.guidelines.rule import word_count
 from review.yamlsafe import loads
 
 TOP_KEYS = ("name", "channel", "description", "subject", "slots")
-SLOT_KEYS = ("instruction", "inputs", "max_words", "examples", "fallback")
+SLOT_KEYS = ("mode", "base", "instruction", "inputs", "max_words", "examples", "alternatives", "fallback")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -36,6 +37,10 @@ class SlotForm:
     max_words: int = 20
     examples: list[str] = field(default_factory=list)
     fallback: str = ""
+    mode: str | None = None  # None: not written (write, the default); else write | adapt | choose
+    base: str | None = None  # adapt: the approved sentence
+    # choose: the `alternatives:` block's lines as the source wrote them (kept, not edited here)
+    alternatives_lines: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -81,9 +86,14 @@ def parse_form(source: str) -> TemplateForm:
         raise FormUnsupported(f"the builder does not write the front matter key(s) {', '.join(map(str, unknown))}")
     form = TemplateForm(body=body, order=[str(k) for k in data])
     slot: str | None = None
-    in_examples = False
+    in_examples = in_alternatives = False
     examples_seen: dict[str, int] = {}
+    alternatives: dict[str, list[str]] = {}
     for line in front.split("\n")[:-1]:
+        if in_alternatives and slot is not None and re.match(r" {6}", line):
+            alternatives.setdefault(slot, []).append(line)
+            continue
+        in_alternatives = False
         if m := re.fullmatch(r"([a-z_]+): ?(.*)", line):
             key, raw = m.groups()
             slot, in_examples = None, False
@@ -98,7 +108,8 @@ def parse_form(source: str) -> TemplateForm:
         elif (m := re.fullmatch(r" {4}([a-z_]+): ?(.*)", line)) and slot is not None:
             key, raw = m.groups()
             in_examples = key == "examples" and raw == ""
-            if key not in SLOT_KEYS or (not raw and key != "examples") or (key == "inputs" and not raw.startswith("[")):
+            in_alternatives = key == "alternatives" and raw == ""
+            if key not in SLOT_KEYS or (not raw and key not in ("examples", "alternatives")) or (key == "inputs" and not raw.startswith("[")):
                 raise FormUnsupported(f"slot line not written by the builder: {line!r}")
             if key != "inputs" and (s := _style(raw)):
                 form.quoted[("slots", slot, key)] = s
@@ -124,6 +135,9 @@ def parse_form(source: str) -> TemplateForm:
                 max_words=int(s.get("max_words", 20)),
                 examples=[str(e) for e in s.get("examples") or []],
                 fallback=str(s.get("fallback", "")),
+                mode=None if s.get("mode") is None else str(s["mode"]),
+                base=None if s.get("base") is None else str(s["base"]),
+                alternatives_lines=alternatives.get(str(name), []),
             )
         )
     if write_form(form) != source.replace("\r\n", "\n"):
@@ -165,14 +179,23 @@ def write_form(form: TemplateForm) -> str:
             lines.append("slots:")
             for s in form.slots:
                 lines.append(f"  {s.name}:")
-                lines.append(f"    instruction: {_scalar(s.instruction, form.quoted.get(('slots', s.name, 'instruction')))}")
+                if s.mode is not None:
+                    lines.append(f"    mode: {_scalar(s.mode, form.quoted.get(('slots', s.name, 'mode')))}")
+                if s.base is not None:
+                    lines.append(f"    base: {_scalar(s.base, form.quoted.get(('slots', s.name, 'base')))}")
+                if s.instruction or s.mode in (None, "write"):
+                    lines.append(f"    instruction: {_scalar(s.instruction, form.quoted.get(('slots', s.name, 'instruction')))}")
                 lines.append(f"    inputs: [{', '.join(s.inputs)}]")
                 lines.append(f"    max_words: {int(s.max_words)}")
                 if s.examples:
                     lines.append("    examples:")
                     for i, e in enumerate(s.examples):
                         lines.append(f"      - {_scalar(e, form.quoted.get(('slots', s.name, 'examples', i)), '- ')}")
-                lines.append(f"    fallback: {_scalar(s.fallback, form.quoted.get(('slots', s.name, 'fallback')))}")
+                if s.alternatives_lines:
+                    lines.append("    alternatives:")
+                    lines.extend(s.alternatives_lines)
+                if s.fallback or s.mode != "adapt":  # an adapt slot without one falls back to its base
+                    lines.append(f"    fallback: {_scalar(s.fallback, form.quoted.get(('slots', s.name, 'fallback')))}")
             continue
         value = getattr(form, key)
         if value is None:

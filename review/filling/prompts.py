@@ -98,7 +98,25 @@ def example_data(slot: SlotSpec, example: str) -> dict[str, str] | None:
 
 def _user_message(slot: SlotSpec, data_block: str) -> str:
     # Instruction first and verbatim: whatever the data says comes after, inside the data block.
+    if slot.mode == "adapt":
+        task = f"Rewrite this approved sentence so that it uses the customer data. Change as few words as you can and keep its meaning: {slot.base}"
+        if slot.instruction:
+            task += f"\n{slot.instruction}"
+        return f"Task: {task}\nAt most {slot.max_words} words.{data_block}"
     return f"Task: {slot.instruction}\nAt most {slot.max_words} words.{data_block}"
+
+
+def _adapt_system_message(voice: str, max_words: int) -> str:
+    lines = [
+        "You lightly personalize one approved sentence for a customer message from the brand.",
+        f"Reply with the rewritten sentence only: no greeting, no signature, no quotes, at most {max_words} words.",
+        "Keep the approved sentence's meaning and most of its words. Add only what the customer data says.",
+        "Never add a place, name, number, promise or claim that is not in the approved sentence or the customer data.",
+    ]
+    voice = sanitize_value(voice, 400)
+    if voice:
+        lines.append(f"Brand voice: {voice}")
+    return "\n".join(lines)
 
 
 def build_prompt(slot: SlotSpec, values: Mapping[str, str], voice: str = "", *, sensitive_fields: Iterable[str] = ()) -> Prompt:
@@ -109,6 +127,9 @@ def build_prompt(slot: SlotSpec, values: Mapping[str, str], voice: str = "", *, 
     the example was evidently written for (example_data) where that can be told, so the model
     sees data -> sentence instead of copying the example's city or number (bench/quality.py:
     candidates copying an example's fact fell from 81 to about 20 in 288).
+
+    An `adapt` slot's prompt asks for its approved base rewritten with the data (its examples
+    are adaptations of the base); a `choose` slot has no prompt: it never reaches the model.
     """
     sensitive = set(sensitive_fields)
     bad = sorted(sensitive.intersection(slot.inputs))
@@ -119,7 +140,10 @@ def build_prompt(slot: SlotSpec, values: Mapping[str, str], voice: str = "", *, 
             f"slot '{slot.name}' declares the sensitive field(s) {', '.join(bad)}, and sensitive data never reaches the model; "
             "save a template version whose slot does not use them"
         )
-    messages: list[dict[str, str]] = [{"role": "system", "content": _system_message(voice, slot.max_words)}]
+    if slot.mode == "choose":
+        raise TemplateError(f"slot '{slot.name}' picks from approved alternatives; no prompt is built for it")
+    system = _adapt_system_message(voice, slot.max_words) if slot.mode == "adapt" else _system_message(voice, slot.max_words)
+    messages: list[dict[str, str]] = [{"role": "system", "content": system}]
     for example in slot.examples:
         shown = example_data(slot, example)
         messages.append({"role": "user", "content": _user_message(slot, _data_block(slot, shown) if shown else "")})

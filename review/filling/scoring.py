@@ -30,8 +30,8 @@ def _level(finding: Mapping) -> str:
     return str(getattr(level, "value", level)).lower()
 
 
-def score_candidate(text: str, findings: Sequence[Mapping], slot: SlotSpec) -> float | None:
-    """None = disqualified; otherwise higher is better.
+def score_parts(text: str, findings: Sequence[Mapping], slot: SlotSpec) -> tuple[dict[str, float] | None, str]:
+    """The score's parts, in the order they add up, or (None, why) when the text is disqualified.
 
     Weights (why): guideline warnings dominate because each one costs a reviewer's attention;
     staying within the length budget matters next; similarity to the approved examples
@@ -40,28 +40,43 @@ def score_candidate(text: str, findings: Sequence[Mapping], slot: SlotSpec) -> f
     """
     text = (text or "").strip()
     if not text:
-        return None
-    if any(_level(f) == "error" for f in findings):
-        return None
+        return None, "empty after cleaning"
+    errors = [f for f in findings if _level(f) == "error"]
+    if errors:
+        return None, "error"
     words = len(text.split())
     if words > slot.max_words:
-        return None
+        return None, f"longer than {slot.max_words} words"
     warnings = sum(1 for f in findings if _level(f) == "warning")
-    score = 10.0 - 2.0 * warnings
+    parts = {"base": 10.0, "warnings": -2.0 * warnings}
     if words < 4:  # "Welcome!" is within budget but says nothing the fallback does not
-        score -= 2.0
+        parts["too_short"] = -2.0
     # Prefer a fuller sentence up to ~80% of the budget, without rewarding padding beyond it.
-    score += min(words / max(slot.max_words * 0.8, 1.0), 1.0)
+    parts["length"] = min(words / max(slot.max_words * 0.8, 1.0), 1.0)
     if slot.examples:
-        score += 2.0 * max(_similarity(text, ex) for ex in slot.examples)
+        parts["house_style"] = 2.0 * max(_similarity(text, ex) for ex in slot.examples)
         # Copying an example verbatim is not personalisation.
         if any(_similarity(text, ex) > 0.9 for ex in slot.examples):
-            score -= 3.0
+            parts["copies_example"] = -3.0
     if _similarity(text, slot.instruction) > 0.45:
-        score -= 5.0
+        parts["echoes_instruction"] = -5.0
     if not text.endswith((".", "!", "?")):
-        score -= 0.5
-    return round(score, 6)  # rounding keeps ties exact across platforms
+        parts["no_full_stop"] = -0.5
+    return parts, ""
+
+
+def total(parts: Mapping[str, float]) -> float:
+    """The parts added in order (the same arithmetic every time), rounded so ties are exact."""
+    score = 0.0
+    for v in parts.values():
+        score += v
+    return round(score, 6)
+
+
+def score_candidate(text: str, findings: Sequence[Mapping], slot: SlotSpec) -> float | None:
+    """None = disqualified; otherwise higher is better (score_parts says why)."""
+    parts, _ = score_parts(text, findings, slot)
+    return None if parts is None else total(parts)
 
 
 def choose_best(candidates: Sequence[str], scores: Sequence[float | None]) -> int | None:

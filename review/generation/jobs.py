@@ -193,7 +193,8 @@ def _draft_batch(session: Session, ctx: CampaignContext, variants: list[Variant]
     assert ctx.campaign.id is not None  # a stored campaign
     lock_campaign(session, ctx.campaign.id)
     taken = set(session.exec(select(Draft.variant_id).where(Draft.campaign_id == ctx.campaign.id, col(Draft.variant_id).in_([v.id for v in variants]))).all())
-    fresh = {r.key: fills.chosen[r.key] for r in requests if r.key not in fills.cached and r.variant.id not in taken}
+    # Model fills only: a choose slot's pick is recomputed from approved text, never cached.
+    fresh = {r.key: fills.chosen[r.key] for r in requests if r.prompt is not None and r.key not in fills.cached and r.variant.id not in taken}
     for key, fill in fresh.items():
         cache_fill(session, key, fill)
     by_variant: dict[int | None, list[SlotRequest]] = {}

@@ -21,9 +21,10 @@ from ..brands import BrandPolicy
 from ..campaigns import campaign_template
 from ..checks import brand_rules, build_context, check_message, embed_candidates
 from ..errors import NotFound
-from ..filling import GenerationSettings, Prompt, SlotFiller, build_prompt, choose_best, clean_output, score_candidate
+from ..filling import GenerationSettings, Prompt, SlotFiller, build_prompt, choose_best, clean_output
 from ..models import Brand, Campaign, FillCache, Recipient, Variant, utcnow
 from ..templates import SlotSpec, TemplateSpec, sha256_json
+from .modes import choose_fill, fell_back, judge
 
 Fill = tuple[str, dict[str, Any]]  # (slot text, how it was chosen: source, candidates, score, ...)
 
@@ -34,8 +35,15 @@ def derive_seed(template_hash: str, slot: str, inputs: dict[str, str]) -> int:
     return int(digest[:8], 16) & 0x3FFF_FFFF  # fits a 32-bit integer column on every database
 
 
-def cache_key(model_fingerprint: str, template_hash: str, slot: str, inputs: dict[str, str], settings: GenerationSettings) -> str:
-    return sha256_json({"m": model_fingerprint, "t": template_hash, "s": slot, "i": inputs, "g": settings.key()})
+def cache_key(
+    model_fingerprint: str, template_hash: str, slot: str, inputs: dict[str, str], settings: GenerationSettings, approved: dict[str, Any] | None = None
+) -> str:
+    """The fill cache's key. `approved` (SlotSpec.approved_texts) names an adapt or choose slot's
+    mode and approved texts; a write slot's key is what it always was."""
+    data = {"m": model_fingerprint, "t": template_hash, "s": slot, "i": inputs, "g": settings.key()}
+    if approved is not None and approved.get("mode", "write") != "write":
+        data["a"] = approved
+    return sha256_json(data)
 
 
 @dataclass(frozen=True)
@@ -60,14 +68,17 @@ def campaign_context(session: Session, campaign_id: int) -> CampaignContext:
     return CampaignContext(camp, spec, tv.content_hash, brand, policy)
 
 
-def slot_prompt(ctx: CampaignContext, slot: SlotSpec, variant: Variant) -> tuple[dict[str, str], Prompt]:
+def slot_prompt(ctx: CampaignContext, slot: SlotSpec, variant: Variant) -> tuple[dict[str, str], Prompt | None]:
     """The slot's inputs for this variant and the prompt built from them: the only way any
     prompt is built here (generation, verification, single-slot regeneration).
 
     Only the fields the slot declares are taken from the variant; build_prompt refuses a slot
-    that declares a field the brand now marks sensitive (TemplateError).
+    that declares a field the brand now marks sensitive (TemplateError). A `choose` slot never
+    reaches the model: its prompt is None.
     """
     inputs = {f: variant.inputs.get(f, "") for f in slot.inputs}
+    if slot.mode == "choose":
+        return inputs, None
     return inputs, build_prompt(slot, inputs, ctx.policy.voice, sensitive_fields=ctx.policy.sensitive_fields)
 
 
@@ -78,7 +89,7 @@ class SlotRequest:
     variant: Variant
     slot: SlotSpec
     inputs: dict[str, str]
-    prompt: Prompt
+    prompt: Prompt | None  # None: a choose slot, filled without the model
     seed: int
     key: str  # the fill cache's key
     candidates: list[str] = field(default_factory=list)
@@ -93,7 +104,8 @@ def plan_requests(ctx: CampaignContext, variants: list[Variant], filler: SlotFil
         for slot in ctx.spec.slots.values():
             inputs, prompt = slot_prompt(ctx, slot, v)
             seed = derive_seed(ctx.template_hash, slot.name, inputs)
-            out.append(SlotRequest(v, slot, inputs, prompt, seed, cache_key(filler.fingerprint, ctx.template_hash, slot.name, inputs, settings)))
+            key = cache_key(filler.fingerprint, ctx.template_hash, slot.name, inputs, settings, slot.approved_texts())
+            out.append(SlotRequest(v, slot, inputs, prompt, seed, key))
     return out
 
 
@@ -112,27 +124,28 @@ def baseline(session: Session, ctx: CampaignContext, variant: Variant) -> set[tu
 
 
 def select_fill(session: Session, ctx: CampaignContext, variant: Variant, slot: SlotSpec, candidates: list[str], baseline: set[tuple[str, str]]) -> Fill:
-    """Best of N: score each cleaned candidate with the guideline engine; fall back if none qualifies."""
+    """Best of N: drop what may not compete (review.generation.modes.judge), score the rest with
+    the guideline engine, keep the best; fall back (an adapt slot to its approved base) if none
+    qualifies. The meta says why: the winner's score parts, each dropped candidate and its rule."""
     recipient = _sample_recipient(session, variant)
     rules, policy = brand_rules(ctx.brand.slug)
     fallbacks = {k: s.fallback for k, s in ctx.spec.slots.items()}
-    scores: list[float | None] = []
+    inputs = {f: variant.inputs.get(f, "") for f in slot.inputs}
     cleaned = [clean_output(c, slot.max_words) for c in candidates]
     embed_candidates(rules, cleaned)  # one batch for the sense detectors, not one pass per check
-    for text in cleaned:
-        if not text:
-            scores.append(None)
-            continue
+
+    def findings_of(text: str) -> list[dict[str, Any]]:
         findings = check_message(rules, policy, ctx.spec, build_context(ctx.spec, policy, {**fallbacks, slot.name: text}, variant, recipient))
         # Judge a candidate by what it causes: its own slot's findings, plus message-level
         # findings the all-fallback message does not have (a budget overrun, say).
-        own = [f.to_dict() for f in findings if f.slot == slot.name or (f.slot is None and (f.rule, f.match) not in baseline)]
-        scores.append(score_candidate(text, own, slot))
+        return [f.to_dict() for f in findings if f.slot == slot.name or (f.slot is None and (f.rule, f.match) not in baseline)]
+
+    scores, dropped, parts = judge(slot, cleaned, inputs, findings_of)
     best = choose_best(cleaned, scores)
-    meta: dict[str, Any] = {"candidates": len(candidates), "qualified": sum(s is not None for s in scores)}
+    meta: dict[str, Any] = {"candidates": len(candidates), "qualified": sum(s is not None for s in scores), "mode": slot.mode, "dropped": dropped}
     if best is None:
-        return slot.fallback, {**meta, "source": "fallback", "model_failed": True}
-    return cleaned[best], {**meta, "source": "model", "chosen": best, "score": scores[best]}
+        return fell_back(slot, meta)
+    return cleaned[best], {**meta, "source": "model", "chosen": best, "score": scores[best], "score_parts": parts[best]}
 
 
 @dataclass(frozen=True)
@@ -148,21 +161,25 @@ def fill_requests(session: Session, ctx: CampaignContext, requests: list[SlotReq
     keys = {r.key for r in requests}
     cached = {c.key: c for c in session.exec(select(FillCache).where(col(FillCache.key).in_(keys))).all()} if keys else {}
     todo: dict[str, SlotRequest] = {}
+    chosen: dict[str, Fill] = {}
     for r in requests:
-        if r.key not in cached and r.key not in todo:
+        if r.prompt is None:  # a choose slot: approved text, picked without the model
+            chosen.setdefault(r.key, choose_fill(r.slot, r.inputs))
+        elif r.key not in cached and r.key not in todo:
             todo[r.key] = r
     if todo:
         pending = list(todo.values())
-        outputs = filler.generate([r.prompt for r in pending], seeds=[r.seed for r in pending], settings=settings)
+        outputs = filler.generate([r.prompt for r in pending if r.prompt is not None], seeds=[r.seed for r in pending], settings=settings)
         for r, cands in zip(pending, outputs, strict=True):
             r.candidates = list(cands)
     baselines: dict[int | None, set[tuple[str, str]]] = {}
-    chosen: dict[str, Fill] = {}
     for r in requests:
+        if r.key in chosen:
+            continue
         if r.key in cached:
             c = cached[r.key]
             chosen[r.key] = (c.text, {**c.meta, "source": c.source, "cache": "hit"})
-        elif r.key not in chosen:
+        else:
             if r.variant.id not in baselines:
                 baselines[r.variant.id] = baseline(session, ctx, r.variant)
             chosen[r.key] = select_fill(session, ctx, r.variant, r.slot, todo[r.key].candidates, baselines[r.variant.id])
@@ -179,7 +196,7 @@ class VariantFill:
 
     @property
     def fallback_count(self) -> int:
-        return sum(1 for m in self.meta.values() if m.get("source") == "fallback")
+        return sum(1 for m in self.meta.values() if m.get("source") in ("fallback", "base"))
 
 
 def variant_fill(ctx: CampaignContext, requests: list[SlotRequest], chosen: dict[str, Fill]) -> VariantFill:
@@ -191,6 +208,9 @@ def variant_fill(ctx: CampaignContext, requests: list[SlotRequest], chosen: dict
     for r in requests:
         text, m = chosen[r.key]
         slots[r.slot.name] = text
+        if r.prompt is None:  # chosen among approved alternatives: no seed, no prompt
+            meta[r.slot.name] = {**m, "inputs": r.inputs}
+            continue
         meta[r.slot.name] = {**m, "seed": r.seed, "prompt_fingerprint": r.prompt.fingerprint, "inputs": r.inputs}
         fingerprints.append(r.prompt.fingerprint)
     for name, slot in ctx.spec.slots.items():

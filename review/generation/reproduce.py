@@ -16,6 +16,7 @@ from ..errors import Conflict, InvalidInput, NotFound
 from ..filling import GenerationSettings, SlotFiller
 from ..models import Draft, DraftRevision, Role, User, Variant
 from ..workflow import edit_draft
+from .modes import choose_fill
 from .pipeline import CampaignContext, baseline, campaign_context, derive_seed, select_fill, slot_prompt
 
 
@@ -52,16 +53,21 @@ def regenerate_verify(session: Session, draft_id: int, filler: SlotFiller) -> Ve
     recorded_baseline = baseline(session, ctx, variant)
     for name, slot in ctx.spec.slots.items():
         meta = draft.slot_meta.get(name, {})
-        if meta.get("source") not in ("model", "fallback") or "seed" not in meta:
+        original = first.slots.get(name, "")
+        if slot.mode == "choose" and meta.get("source") in ("alternative", "fallback"):
+            inputs, _ = slot_prompt(ctx, slot, variant)
+            text, _ = choose_fill(slot, inputs)
+            report[name] = "match" if text == original else f"differs: chosen today {text!r}, recorded {original!r}"
+            continue
+        if meta.get("source") not in ("model", "fallback", "base") or "seed" not in meta:
             report[name] = f"not generated ({meta.get('source', 'unknown')})"
             continue
         _, prompt = slot_prompt(ctx, slot, variant)
-        if prompt.fingerprint != meta.get("prompt_fingerprint"):
+        if prompt is None or prompt.fingerprint != meta.get("prompt_fingerprint"):
             report[name] = "differs: the prompt built today does not match the recorded prompt fingerprint"
             continue
         cands = filler.generate([prompt], seeds=[int(meta["seed"])], settings=settings)[0]
         text, _ = select_fill(session, ctx, variant, slot, list(cands), recorded_baseline)
-        original = first.slots.get(name, "")
         report[name] = "match" if text == original else f"differs: regenerated {text!r}, recorded {original!r}"
     ok = all(v == "match" or v.startswith("not generated") for v in report.values())
     return VerifyReport(draft.id, ok, report)
@@ -79,6 +85,8 @@ def regenerate_slot(session: Session, actor: User, draft_id: int, slot_name: str
         raise InvalidInput(f"unknown slot '{slot_name}'")
     settings = GenerationSettings.from_dict(draft.settings) if draft.settings else GenerationSettings()
     inputs, prompt = slot_prompt(ctx, slot, variant)
+    if prompt is None:
+        raise InvalidInput(f"slot '{slot_name}' picks from approved alternatives; there is nothing to regenerate (edit it by hand instead)")
     seed = derive_seed(ctx.template_hash, slot.name, inputs) + attempt
     cands = filler.generate([prompt], seeds=[seed], settings=settings)[0]
     text, _ = select_fill(session, ctx, variant, slot, list(cands), baseline(session, ctx, variant))

@@ -72,3 +72,16 @@ def test_choose_best() -> None:
     assert choose_best(["a", "b"], [None, 0.5]) == 1
     assert choose_best(["a", "b"], [None, None]) is None
     assert choose_best([], []) is None
+
+
+def test_score_parts_add_up_to_the_score_and_say_why_a_candidate_is_out() -> None:
+    from review.filling.scoring import score_parts, total
+
+    slot = SlotSpec("tip", "Write one tip about home cover.", (), 12, ("Keep photos of valuable items somewhere safe.",), "Fallback.")
+    parts, why = score_parts("Keep photos of valuable items somewhere safe", [{"level": "warning"}], slot)
+    assert parts is not None and why == ""
+    assert parts["base"] == 10.0 and parts["warnings"] == -2.0 and parts["copies_example"] == -3.0 and parts["no_full_stop"] == -0.5
+    assert total(parts) == score_candidate("Keep photos of valuable items somewhere safe", [{"level": "warning"}], slot)
+    assert score_parts("Fine text here.", [{"level": "error"}], slot) == (None, "error")
+    assert score_parts("word " * 13, [], slot) == (None, "longer than 12 words")
+    assert score_parts("  ", [], slot) == (None, "empty after cleaning")

@@ -123,3 +123,20 @@ def test_example_turns_show_the_data_each_example_was_written_for(welcome_slot: 
     assert example_data(tip_slot, tip_slot.examples[0]) is None
     two = SlotSpec("x", "Hi.", ("city", "first_name"), 20, ("Hi Ann in Leeds.", "Hi Bo in York."), "Hi.")
     assert example_data(two, two.examples[0]) is None
+
+
+def test_an_adapt_slot_asks_for_its_base_rewritten_and_a_choose_slot_has_no_prompt() -> None:
+    import dataclasses
+
+    base = SlotSpec("opening", "", ("tenure_years",), 22, ("Thanks for trusting us for 3 years.", "Thanks for trusting us for 7 years."), "Thanks.")
+    adapt = dataclasses.replace(base, mode="adapt", base="Thanks for trusting us.")
+    p = build_prompt(adapt, {"tenure_years": "4"}, "Warm.")
+    system, last = p.messages[0]["content"], p.messages[-1]["content"]
+    assert "lightly personalize one approved sentence" in system and "Never add a place, name, number, promise or claim" in system
+    assert last.startswith("Task: Rewrite this approved sentence") and last.count("Thanks for trusting us.") == 1 and '{"tenure_years": "4"}' in last
+    # The examples are adaptations of the base, shown with the data each was written for.
+    assert '{"tenure_years": "3"}' in p.messages[1]["content"] and p.messages[2]["content"] == "Thanks for trusting us for 3 years."
+    # The write prompt of the same slot differs (so does its fingerprint, hence the cache key).
+    assert p.fingerprint != build_prompt(dataclasses.replace(base, instruction="Thank them."), {"tenure_years": "4"}, "Warm.").fingerprint
+    with pytest.raises(TemplateError, match="picks from approved alternatives"):
+        build_prompt(dataclasses.replace(base, mode="choose"), {"tenure_years": "4"})

@@ -444,3 +444,24 @@ def test_sign_form_choices_do_not_carry_to_another_draft(app, world):
     assert at.title[0].value == f"Draft #{second.id}"
     assert at.selectbox(key="approve_meaning").value == SIGNATURE_MEANINGS[0]
     assert not errors(at)
+
+
+def test_each_slot_says_why_it_reads_as_it_does_and_an_all_approved_draft_says_so(app, world):
+    drafts = world.drafts(Status.IN_REVIEW)
+    sources = {d.id: {m.get("source") for m in d.slot_meta.values()} for d in drafts}
+    approved = next(d for d in drafts if sources[d.id] <= {"alternative", "base", "fallback", "no_consent"} and "base" in sources[d.id])
+    at = open_draft(app, "rita", approved.id)
+    assert not at.exception
+    assert "No model-written text: every slot is approved or human-written." in [s.value for s in at.success]
+    shown = html.unescape("\n".join(m.value for m in at.markdown))
+    # The tip is an approved alternative picked by policy type; the opening kept its approved base.
+    assert "tip**: Approved alternative 1 of 4, no model text: the only alternative whose conditions hold." in shown
+    assert "The approved base sentence, unchanged: none of the 4 candidates qualified" in shown
+    assert "(rule adapt.new_fact)" in shown and "Dropped candidate 1" in shown
+    assert any("Mode" in df.value.columns for df in at.dataframe)
+
+    written = next(d for d in drafts if "model" in sources[d.id])
+    at = open_draft(app, "rita", written.id)
+    shown = html.unescape("\n".join(m.value for m in at.markdown))
+    assert "The model wrote it: candidate" in shown and "won with score" in shown and "start +10.00" in shown
+    assert "No model-written text" not in [s.value for s in at.success]

@@ -14,7 +14,7 @@ from review.models import User
 from review.views import DraftView, draft_view, live_check
 from review.workflow import Action
 from ui import common, labels
-from ui.draft_panels import findings_list, held_back, history, md, slots_table
+from ui.draft_panels import findings_list, held_back, history, md, provenance_banner, slots_table
 from ui.highlight import esc, message_html
 
 STATUS_COLOR = {
@@ -293,11 +293,16 @@ def render() -> None:
     asked = _changes_requested(v)
     if asked is not None:
         _changes_banner(v, asked)
+    provenance_banner(v)
     held_back(v.held_back)
     m1, m2, m3, m4 = st.columns(4)
     m1.metric("Errors", d.error_count)
     m2.metric("Warnings", d.warning_count)
-    m3.metric("Human-written fallbacks", d.fallback_count, help="Slots where no model text passed the checks, so the template's human-written fallback is used")
+    m3.metric(
+        "Human-written fallbacks",
+        d.fallback_count,
+        help="Slots where no model text passed the checks (or no approved alternative fits), so approved or human-written text is used",
+    )
     m4.metric("Approvals", f"{v.valid_approval_count} / {v.policy.approvals_required}")
 
     left, right = st.columns([3, 2], gap="large")

@@ -126,6 +126,7 @@ def _init_slot(pick: int, s: SlotForm) -> None:
     ss[_k(pick, "s", s.name, "max_words")] = int(s.max_words)
     ss[_k(pick, "s", s.name, "examples")] = "\n".join(s.examples)
     ss[_k(pick, "s", s.name, "fallback")] = s.fallback
+    ss[_k(pick, "s", s.name, "mode")] = (s.mode, s.base, list(s.alternatives_lines))  # kept as read (raw editor edits them)
 
 
 def _form_from_state(pick: int) -> TemplateForm:
@@ -139,6 +140,7 @@ def _form_from_state(pick: int) -> TemplateForm:
             max_words=int(ss.get(_k(pick, "s", n, "max_words"), 20)),
             examples=[e.strip() for e in str(ss.get(_k(pick, "s", n, "examples"), "")).split("\n") if e.strip()],
             fallback=ss.get(_k(pick, "s", n, "fallback"), ""),
+            **dict(zip(("mode", "base", "alternatives_lines"), ss.get(_k(pick, "s", n, "mode"), (None, None, [])), strict=True)),
         )
         for n in ss[_k(pick, "slots")]
     ]
