@@ -55,6 +55,7 @@ bench: install-dev
 	$(PY) bench/checks.py --unique
 	$(PY) bench/generate.py
 	$(PY) bench/quality.py
+	$(PY) bench/acceptance.py
 	$(PY) bench/ui.py
 	$(PY) bench/export.py
 
