@@ -16,10 +16,14 @@ layer's whole cache on every step) and whose rows are picked with `Cache.reorder
 
 Every row holds its own copy of the head in the cache. The version before issue 16 kept the head
 once per batch through a custom attention hook on private APIs (`config._attn_implementation`, a
-DynamicLayer subclass); it was removed with them. bench/generate.py, batch 64, 2-core CPU: peak
-memory 1344 MiB with the hook vs 2197 MiB here (2183 MiB for the old code with the hook off), and
-fewer tokens per CPU second here. Bringing it back on public APIs (AttentionInterface.register,
-model.set_attn_implementation, the tail keys read from this StaticCache) is the open follow-up.
+DynamicLayer subclass); it went with them. A rebuild on public APIs (AttentionInterface /
+AttentionMaskInterface.register + model.set_attn_implementation, heads in their own StaticCache,
+tails and generated tokens in another, tokens identical to this path) was measured and not kept:
+bench/generate.py, batch 64, 2-core CPU, one process per run, alternated: peak memory 1349-1366 MiB
+against 1988-1992 MiB here (-32%), but 8.8-13.7 tokens per CPU second against 18.7-28.1 here (its
+attention ran as unfused eager ops, this path uses fused SDPA). Throughput is what a campaign
+waits on and memory is not short at these sizes, so the plain path stays. A fused version (one
+SDPA call over head and tail) would be the next thing to try.
 """
 
 from __future__ import annotations
