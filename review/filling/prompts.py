@@ -61,12 +61,19 @@ def sanitize_value(value: object, limit: int = MAX_VALUE_CHARS) -> str:
 
 
 def _system_message(voice: str, max_words: int) -> str:
-    lines = [
-        "You write one short sentence for a customer message from the brand.",
-        f"Reply with the sentence only: no greeting, no signature, no quotes, at most {max_words} words.",
-        "Never make promises about claims, prices, money or approval.",
-        "Use only the facts in the customer data. Never mention a place, name or number that is not in the customer data.",
-    ]
+    return _with_voice(
+        [
+            "You write one short sentence for a customer message from the brand.",
+            f"Reply with the sentence only: no greeting, no signature, no quotes, at most {max_words} words.",
+            "Never make promises about claims, prices, money or approval.",
+            "Use only the facts in the customer data. Never mention a place, name or number that is not in the customer data.",
+        ],
+        voice,
+    )
+
+
+def _with_voice(lines: list[str], voice: str) -> str:
+    """The system message: its instructions, then the brand's voice (sanitized) when it has one."""
     voice = sanitize_value(voice, 400)
     if voice:
         lines.append(f"Brand voice: {voice}")
@@ -107,16 +114,15 @@ def _user_message(slot: SlotSpec, data_block: str) -> str:
 
 
 def _adapt_system_message(voice: str, max_words: int) -> str:
-    lines = [
-        "You lightly personalize one approved sentence for a customer message from the brand.",
-        f"Reply with the rewritten sentence only: no greeting, no signature, no quotes, at most {max_words} words.",
-        "Keep the approved sentence's meaning and most of its words. Add only what the customer data says.",
-        "Never add a place, name, number, promise or claim that is not in the approved sentence or the customer data.",
-    ]
-    voice = sanitize_value(voice, 400)
-    if voice:
-        lines.append(f"Brand voice: {voice}")
-    return "\n".join(lines)
+    return _with_voice(
+        [
+            "You lightly personalize one approved sentence for a customer message from the brand.",
+            f"Reply with the rewritten sentence only: no greeting, no signature, no quotes, at most {max_words} words.",
+            "Keep the approved sentence's meaning and most of its words. Add only what the customer data says.",
+            "Never add a place, name, number, promise or claim that is not in the approved sentence or the customer data.",
+        ],
+        voice,
+    )
 
 
 def build_prompt(slot: SlotSpec, values: Mapping[str, str], voice: str = "", *, sensitive_fields: Iterable[str] = ()) -> Prompt:
