@@ -179,9 +179,10 @@ def _edit(user: User, v: DraftView) -> None:
         if out.ok:
             common.flash(f"Saved revision {out.value.revision} of draft #{d.id} ({out.value.status.replace('_', ' ')}).", "success")
             st.rerun()
-    if v.variant.personalized:
+    model_slots = [name for name, spec in v.spec.slots.items() if spec.mode != "choose"]  # a choose slot is picked, never written
+    if v.variant.personalized and model_slots:
         c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
-        slot = c1.selectbox("Regenerate one slot with the model", list(v.spec.slots), key="regen_slot")
+        slot = c1.selectbox("Regenerate one slot with the model", model_slots, key="regen_slot")
         if c2.button("Regenerate", key="regen_btn", icon=":material/autorenew:"):
             attempt = st.session_state.get(f"regen_attempt_{d.id}", 0) + 1
             st.session_state[f"regen_attempt_{d.id}"] = attempt
