@@ -17,16 +17,9 @@ from .errors import NotFound
 from .locks import lock_rows
 from .models import Brand, Campaign, Comment, Draft, Role, Status, User, Variant, pk, utcnow
 from .template_versions import get_version, version_spec
-from .transitions import EDITABLE, transition, void_approvals
+from .transitions import EDITABLE, brand_of, transition, void_approvals
 
 S = Status
-
-
-def brand_slug_of(session: Session, draft: Draft) -> str:
-    camp = session.get(Campaign, draft.campaign_id)
-    brand = session.get(Brand, camp.brand_id) if camp is not None else None
-    assert brand is not None
-    return brand.slug
 
 
 def recheck(session: Session, draft: Draft) -> list[dict[str, Any]]:
@@ -52,7 +45,7 @@ def recheck_drafts(session: Session, actor: User, draft_ids: list[int], *, reaso
     drafts = [d for d in lock_rows(session, Draft, draft_ids) if d.status in EDITABLE]
     by_brand: dict[str, list[dict[str, str]]] = {}
     for d in drafts:
-        by_brand.setdefault(brand_slug_of(session, d), []).append(d.slots)
+        by_brand.setdefault(brand_of(session, d).slug, []).append(d.slots)
     for slug, slot_maps in by_brand.items():
         embed_slot_texts(slug, slot_maps)
     for draft in drafts:

@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from . import audit
 from .errors import InvalidTransition, NotFound
-from .models import Approval, AuditEvent, Draft, Status, User, utcnow
+from .models import Approval, AuditEvent, Brand, Campaign, Draft, Status, User, utcnow
 
 S = Status
 TRANSITIONS: dict[str, frozenset[str]] = {
@@ -49,6 +49,15 @@ def transition(session: Session, draft: Draft, to: str, actor: User, *, reason: 
         after={"status": to, "revision": draft.revision, "reason": reason, **(extra or {})},
     )
     return draft
+
+
+def brand_of(session: Session, draft: Draft) -> Brand:
+    """The brand a draft belongs to (through its campaign)."""
+    camp = session.get(Campaign, draft.campaign_id)
+    brand = session.get(Brand, camp.brand_id) if camp is not None else None
+    if brand is None:
+        raise NotFound(f"draft {draft.id}'s campaign or brand is gone")
+    return brand
 
 
 def get_draft(session: Session, draft_id: int) -> Draft:

@@ -30,7 +30,7 @@ from .brands import BrandPolicy, policy_fingerprint, policy_for
 from .checks import warning_ids
 from .errors import AuthenticationError, Conflict, InvalidInput, InvalidTransition, NotReady, PermissionDenied
 from .locks import lock_draft, lock_rows
-from .models import Approval, Brand, Campaign, Comment, Draft, DraftRevision, Role, Status, User, pk, utcnow
+from .models import Approval, Comment, Draft, DraftRevision, Role, Status, User, pk, utcnow
 from .rechecks import recheck as recheck
 from .rechecks import recheck_brand as recheck_brand
 from .rechecks import recheck_drafts as recheck_drafts
@@ -43,25 +43,17 @@ from .signing import valid_approvals as valid_approvals
 from .templates import sha256_json
 from .transitions import EDITABLE as EDITABLE
 from .transitions import TRANSITIONS as TRANSITIONS
+from .transitions import brand_of, last_event, void_approvals
 from .transitions import get_draft as get_draft
 from .transitions import last_change as last_change
-from .transitions import last_event, void_approvals
 from .transitions import transition as transition
 
 S = Status
 
 
-def _brand_of(session: Session, draft: Draft) -> Brand:
-    camp = session.get(Campaign, draft.campaign_id)
-    assert camp is not None
-    brand = session.get(Brand, camp.brand_id)
-    assert brand is not None
-    return brand
-
-
 def brand_policy(session: Session, draft: Draft) -> BrandPolicy:
     """The brand's policy as brand.yaml says it now: the file is the single source."""
-    return policy_for(_brand_of(session, draft))
+    return policy_for(brand_of(session, draft))
 
 
 # ------------------------------------------------------------------------- actions
