@@ -1,4 +1,4 @@
-"""Database tables (SQLModel). Defined here, never in a Streamlit script, so reruns are safe."""
+"""The tables every part of the workflow shares (SQLModel). Never defined in a Streamlit script, so reruns are safe."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def pk(row: Any) -> int:
     return int(key)
 
 
-def _json(**kw: Any) -> Any:
+def json_column(**kw: Any) -> Any:
     return Field(default_factory=kw.pop("factory", dict), sa_column=Column(JSON, nullable=False))
 
 
@@ -79,7 +79,7 @@ class Brand(SQLModel, table=True):
     @property
     def name(self) -> str:
         """The display name brand.yaml gives now (cached by the file's mtime and size)."""
-        from .brands import policy_for
+        from ..brands import policy_for
 
         return policy_for(self).name
 
@@ -112,7 +112,7 @@ class Audience(SQLModel, table=True):
     # The brand whose declared fields the audience was checked against (review/db.py
     # m005_audience_brand); None only for an audience imported before audiences had a brand.
     brand_id: int | None = Field(default=None, foreign_key="brand.id", index=True)
-    fields: list[str] = _json(factory=list)
+    fields: list[str] = json_column(factory=list)
     row_count: int = 0
     consent_count: int = 0
     source_sha256: str = ""
@@ -125,7 +125,7 @@ class Recipient(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     audience_id: int = Field(foreign_key="audience.id", index=True)
     external_id: str
-    data: dict[str, str] = _json()
+    data: dict[str, str] = json_column()
     consent: bool = False
 
 
@@ -148,7 +148,7 @@ class Variant(SQLModel, table=True):
     campaign_id: int = Field(foreign_key="campaign.id", index=True)
     key: str
     label: str = ""
-    inputs: dict[str, str] = _json()
+    inputs: dict[str, str] = json_column()
     personalized: bool = True
     recipient_count: int = 0
     sample_recipient_id: int = Field(foreign_key="recipient.id")
@@ -168,17 +168,17 @@ class Draft(SQLModel, table=True):
     variant_id: int = Field(foreign_key="variant.id", unique=True)
     status: str = Field(default=Status.CHECKED, index=True)
     revision: int = 1
-    slots: dict[str, str] = _json()
+    slots: dict[str, str] = json_column()
     # per slot: {"source": model|fallback|edited|no_consent, "prompt_fingerprint": ..., "seed": ..., "candidates": n}
-    slot_meta: dict[str, Any] = _json()
-    findings: list[dict[str, Any]] = _json(factory=list)
+    slot_meta: dict[str, Any] = json_column()
+    findings: list[dict[str, Any]] = json_column(factory=list)
     error_count: int = 0
     warning_count: int = 0
     fallback_count: int = 0
     content_hash: str = ""
     model_fingerprint: str = ""
     seed: int = 0
-    settings: dict[str, Any] = _json()
+    settings: dict[str, Any] = json_column()
     prompt_fingerprint: str = ""
     author_id: int = Field(foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow)
@@ -192,8 +192,8 @@ class DraftRevision(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     draft_id: int = Field(foreign_key="draft.id", index=True)
     revision: int
-    slots: dict[str, str] = _json()
-    findings: list[dict[str, Any]] = _json(factory=list)
+    slots: dict[str, str] = json_column()
+    findings: list[dict[str, Any]] = json_column(factory=list)
     content_hash: str
     edited_by: int = Field(foreign_key="user.id")
     note: str = ""
@@ -210,9 +210,9 @@ class Approval(SQLModel, table=True):
     full_name: str
     meaning: str
     signed_at: datetime = Field(default_factory=utcnow)
-    manifest: dict[str, Any] = _json()
+    manifest: dict[str, Any] = json_column()
     manifest_hash: str
-    acknowledged: list[str] = _json(factory=list)
+    acknowledged: list[str] = json_column(factory=list)
     valid: bool = True
     voided_at: datetime | None = None
     void_reason: str = ""
@@ -240,8 +240,8 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(index=True)
     entity: str
     entity_id: str = Field(index=True)
-    before: dict[str, Any] = _json()
-    after: dict[str, Any] = _json()
+    before: dict[str, Any] = json_column()
+    after: dict[str, Any] = json_column()
     prev_hash: str
     hash: str
     # HMAC of `hash` under the audit key (kept outside the database): recomputing the chain
@@ -281,7 +281,7 @@ class GenerationJob(SQLModel, table=True):
     done: int = 0
     cancel_requested: bool = False
     error: str = ""
-    settings: dict[str, Any] = _json()
+    settings: dict[str, Any] = json_column()
     created_by: int = Field(foreign_key="user.id")
     started_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
@@ -294,5 +294,5 @@ class FillCache(SQLModel, table=True):
     key: str = Field(primary_key=True)
     text: str = Field(sa_column=Column(Text, nullable=False))
     source: str
-    meta: dict[str, Any] = _json()
+    meta: dict[str, Any] = json_column()
     created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,61 @@
+"""Database tables (SQLModel), one module per area; import them from here.
+
+`core` holds the tables every part of the workflow shares. A new area (review routing,
+notifications, annotations, ...) adds its own module beside it and is imported below, so
+`SQLModel.metadata` knows every table as soon as `review.models` is imported. Each new table
+is created by its own migration in review/db.py (ARCHITECTURE.md, "Where things go").
+"""
+
+from .core import (
+    Approval,
+    Audience,
+    AuditEvent,
+    AuditHead,
+    Brand,
+    Campaign,
+    CampaignRecipient,
+    Comment,
+    Draft,
+    DraftRevision,
+    Export,
+    FillCache,
+    GenerationJob,
+    JobStatus,
+    Recipient,
+    Role,
+    Status,
+    Template,
+    TemplateVersion,
+    User,
+    Variant,
+    json_column,
+    pk,
+    utcnow,
+)
+
+__all__ = [
+    "Approval",
+    "Audience",
+    "AuditEvent",
+    "AuditHead",
+    "Brand",
+    "Campaign",
+    "CampaignRecipient",
+    "Comment",
+    "Draft",
+    "DraftRevision",
+    "Export",
+    "FillCache",
+    "GenerationJob",
+    "JobStatus",
+    "Recipient",
+    "Role",
+    "Status",
+    "Template",
+    "TemplateVersion",
+    "User",
+    "Variant",
+    "json_column",
+    "pk",
+    "utcnow",
+]
