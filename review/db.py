@@ -157,6 +157,11 @@ def m008_brand_identity_only(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE brand DROP COLUMN {column}"))
 
 
+def m011_annotations(conn: Connection) -> None:
+    """Span annotations on drafts and their threads (review.annotations)."""
+    SQLModel.metadata.create_all(conn, tables=[SQLModel.metadata.tables[name] for name in ("annotation", "annotationreply")])
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_review_indexes", m002_review_indexes),
@@ -166,6 +171,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m006_brand_policy_from_file", m006_brand_policy_from_file),
     ("m007_export_held_back", m007_export_held_back),
     ("m008_brand_identity_only", m008_brand_identity_only),
+    ("m011_annotations", m011_annotations),
 ]
 
 

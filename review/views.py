@@ -8,7 +8,6 @@ result reads the database after its session has closed. No Streamlit here.
 
 from __future__ import annotations
 
-import difflib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +18,7 @@ from .auth import require_role
 from .brands import BrandPolicy, list_brands, policy_for
 from .campaigns import VariantPlan, campaign_template, get_campaign, list_campaigns, preview_variants
 from .checks import check_slots, recipient_holds, warning_ids
+from .diffs import slot_diff
 from .errors import NotFound
 from .export import approval_evidence, list_exports, readiness
 from .generation import Progress, progress
@@ -117,17 +117,6 @@ def _names(session: Session, ids: set[int]) -> dict[int, str]:
     if not ids:
         return {}
     return {pk(u): u.username for u in session.exec(select(User).where(col(User.id).in_(ids))).all()}
-
-
-def slot_diff(old: dict[str, str], new: dict[str, str]) -> str:
-    lines: list[str] = []
-    for name in sorted(set(old) | set(new)):
-        a, b = old.get(name, ""), new.get(name, "")
-        if a == b:
-            continue
-        lines.append(f"@@ slot {name} @@")
-        lines.extend(difflib.ndiff([a], [b]))
-    return "\n".join(line.rstrip("\n") for line in lines)
 
 
 def draft_view(session: Session, actor: User, draft_id: int) -> DraftView:

@@ -25,6 +25,8 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from . import audit, textsafety
+from .annotations import reanchor as reanchor_annotations
+from .annotations import submit_problem as annotation_problem
 from .auth import check_password, ensure_not_locked, require_role
 from .brands import BrandPolicy, policy_fingerprint, policy_for
 from .checks import warning_ids
@@ -141,7 +143,7 @@ def _submit_problem(session: Session, draft: Draft, reply: str) -> str | None:
             f"draft {draft.id} was sent back with changes requested and has not changed since; "
             "edit it, or reply to the reviewer's comment to resubmit it as it is"
         )
-    return None
+    return annotation_problem(session, draft)
 
 
 def submit_for_review(session: Session, actor: User, draft_id: int, *, reply: str = "") -> Draft:
@@ -351,6 +353,7 @@ def edit_draft(session: Session, actor: User, draft_id: int, *, slots: dict[str,
     )
     draft.updated_at = utcnow()
     session.add(draft)
+    reanchor_annotations(session, actor, draft)  # offsets follow the quoted words, or go outdated
     voided = void_approvals(session, actor, draft, f"edited to revision {draft.revision}")
     audit.append(
         session,

@@ -6,6 +6,7 @@ notifications, annotations, ...) adds its own module beside it and is imported b
 is created by its own migration in review/db.py (ARCHITECTURE.md, "Where things go").
 """
 
+from .annotations import Annotation, AnnotationReply, AnnotationState
 from .core import (
     Approval,
     Audience,
@@ -34,6 +35,9 @@ from .core import (
 )
 
 __all__ = [
+    "Annotation",
+    "AnnotationReply",
+    "AnnotationState",
     "Approval",
     "Audience",
     "AuditEvent",
