@@ -4,8 +4,16 @@ created by m011, and raced by two processes."""
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
-from sqlalchemy import inspect, text
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from review import audit, db
@@ -13,11 +21,17 @@ from review.annotation_views import draft_annotations
 from review.annotations import allowed, annotate, find_words, relocate, reopen, reply, resolve
 from review.errors import Conflict, InvalidInput, InvalidTransition, NotReady, PermissionDenied
 from review.generation import generate_campaign
-from review.models import Annotation, AnnotationReply, AuditEvent, Draft, Status, Variant
+from review.models import Annotation, AnnotationReply, AuditEvent, Draft, Status, User, Variant
 from review.signing import authors
 from review.textsafety import UnsafeText
 from review.workflow import edit_draft, request_changes, submit_for_review, submit_ready
 
+sys.path.insert(0, str(Path(__file__).parent))  # the spawned racers import their module by name
+import annotation_race_worker  # noqa: E402
+import race_worker  # noqa: E402
+
+PG_URL = os.environ.get("COUNTERSIGN_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 GREETING = "Hello to the busiest city in the north, and the busiest city we know."
 CLOSING = "Stay well this winter, from all of us."
 
@@ -355,3 +369,90 @@ def test_m011_adds_the_annotation_tables_to_an_older_database(world, draft) -> N
         ann = annotate(s, s.merge(world.reviewer), draft.id, slot="greeting", words="north", comment="Works after the upgrade.")
         s.commit()
         assert ann.id is not None
+
+
+# ------------------------------------------------------------------ two processes at once
+
+RACE_ROUNDS = int(os.environ.get("COUNTERSIGN_RACE_ROUNDS", "8"))
+
+
+@pytest.fixture(params=BACKENDS)
+def racy(request: pytest.FixtureRequest, tmp_path: Path, fake_filler) -> Iterator[tuple[str, str | None, Engine, int]]:  # type: ignore[no-untyped-def]
+    """A database two processes can share (a SQLite file, or a PostgreSQL schema), with a draft in
+    review: (url, schema, engine, draft id)."""
+    from tests.conftest import make_world
+
+    schema = None
+    if request.param == "postgresql":
+        assert PG_URL
+        url, schema = PG_URL, f"ann_{uuid.uuid4().hex[:12]}"
+        admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+        with admin.connect() as c:
+            c.execute(text(f'CREATE SCHEMA "{schema}"'))
+    else:
+        url = f"sqlite:///{tmp_path / 'annotations.db'}"
+    engine = race_worker.connect(url, schema)
+    db.migrate(engine)
+    with Session(engine, expire_on_commit=False) as s:
+        w = make_world(engine, s)
+        generate_campaign(engine, w.marketer, w.campaign_id, fake_filler)
+        d = s.exec(select(Draft).where(Draft.campaign_id == w.campaign_id).order_by(col(Draft.id))).first()
+        assert d is not None
+        edit_draft(s, w.marketer, d.id, slots={"greeting": GREETING, "closing": CLOSING})  # type: ignore[arg-type]
+        submit_for_review(s, w.marketer, d.id)  # type: ignore[arg-type]
+        s.commit()
+        yield url, schema, engine, d.id  # type: ignore[misc]
+    engine.dispose()
+    if schema:
+        with admin.connect() as c:
+            c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def test_resolve_racing_reopen_ends_in_one_state_and_tells_the_loser(racy) -> None:  # type: ignore[no-untyped-def]
+    url, schema, engine, draft_id = racy
+    ctx = multiprocessing.get_context("spawn")
+    barrier, inboxes, outboxes = ctx.Barrier(2), [ctx.Queue(), ctx.Queue()], [ctx.Queue(), ctx.Queue()]
+    procs = [ctx.Process(target=annotation_race_worker.racer, args=(url, schema, barrier, inboxes[i], outboxes[i]), daemon=True) for i in range(2)]
+    for p in procs:
+        p.start()
+    wins = {"resolve": 0, "reopen": 0}
+    try:
+        for _ in range(RACE_ROUNDS):
+            with Session(engine, expire_on_commit=False) as s:  # an answered annotation, seen by both
+                users = {u.username: u for u in s.exec(select(User)).all()}
+                ann = annotate(s, users["rita"], draft_id, slot="closing", words="Stay well", comment="Is this a health claim?")
+                s.commit()
+                reply(s, users["maria"], ann.id, text="It is a greeting, not a claim.")  # type: ignore[arg-type]
+                s.commit()
+            seen = {"annotation": ann.id, "expected_state": "answered"}
+            inboxes[0].put(("resolve", {**seen, "user": "maria"}))
+            inboxes[1].put(("reopen", {**seen, "user": "rob"}))
+            out = [box.get(timeout=120) for box in outboxes]
+            assert not [m for k, m in out if k == "CRASH"], f"a racer crashed instead of getting a clear answer: {out}"
+            kinds = [k for k, _ in out]
+            assert kinds.count("ok") == 1, f"expected exactly one winner, got {out}"
+            won = "resolve" if kinds[0] == "ok" else "reopen"
+            wins[won] += 1
+            lost_kind, lost_msg = out[1] if won == "resolve" else out[0]
+            assert lost_kind == "Conflict", out
+            assert (("resolved by maria" if won == "resolve" else "reopened by rob") in lost_msg) and "(you saw it answered); reload" in lost_msg
+            with Session(engine) as s:
+                row = s.get(Annotation, ann.id)
+                assert row is not None and row.state == ("resolved" if won == "resolve" else "open")
+                thread = s.exec(select(AnnotationReply.kind).where(AnnotationReply.annotation_id == ann.id).order_by(col(AnnotationReply.id))).all()
+                assert thread == ["reply", won]
+                decided = s.exec(
+                    select(AuditEvent).where(col(AuditEvent.action).in_(["annotation_resolved", "annotation_reopened"]), AuditEvent.entity_id == str(draft_id))
+                ).all()
+                assert sum(1 for e in decided if e.after["annotation_id"] == ann.id) == 1
+    finally:
+        for box in inboxes:
+            box.put(None)
+        for p in procs:
+            p.join(timeout=30)
+            if p.is_alive():  # pragma: no cover
+                p.kill()
+    with Session(engine) as s:
+        assert audit.verify_chain(s).ok
+    assert sum(wins.values()) == RACE_ROUNDS
