@@ -13,7 +13,7 @@ from review.generation import regenerate_slot
 from review.models import User
 from review.views import DraftView, draft_view, live_check
 from review.workflow import Action
-from ui import common, labels
+from ui import annotation_panel, common, diff_panel, labels
 from ui.draft_panels import findings_list, held_back, history, md, provenance_banner, slots_table
 from ui.highlight import esc, message_html
 
@@ -320,6 +320,8 @@ def render() -> None:
     with right:
         st.subheader("Decide")
         _decide(user, v, asked, label)
+    annotation_panel.render(user, v)
+    diff_panel.render(user, v)
 
     tab_slots, tab_fixed, tab_history = st.tabs(["Slots and inputs", "Template fixed copy", "History"])
     with tab_slots:
