@@ -72,6 +72,8 @@ def render(user: User, v: DraftView) -> None:
     st.caption(
         " · ".join(f"{n} {STATE_LABEL[s]}" for s, n in counts.items()) + ". Open annotations must be answered or resolved before the draft can be resubmitted."
     )
+    if view.can_annotate and view.open_count:
+        st.caption(f"Requesting changes sends the {view.open_count} open annotation(s) to the author with your comment; approving does not resolve them.")
     for slot, text in view.slots.items():
         items = view.for_slot(slot)
         if not items:
