@@ -64,6 +64,7 @@ def test_a_reviewer_annotates_the_occurrence_they_pick(app, world) -> None:  # t
     assert [e.entity_id for e in world.events("annotation_created")] == [str(d.id)]
     shown = _markdown(at)
     assert 'title="annotation 1 (open)"' in shown
+    assert "Requesting changes sends the 1 open annotation(s) to the author with your comment" in texts(at)
     # The comment reads exactly as typed: escaped once, never shown as entities or markup.
     assert "Say who 'you' <means> & why." in html_text(shown)
     assert "<means>" not in shown and "&#x27;" not in html_text(shown)
