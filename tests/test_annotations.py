@@ -456,3 +456,16 @@ def test_resolve_racing_reopen_ends_in_one_state_and_tells_the_loser(racy) -> No
     with Session(engine) as s:
         assert audit.verify_chain(s).ok
     assert sum(wins.values()) == RACE_ROUNDS
+
+
+def test_a_refused_resolution_is_put_on_record_and_changes_nothing(world, draft) -> None:  # type: ignore[no-untyped-def]
+    """Through the unit of work the app uses: the refusal rolls back, then lands in the trail."""
+    ann = note(world, draft)
+    with pytest.raises(PermissionDenied, match="rob did not raise annotation"), db.session_scope(world.engine) as s:
+        resolve(s, s.merge(world.reviewer2), ann.id, note="Looks fine to me.")
+    (refused,) = events(world, "refused")
+    assert (refused.actor, refused.entity, refused.entity_id) == ("rob", "draft", str(draft.id))
+    assert refused.after["attempted"] == "resolve an annotation" and refused.after["code"] == "permission_denied"
+    world.session.expire_all()
+    assert world.session.get(Annotation, ann.id).state == "open"
+    assert world.session.exec(select(AnnotationReply)).all() == [] and events(world, "annotation_resolved") == []
