@@ -224,7 +224,7 @@ def resolve(session: Session, actor: User, annotation_id: int, *, note: str = ""
         raise Conflict(f"{_last_step(session, ann)}; it is already resolved")
     if actor.role == Role.REVIEWER and ann.created_by != actor.id:
         raise PermissionDenied(
-            f"{actor.username} did not raise annotation {ann.id}: its author or the reviewer who raised it resolves it (you may reopen or reply)",
+            f"{actor.username} did not raise annotation {ann.id}: the draft's author or the reviewer who raised it resolves it (you may reply to it)",
             **_attempt(actor, "resolve an annotation", draft),
         )
     return _record(session, actor, draft, ann, "resolve", _text(note, "A note", minimum=0), A.RESOLVED)
