@@ -31,7 +31,7 @@ from .config import settings
 from .errors import NotReady
 from .export import rendered_messages
 from .models import Approval, Brand, Campaign, Draft, Export, Status, Template, Variant, pk
-from .record_pack import FORMAT, canonical, seal
+from .record_pack import FORMAT, canonical, readme_text, seal
 
 PUBLISHED_STATES = (Status.PUBLISHED, Status.WITHDRAWN)
 
@@ -165,7 +165,7 @@ def build_record(session: Session, campaign_id: int) -> tuple[dict[str, bytes], 
         "notes": sorted(set(notes)),
     }
     members["record.json"] = canonical(summary)
-    members["README.txt"] = record_parts.readme_text(camp, summary).encode("utf-8")
+    members["README.txt"] = readme_text(summary)
     return members, summary["notes"]
 
 

@@ -199,9 +199,9 @@ def check_integrity(blob: bytes) -> Integrity:
         problems.append(f"digest: {DIGEST} does not hold the SHA-256 of {INDEX} ({digest})")
     try:
         index = json.loads(index_bytes.decode("utf-8"))
-        listed = {str(m["name"]): m for m in index["members"]}
-        fmt = index.get("format")
-    except (ValueError, KeyError, TypeError) as e:
+        listed = {str(m["name"]): {"size": m["size"], "sha256": m["sha256"]} for m in index["members"]}
+        fmt = index["format"]
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
         return Integrity(members, digest, [*problems, f"index: {INDEX} is not a valid index ({e})"], 0)
     if fmt != FORMAT:
         problems.append(f"index: format {fmt!r} is not {FORMAT!r}")
@@ -215,9 +215,35 @@ def check_integrity(blob: bytes) -> Integrity:
     checked = 0
     for name in sorted(content & set(listed)):
         entry, data = listed[name], members[name]
-        if entry.get("size") != len(data):
-            problems.append(f"member {name}: {len(data)} bytes, the index says {entry.get('size')}")
-        if entry.get("sha256") != sha256(data):
-            problems.append(f"member {name}: SHA-256 {sha256(data)} does not match the index ({entry.get('sha256')})")
+        if entry["size"] != len(data):
+            problems.append(f"member {name}: {len(data)} bytes, the index says {entry['size']}")
+        if entry["sha256"] != sha256(data):
+            problems.append(f"member {name}: SHA-256 {sha256(data)} does not match the index ({entry['sha256']})")
         checked += 1
     return Integrity(members, digest, problems, checked)
+
+
+def readme_text(summary: Mapping[str, Any]) -> bytes:
+    """README.txt: the layout, how to verify, and the notes; made from record.json alone, so the
+    verifier can make it again and compare."""
+    camp, notes = summary["campaign"], [str(n) for n in summary["notes"]]
+    lines = [
+        f"Countersign examiner's record: campaign {camp['id']} ({camp['name']})",
+        "",
+        "record.json          what is in this record, the exports and their hashes, and notes",
+        "messages/            per audience group (variant): each shipped message, its recipients, its AI-content marker",
+        "drafts/              per draft: check report, revisions, comments, signatures (manifest, hash, signer, meaning, time), how to regenerate",
+        "template/            the template version's source (its SHA-256 is its content hash)",
+        "guidelines/          the brand's guideline files at the time this record was written",
+        "exports/             the export files exactly as found",
+        "audit/events.jsonl   the audit events of this campaign, its drafts, signatures, template, audience and exports",
+        "audit/chain.jsonl    (seq, prev_hash, hash) of every event from the first to the last of those",
+        f"{INDEX}           every other member's SHA-256 and size; {DIGEST} holds the record digest",
+        "",
+        "Check it offline:  python -m review verify-record <this file> --digest <the digest you were given>",
+        "",
+        f"Notes written while recording: {len(notes)}",
+        *[f"- {n}" for n in notes],
+        "",
+    ]
+    return "\n".join(lines).encode("utf-8")

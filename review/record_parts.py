@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from . import audit, record_ai
 from .checks import Hold
-from .models import Approval, AuditEvent, Campaign, Comment, Draft, DraftRevision, Export, User, Variant
+from .models import Approval, AuditEvent, Comment, Draft, DraftRevision, Export, User, Variant
 from .signing import content_hash
 from .templates import TemplateSpec, sha256_json
 
@@ -339,27 +339,3 @@ def variant_dict(
 def _natural(text: str) -> tuple[Any, ...]:
     """P2 before P10."""
     return tuple(int(p) if p.isdigit() else p for p in re.split(r"(\d+)", str(text)))
-
-
-def readme_text(camp: Campaign, summary: dict[str, Any]) -> str:
-    notes = summary["notes"]
-    lines = [
-        f"Countersign examiner's record: campaign {camp.id} ({camp.name})",
-        "",
-        "record.json          what is in this record, the exports and their hashes, and notes",
-        "messages/            per audience group (variant): each shipped message, its recipients, its AI-content marker",
-        "drafts/              per draft: check report, revisions, comments, signatures (manifest, hash, signer, meaning, time), how to regenerate",
-        "template/            the template version's source (its SHA-256 is its content hash)",
-        "guidelines/          the brand's guideline files at the time this record was written",
-        "exports/             the export files exactly as found",
-        "audit/events.jsonl   the audit events of this campaign, its drafts, signatures, template, audience and exports",
-        "audit/chain.jsonl    (seq, prev_hash, hash) of every event from the first to the last of those",
-        "index.json           every other member's SHA-256 and size; index.sha256 holds the record digest",
-        "",
-        "Check it offline:  python -m review verify-record <this file>",
-        "",
-        f"Notes written while recording: {len(notes)}",
-        *[f"- {n}" for n in notes],
-        "",
-    ]
-    return "\n".join(lines)

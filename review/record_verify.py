@@ -31,8 +31,8 @@ from datetime import datetime
 from typing import Any
 
 from .audit import GENESIS, event_hash
-from .record_ai import message_marker
-from .record_pack import check_integrity, sha256
+from .record_ai import message_marker, per_message
+from .record_pack import check_integrity, readme_text, sha256
 from .signing import content_hash
 from .templates import sha256_json
 
@@ -72,6 +72,16 @@ class _Reader:
             self.report.failures.append(f"{name}: not valid JSON ({e})")
         return None
 
+    def obj(self, name: str) -> dict[str, Any] | None:
+        """A member holding one JSON object; anything else is a failure naming it."""
+        failures = len(self.report.failures)
+        data = self.json(name)
+        if isinstance(data, dict):
+            return data
+        if len(self.report.failures) == failures:
+            self.report.failures.append(f"{name}: not a JSON object")
+        return None
+
     def jsonl(self, name: str) -> list[Any] | None:
         try:
             return [json.loads(line) for line in self.members[name].decode("utf-8").splitlines() if line.strip()]
@@ -106,12 +116,20 @@ def verify_record(blob: bytes, *, expected_digest: str | None = None, checkpoint
     if not integrity.members:
         return report
     read = _Reader(integrity.members, report)
-    summary = read.json("record.json")
-    if not isinstance(summary, dict):
+    summary = read.obj("record.json")
+    if summary is None:
         return report
-    report.notes = [str(n) for n in summary.get("notes", [])]
+    notes = summary.get("notes")
+    report.notes = [str(n) for n in notes] if isinstance(notes, list) else []
+    _guard(report, "README.txt", lambda: _check_readme(integrity.members, summary, report))
     _guard(report, "audit chain", lambda: _check_chain(read, summary, report, checkpoints or []))
-    events = {e["seq"]: e for e in (read.jsonl(summary.get("audit", {}).get("events_member", "audit/events.jsonl")) or []) if isinstance(e, dict)}
+    events: dict[int, dict[str, Any]] = {}
+
+    def index_events() -> None:
+        for e in read.jsonl(summary["audit"]["events_member"]) or []:
+            events[e["seq"]] = e
+
+    _guard(report, "audit events", index_events)
     _guard(report, "template", lambda: _check_template(integrity.members, summary, report))
     _guard(report, "guidelines", lambda: _check_guidelines(integrity.members, summary, report))
     _guard(report, "drafts and signatures", lambda: _check_drafts(read, summary, events, report))
@@ -124,7 +142,7 @@ def _guard(report: VerifyReport, label: str, fn: Callable[[], str | None]) -> No
     before = len(report.failures)
     try:
         done = fn()
-    except (KeyError, TypeError, ValueError, AttributeError) as e:
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as e:
         report.failures.append(f"{label}: the record's structure is not as expected ({type(e).__name__}: {e})")
         return
     if done and len(report.failures) == before:
@@ -203,31 +221,43 @@ def _check_drafts(read: _Reader, summary: dict[str, Any], events: dict[int, dict
     yaml_now = summary["guidelines"]["brand_yaml_sha256_now"]
     n_sigs = 0
     for entry in summary["drafts"]:
-        doc = read.json(entry["member"])
-        if not isinstance(doc, dict):
+        doc = read.obj(entry["member"])
+        if doc is None:
             continue
         d = doc["draft"]
         where = f"draft {d['id']}"
         if d["template_hash"] != tpl_hash or content_hash(d["template_hash"], d["slots"]) != d["content_hash"]:
             fails.append(f"{where}: its slot texts and template do not hash to its content hash")
-        marker = message_marker([s["slot"] for s in doc["ai_content"]["slots"]], d["slot_meta"], model_fingerprint="", model_settings={})
-        if marker["model_written_slots"] != doc["ai_content"]["model_written_slots"] or marker["ai_generated"] != doc["ai_content"]["ai_generated"]:
+        for r in doc["revisions"]:
+            if content_hash(d["template_hash"], r["slots"]) != r["content_hash"]:
+                fails.append(f"{where}: revision {r['revision']}'s slot texts do not hash to its content hash")
+        regen = doc["regenerate"]
+        names = [s["slot"] for s in doc["ai_content"]["slots"]]
+        marker = message_marker(names, d["slot_meta"], model_fingerprint=regen["model_fingerprint"], model_settings=regen["settings"])
+        marker["human_reviewed"] = any(sig["valid"] for sig in doc["signatures"])
+        if sorted(names) != sorted(d["slots"]) or marker != doc["ai_content"]:
             fails.append(f"{where}: its AI-content marker does not follow from its slots' recorded sources")
         for sig in doc["signatures"]:
             n_sigs += 1
-            _check_signature(sig, d, yaml_now, events, fails)
+            _check_signature(sig, d, regen, yaml_now, events, fails)
     return f"{len(summary['drafts'])} drafts' content hashes recomputed; {n_sigs} signatures' manifest hashes recomputed and matched to their signing events"
 
 
-def _check_signature(sig: dict[str, Any], d: dict[str, Any], yaml_now: str, events: dict[int, dict[str, Any]], fails: list[str]) -> None:
+_REGENERATE = ("model_fingerprint", "seed", "settings", "prompt_fingerprint")
+
+
+def _check_signature(sig: dict[str, Any], d: dict[str, Any], regen: dict[str, Any], yaml_now: str, events: dict[int, dict[str, Any]], fails: list[str]) -> None:
     who = f"signature {sig['approval_id']} ({sig['printed_name']}) on draft {d['id']}"
     m = sig["manifest"]
     if sha256_json(m) != sig["manifest_hash"]:
         fails.append(f"{who}: its manifest does not hash to its manifest hash")
     if m.get("draft_id") != d["id"] or m.get("revision") != sig["revision"]:
         fails.append(f"{who}: its manifest is about another draft or revision")
-    if sig["valid"] and sig["revision"] == d["revision"] and (m.get("content_hash") != d["content_hash"] or m.get("slots") != d["slots"]):
-        fails.append(f"{who}: a standing signature whose manifest covers other text than the draft's")
+    if sig["valid"] and sig["revision"] == d["revision"]:
+        if m.get("content_hash") != d["content_hash"] or m.get("slots") != d["slots"] or m.get("slot_meta") != d["slot_meta"]:
+            fails.append(f"{who}: a standing signature whose manifest covers other text or slot sources than the draft's")
+        if any(m.get(k) != regen.get(k) for k in _REGENERATE):
+            fails.append(f"{who}: its manifest names another model, seed, settings or prompt than the draft's regeneration inputs")
     if sig["brand_yaml_unchanged_since_signing"] != (sig["brand_yaml_sha256_at_signing"] == yaml_now == sig["brand_yaml_sha256_now"]):
         fails.append(f"{who}: says brand.yaml is {'un' if sig['brand_yaml_unchanged_since_signing'] else ''}changed, its hashes say otherwise")
     ev = events.get(sig["signing_event_seq"]) if sig["signing_event_seq"] is not None else None
@@ -273,14 +303,33 @@ def _check_exports(read: _Reader, members: dict[str, bytes], summary: dict[str, 
                     rows[(exp["export_id"], str(row["recipient_id"]))] = row
     n = 0
     for entry in summary["drafts"]:
-        doc = read.json(entry["messages_member"])
-        if not isinstance(doc, dict):
+        doc = read.obj(entry["messages_member"])
+        if doc is None:
             continue
-        if doc["draft_id"] != entry["draft_id"]:
-            fails.append(f"{entry['messages_member']}: is about draft {doc['draft_id']}, record.json says {entry['draft_id']}")
+        draft_doc = read.obj(entry["member"])
+        if draft_doc is None:
+            continue
+        d = draft_doc["draft"]
+        facts = {
+            "draft": (doc["draft_id"], entry["draft_id"]),
+            "variant id": (doc["variant"]["id"], d["variant_id"]),
+            "revision": (doc["revision"], d["revision"]),
+            "content hash": (doc["content_hash"], d["content_hash"]),
+            "slot texts": (doc["slots"], d["slots"]),
+            "AI-content marker": (doc["ai_content"], draft_doc["ai_content"]),
+            "recipients": (doc["recipients"], [msg["recipient_id"] for msg in doc["messages"]]),
+        }
+        for sig in draft_doc["signatures"]:
+            if sig["valid"] and sig["revision"] == d["revision"]:
+                facts["variant key"] = (doc["variant"]["key"], sig["manifest"].get("variant_key"))
+                facts["variant inputs"] = (doc["variant"]["inputs"], sig["manifest"].get("variant_inputs"))
+        differ = [k for k, (a, b) in facts.items() if a != b]
+        if differ:
+            fails.append(f"{entry['messages_member']}: its {', '.join(differ)} differ from {entry['member']}")
+        short = per_message(doc["ai_content"])
         for msg in doc["messages"]:
             n += 1
-            if msg["ai_generated"] != doc["ai_content"]["ai_generated"]:
+            if any(msg.get(k) != v for k, v in short.items()):
                 fails.append(f"{entry['messages_member']}: the message to {msg['recipient_id']} carries another AI marker than its variant")
             if not msg["text_from"].startswith("export "):
                 continue
@@ -288,3 +337,9 @@ def _check_exports(read: _Reader, members: dict[str, bytes], summary: dict[str, 
             if row is None or any(row.get(k) != msg.get(k) for k in ("subject", "body", "channel", "content_hash")):
                 fails.append(f"{entry['messages_member']}: the message to {msg['recipient_id']} is not the one in its export file")
     return f"{len(summary['exports'])} export(s) match their recorded hashes and events; {n} shipped messages match their export rows"
+
+
+def _check_readme(members: dict[str, bytes], summary: dict[str, Any], report: VerifyReport) -> str | None:
+    if members.get("README.txt") != readme_text(summary):
+        report.failures.append("README.txt: not the one record.json gives (it was edited)")
+    return "README.txt is the one record.json gives"

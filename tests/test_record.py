@@ -394,3 +394,64 @@ def test_pack_is_canonical() -> None:
         seal({INDEX: b"x"})
     with pytest.raises(ValueError, match="'..'"):
         seal({"../evil": b"x"})
+
+
+CHECKED = ("record.json", "README.txt", "audit/events.jsonl", "audit/chain.jsonl")
+
+
+def test_a_resealed_record_with_any_checked_member_replaced_fails_without_a_traceback(record) -> None:  # type: ignore[no-untyped-def]
+    """Someone who re-seals the archive (new index, new digest) still fails on what ties the
+    members together; malformed JSON of any shape is a named failure, never an exception."""
+    members = members_of(record.path)
+    content = {n: b for n, b in members.items() if n not in (INDEX, DIGEST)}
+    summary = json.loads(content["record.json"])
+    targets = [*CHECKED, summary["template"]["member"], summary["drafts"][0]["member"], summary["drafts"][0]["messages_member"]]
+    targets.append(next(f["member"] for f in summary["exports"][0]["files"] if f["role"] == "messages_jsonl"))
+    shapes = [b"", b"[]", b"{}", b"null", b'"text"', b'{"seq": 1}\n', b'{"draft": [], "messages": 5, "audit": 3}', b"\xff\xfe"]
+    for name in targets:
+        for shape in shapes:
+            blob, digest = seal({**content, name: shape})
+            report = verify_record(blob)
+            assert not report.ok, f"{name} replaced by {shape!r} went unnoticed"
+            assert report.digest == digest
+    # Members whose every byte is hashed or derived: one changed character anywhere, re-sealed, fails.
+    for name in ("README.txt", "audit/chain.jsonl", summary["template"]["member"], targets[-1]):
+        original = content[name]
+        for i in sorted({0, len(original) // 3, len(original) // 2, len(original) - 2}):
+            changed = original[:i] + (b"X" if original[i : i + 1] != b"X" else b"Y") + original[i + 1 :]
+            blob, _ = seal({**content, name: changed})
+            assert not verify_record(blob).ok, f"a changed byte at {i} in {name} went unnoticed after re-sealing"
+    # Within events, every field the hash covers (all but the MAC, which needs the key).
+    lines = content["audit/events.jsonl"].decode().splitlines()
+    for field in ("ts", "actor", "action", "entity", "entity_id", "before", "after", "prev_hash", "hash", "seq"):
+        ev = json.loads(lines[1])
+        ev[field] = (
+            {"x": 1} if field in ("before", "after") else (ev[field] + 1 if field == "seq" else ev[field][:-1] + ("0" if ev[field][-1:] != "0" else "1"))
+        )
+        blob, _ = seal({**content, "audit/events.jsonl": "\n".join([lines[0], json.dumps(ev), *lines[2:]]).encode() + b"\n"})
+        assert not verify_record(blob).ok, f"event field {field} changed unnoticed"
+    # In the messages and drafts: a message's text, a slot's source, a signer, a marker.
+    variant_member = summary["drafts"][0]["messages_member"]
+    draft_member = summary["drafts"][0]["member"]
+    edits = {
+        "a message body": (variant_member, lambda v: v["messages"][0].update(body=v["messages"][0]["body"] + " Guaranteed.")),
+        "a recipient": (variant_member, lambda v: v["recipients"].append("P99")),
+        "the AI marker": (variant_member, lambda v: v["ai_content"].update(ai_generated=not v["ai_content"]["ai_generated"])),
+        "a message's marker": (variant_member, lambda v: v["messages"][0].update(ai_generated=not v["messages"][0]["ai_generated"])),
+        "the variant inputs": (variant_member, lambda v: v["variant"]["inputs"].update(city="Atlantis")),
+        "a slot source": (draft_member, lambda d: next(iter(d["draft"]["slot_meta"].values())).update(source="fallback")),
+        "a signer": (draft_member, lambda d: d["signatures"][0]["signer"].update(username="mallory")),
+        "a meaning": (draft_member, lambda d: d["signatures"][0].update(meaning="Approved for use (not really)")),
+        "the seed": (draft_member, lambda d: d["regenerate"].update(seed=d["regenerate"]["seed"] + 1)),
+        "a revision's text": (draft_member, lambda d: d["revisions"][0]["slots"].update(greeting="Other text.")),
+    }
+    for what, (name, edit) in edits.items():
+        data = json.loads(content[name])
+        edit(data)
+        blob, _ = seal({**content, name: json.dumps(data).encode()})
+        assert not verify_record(blob).ok, f"{what} changed unnoticed"
+    # an index of the wrong shape, sealed by hand
+    bad_index = b'{"format": "countersign-record/1", "members": [["a", 1]]}\n'
+    blob = pack({**content, INDEX: bad_index, DIGEST: f"{__import__('hashlib').sha256(bad_index).hexdigest()}  index.json\n".encode()})
+    report = verify_record(blob)
+    assert not report.ok and any("not a valid index" in f for f in report.failures)
