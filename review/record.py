@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from . import audit, record_parts
+from . import audit, record_ai, record_parts
 from .brands import policy_for
 from .campaigns import campaign_template, get_campaign
 from .config import settings
@@ -116,7 +116,7 @@ def build_record(session: Session, campaign_id: int) -> tuple[dict[str, bytes], 
     draft_entries = []
     for d in drafts:
         variant = variants[d.variant_id]
-        marker = record_parts.marker_for(spec, d, signed=any(a.valid for a in approvals[pk(d)]))
+        marker = record_parts.marker_for(spec, d, signed=record_ai.shipped_signed(d.revision, [(a.revision, a.valid, a.void_reason) for a in approvals[pk(d)]]))
         sigs = [record_parts.signature_dict(a, people, policy.sha256, signing_seq.get(pk(a)), notes) for a in approvals[pk(d)]]
         dmember = f"drafts/draft-{d.id}.json"
         members[dmember] = canonical(record_parts.draft_dict(session, d, tv.content_hash, people, sigs, marker, notes))

@@ -104,3 +104,9 @@ def message_marker(slot_names: Iterable[str], slot_meta: Mapping[str, Any], *, m
 def per_message(marker: Mapping[str, Any]) -> dict[str, Any]:
     """The short form repeated on each shipped message (the full marker sits on its variant)."""
     return {"ai_generated": marker["ai_generated"], "digital_source_type": marker["digital_source_type"], "model_written_slots": marker["model_written_slots"]}
+
+
+def shipped_signed(revision: int, signatures: Iterable[tuple[int, bool, str]]) -> bool:
+    """Whether the shipped revision carries a signature that stood when it shipped: one still
+    valid, or one voided only by a later withdrawal."""
+    return any(rev == revision and (valid or reason == "withdrawn") for rev, valid, reason in signatures)

@@ -31,7 +31,7 @@ from datetime import datetime
 from typing import Any
 
 from .audit import GENESIS, event_hash
-from .record_ai import message_marker, per_message
+from .record_ai import message_marker, per_message, shipped_signed
 from .record_pack import check_integrity, readme_text, sha256
 from .signing import content_hash
 from .templates import sha256_json
@@ -234,7 +234,7 @@ def _check_drafts(read: _Reader, summary: dict[str, Any], events: dict[int, dict
         regen = doc["regenerate"]
         names = [s["slot"] for s in doc["ai_content"]["slots"]]
         marker = message_marker(names, d["slot_meta"], model_fingerprint=regen["model_fingerprint"], model_settings=regen["settings"])
-        marker["human_reviewed"] = any(sig["valid"] for sig in doc["signatures"])
+        marker["human_reviewed"] = shipped_signed(d["revision"], [(sig["revision"], sig["valid"], sig["void_reason"]) for sig in doc["signatures"]])
         if sorted(names) != sorted(d["slots"]) or marker != doc["ai_content"]:
             fails.append(f"{where}: its AI-content marker does not follow from its slots' recorded sources")
         for sig in doc["signatures"]:

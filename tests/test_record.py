@@ -455,3 +455,22 @@ def test_a_resealed_record_with_any_checked_member_replaced_fails_without_a_trac
     blob = pack({**content, INDEX: bad_index, DIGEST: f"{__import__('hashlib').sha256(bad_index).hexdigest()}  index.json\n".encode()})
     report = verify_record(blob)
     assert not report.ok and any("not a valid index" in f for f in report.failures)
+
+
+def test_a_campaign_withdrawn_after_publication_keeps_its_evidence(published, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from review.workflow import withdraw
+
+    w = published
+    first = w.session.exec(select(Draft).where(Draft.campaign_id == w.campaign_id).order_by(col(Draft.id))).first()
+    withdraw(w.session, w.reviewer, first.id, comment="Recalled: the offer ended.")
+    w.session.commit()
+    result = write_record(w.session, w.campaign_id, tmp_path / "records")
+    m = members_of(result.path)
+    d = doc(m, f"drafts/draft-{first.id}.json")
+    assert d["draft"]["status"] == "withdrawn"
+    assert {s["void_reason"] for s in d["signatures"]} == {"withdrawn"} and d["ai_content"]["human_reviewed"] is True
+    assert [c["kind"] for c in d["comments"]] == ["withdraw"]
+    events = [json.loads(line) for line in m["audit/events.jsonl"].decode().splitlines()]
+    assert any(e["action"] == "draft_withdrawn" and e["entity_id"] == str(first.id) for e in events)
+    report = verify_record(result.path.read_bytes())
+    assert report.ok, report.failures
