@@ -302,6 +302,7 @@ def _check_exports(read: _Reader, members: dict[str, bytes], summary: dict[str, 
                     row = json.loads(line)
                     rows[(exp["export_id"], str(row["recipient_id"]))] = row
     n = 0
+    accounted: set[tuple[int, str]] = set()
     for entry in summary["drafts"]:
         doc = read.obj(entry["messages_member"])
         if doc is None:
@@ -332,10 +333,16 @@ def _check_exports(read: _Reader, members: dict[str, bytes], summary: dict[str, 
             if any(msg.get(k) != v for k, v in short.items()):
                 fails.append(f"{entry['messages_member']}: the message to {msg['recipient_id']} carries another AI marker than its variant")
             if not msg["text_from"].startswith("export "):
+                if rows:
+                    fails.append(f"{entry['messages_member']}: the message to {msg['recipient_id']} is not taken from the intact export file the record holds")
                 continue
-            row = rows.get((int(msg["text_from"].split()[1]), msg["recipient_id"]))
+            key = (int(msg["text_from"].split()[1]), msg["recipient_id"])
+            row = rows.get(key)
+            accounted.add(key)
             if row is None or any(row.get(k) != msg.get(k) for k in ("subject", "body", "channel", "content_hash")):
                 fails.append(f"{entry['messages_member']}: the message to {msg['recipient_id']} is not the one in its export file")
+    for export_id, recipient in sorted(set(rows) - accounted):
+        fails.append(f"export {export_id}: the message to {recipient} is in the export file but in no variant's messages")
     return f"{len(summary['exports'])} export(s) match their recorded hashes and events; {n} shipped messages match their export rows"
 
 

@@ -435,6 +435,11 @@ def test_a_resealed_record_with_any_checked_member_replaced_fails_without_a_trac
     draft_member = summary["drafts"][0]["member"]
     edits = {
         "a message body": (variant_member, lambda v: v["messages"][0].update(body=v["messages"][0]["body"] + " Guaranteed.")),
+        "a message passed off as re-rendered": (
+            variant_member,
+            lambda v: v["messages"][0].update(body="Other.", text_from="re-rendered (no intact export file)"),
+        ),
+        "a message left out": (variant_member, lambda v: (v["messages"].pop(), v["recipients"].pop())),
         "a recipient": (variant_member, lambda v: v["recipients"].append("P99")),
         "the AI marker": (variant_member, lambda v: v["ai_content"].update(ai_generated=not v["ai_content"]["ai_generated"])),
         "a message's marker": (variant_member, lambda v: v["messages"][0].update(ai_generated=not v["messages"][0]["ai_generated"])),
