@@ -268,6 +268,8 @@ def test_a_changed_brand_yaml_and_a_lost_export_are_noted_not_hidden(published, 
     guidelines = tmp_path / "guidelines"
     shutil.copytree(Path(__file__).parent / "fixtures" / "brands", guidelines)
     monkeypatch.setenv("COUNTERSIGN_GUIDELINES_DIR", str(guidelines))
+    (guidelines / "_base" / "vocab").mkdir(parents=True)
+    (guidelines / "_base" / "vocab" / "accept.txt").write_text("Acme\n")
     brand_yaml = guidelines / "acme-pharma" / "brand.yaml"
     brand_yaml.write_text(brand_yaml.read_text() + "\n# tightened after signing\n")
     Path(published.export.jsonl_path).unlink()
@@ -275,6 +277,9 @@ def test_a_changed_brand_yaml_and_a_lost_export_are_noted_not_hidden(published, 
     assert any("another brand.yaml" in n for n in result.notes)
     assert any("no longer at" in n for n in result.notes)
     m = members_of(result.path)
+    assert m["guidelines/_base/vocab/accept.txt"] == b"Acme\n" and m["guidelines/acme-pharma/brand.yaml"] == brand_yaml.read_bytes()
+    listed = {f["member"] for f in doc(m, "record.json")["guidelines"]["files"]}
+    assert listed == {n for n in m if n.startswith("guidelines/")}
     d = doc(m, doc(m, "record.json")["drafts"][0]["member"])
     assert {s["brand_yaml_unchanged_since_signing"] for s in d["signatures"]} == {False}
     assert {s["brand_yaml_sha256_now"] for s in d["signatures"]} == {policy_for("acme-pharma").sha256}
