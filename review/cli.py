@@ -314,6 +314,7 @@ def regenerate_cmd(draft_id: int, verify: bool, model_path: str | None) -> None:
 
 
 cli.add_command(check_command, "check")
+from . import cli_record as cli_record  # noqa: E402  (registers `record` and `verify-record` on `cli`)
 
 
 def main() -> None:

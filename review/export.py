@@ -212,12 +212,7 @@ def publish(session: Session, actor: User, campaign_id: int, export_dir: Path | 
     policy = policy_for(brand)
     by_variant = {d.variant_id: d for d in drafts}
     variants = {v.id: v for v in session.exec(select(Variant).where(Variant.campaign_id == campaign_id)).all()}
-    approvals: dict[int, list[dict[str, Any]]] = {}
-    for d in drafts:
-        approvals[d.variant_id] = [  # by variant: one draft each
-            {"reviewer": a.full_name, "meaning": a.meaning, "signed_at": a.signed_at.isoformat(), "manifest_hash": a.manifest_hash}
-            for a in valid_approvals(session, d)
-        ]
+    approvals = _approvals_by_variant(session, drafts)
     holds = {h.recipient_id: h for h in recipient_holds(session, camp)}
     records = _records(session, camp, spec, policy, by_variant, variants, approvals, holds)
     if not records:
@@ -258,6 +253,32 @@ def publish(session: Session, actor: User, campaign_id: int, export_dir: Path | 
     )
     audit.checkpoint_after_commit(session)
     return exp
+
+
+def _approvals_by_variant(session: Session, drafts: list[Draft]) -> dict[int, list[dict[str, Any]]]:
+    """What each message says about its signatures, by variant (one draft each)."""
+    return {
+        d.variant_id: [
+            {"reviewer": a.full_name, "meaning": a.meaning, "signed_at": a.signed_at.isoformat(), "manifest_hash": a.manifest_hash}
+            for a in valid_approvals(session, d)
+        ]
+        for d in drafts
+    }
+
+
+def rendered_messages(session: Session, campaign_id: int) -> tuple[list[dict[str, Any]], list[Hold]]:
+    """(the records `publish` would write for the campaign's drafts as they are now, the recipients
+    it would hold back): the same rendering, for the examiner's record to set beside the export."""
+    camp = get_campaign(session, campaign_id)
+    spec, _ = campaign_template(session, camp)
+    brand = session.get(Brand, camp.brand_id)
+    assert brand is not None
+    drafts = list(session.exec(select(Draft).where(Draft.campaign_id == campaign_id).order_by(col(Draft.id))).all())
+    variants = {v.id: v for v in session.exec(select(Variant).where(Variant.campaign_id == campaign_id)).all()}
+    holds = {h.recipient_id: h for h in recipient_holds(session, camp)}
+    by_variant = {d.variant_id: d for d in drafts}
+    records = _records(session, camp, spec, policy_for(brand), by_variant, variants, _approvals_by_variant(session, drafts), holds)
+    return records, list(holds.values())
 
 
 def _records(
