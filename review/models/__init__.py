@@ -32,6 +32,7 @@ from .core import (
     pk,
     utcnow,
 )
+from .routing import UserReviewRole
 
 __all__ = [
     "Approval",
@@ -54,6 +55,7 @@ __all__ = [
     "Template",
     "TemplateVersion",
     "User",
+    "UserReviewRole",
     "Variant",
     "json_column",
     "pk",
