@@ -20,6 +20,7 @@ from .db import migrate
 from .filling import SlotFiller
 from .generation import generate_campaign
 from .models import Audience, Campaign, Draft, Role, Status, TemplateVersion, User, Variant, pk
+from .routing import review_roles, set_review_roles
 from .template_versions import save_template
 from .workflow import submit_for_review
 
@@ -29,7 +30,12 @@ DEMO_USERS = [
     ("maria", "Maria Marketer", Role.MARKETER, "maria-demo-pass"),
     ("rita", "Rita Reviewer", Role.REVIEWER, "rita-demo-pass"),
     ("rob", "Rob Reviewer", Role.REVIEWER, "rob-demo-pass"),
+    ("vera", "Vera Reviewer", Role.REVIEWER, "vera-demo-pass"),
 ]
+# Review roles (review.routing) so every demo brand's steps have distinct signers: Vitalis
+# Pharma's medical → legal → regulatory (rita, rob, vera), Northbank's compliance + legal (rita,
+# rob); Harbor Mutual's one step takes any reviewer.
+DEMO_REVIEW_ROLES = {"rita": ["medical", "compliance"], "rob": ["legal"], "vera": ["regulatory"]}
 DEMO_AUDIENCE = "Harbor Mutual customers (demo)"
 DEMO_CAMPAIGN = "Renewal reminders — demo"
 DEMO_BRAND = "harbor-mutual"
@@ -117,6 +123,9 @@ def seed_demo(engine: Engine, *, filler: SlotFiller | None = None, generate: boo
             if username not in users:
                 users[username] = create_user(s, admin if username != "admin" else None, username=username, full_name=full, role=role, password=pw)
                 admin = admin or users[username]
+        for username, roles in DEMO_REVIEW_ROLES.items():  # roles an admin changed since are left alone
+            if admin is not None and users[username].role == Role.REVIEWER and not review_roles(s, pk(users[username])):
+                set_review_roles(s, admin, pk(users[username]), roles)
         s.commit()
         maria = users["maria"]
         root = settings().templates_dir

@@ -33,6 +33,7 @@ from .core import (
     pk,
     utcnow,
 )
+from .routing import UserReviewRole
 
 __all__ = [
     "Annotation",
@@ -58,6 +59,7 @@ __all__ = [
     "Template",
     "TemplateVersion",
     "User",
+    "UserReviewRole",
     "Variant",
     "json_column",
     "pk",
