@@ -157,6 +157,22 @@ def m008_brand_identity_only(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE brand DROP COLUMN {column}"))
 
 
+def m012_approval_expiry_and_recalls(conn: Connection) -> None:
+    """Approvals expire (draft.approved_at, review.expiry) and withdrawals write recalls (the recall
+    table, review.recalls). Drafts approved or published before this migration get the time of
+    their latest `draft_approved` audit event, so their approvals age from when they were given."""
+    if "approved_at" not in {c["name"] for c in inspect(conn).get_columns("draft")}:
+        conn.execute(text("ALTER TABLE draft ADD COLUMN approved_at TIMESTAMP"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_draft_approved_at ON draft (approved_at)"))
+    conn.execute(
+        text(
+            "UPDATE draft SET approved_at = (SELECT MAX(e.ts) FROM auditevent e WHERE e.entity = 'draft' AND e.action = 'draft_approved' "
+            "AND e.entity_id = CAST(draft.id AS VARCHAR)) WHERE approved_at IS NULL AND status IN ('approved', 'published')"
+        )
+    )
+    SQLModel.metadata.create_all(conn, tables=[SQLModel.metadata.tables["recall"]])
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_review_indexes", m002_review_indexes),
@@ -166,6 +182,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m006_brand_policy_from_file", m006_brand_policy_from_file),
     ("m007_export_held_back", m007_export_held_back),
     ("m008_brand_identity_only", m008_brand_identity_only),
+    ("m012_approval_expiry_and_recalls", m012_approval_expiry_and_recalls),
 ]
 
 

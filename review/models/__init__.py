@@ -32,6 +32,7 @@ from .core import (
     pk,
     utcnow,
 )
+from .recall import Recall, RecallScope
 
 __all__ = [
     "Approval",
@@ -48,6 +49,8 @@ __all__ = [
     "FillCache",
     "GenerationJob",
     "JobStatus",
+    "Recall",
+    "RecallScope",
     "Recipient",
     "Role",
     "Status",
