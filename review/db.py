@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, inspect, text
+from sqlalchemy import DateTime, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.pool import StaticPool
@@ -162,7 +162,8 @@ def m012_approval_expiry_and_recalls(conn: Connection) -> None:
     table, review.recalls). Drafts approved or published before this migration get the time of
     their latest `draft_approved` audit event, so their approvals age from when they were given."""
     if "approved_at" not in {c["name"] for c in inspect(conn).get_columns("draft")}:
-        conn.execute(text("ALTER TABLE draft ADD COLUMN approved_at TIMESTAMP"))
+        kind = DateTime(timezone=True).compile(dialect=conn.dialect)  # what the model's UTC datetimes are
+        conn.execute(text(f"ALTER TABLE draft ADD COLUMN approved_at {kind}"))
     conn.execute(text("CREATE INDEX IF NOT EXISTS ix_draft_approved_at ON draft (approved_at)"))
     conn.execute(
         text(

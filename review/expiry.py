@@ -193,7 +193,7 @@ def _expiring_approvals(session: Session, brand: Brand, policy: BrandPolicy, now
         .where(
             Campaign.brand_id == brand.id,
             col(Draft.status).in_([S.APPROVED, S.PUBLISHED]),
-            or_(col(Draft.approved_at).is_(None), col(Draft.approved_at) <= cutoff.replace(tzinfo=None)),
+            or_(col(Draft.approved_at).is_(None), col(Draft.approved_at) <= cutoff),
         )
         .order_by(col(Draft.approved_at), col(Draft.id))
     ).all()
