@@ -142,7 +142,7 @@ class ExpiringApproval:
     status: str
     approved_at: datetime | None
     expires_at: datetime | None  # None: the approval time is unknown (treated as expired)
-    days_left: int  # whole days from now to expiry; 0 or less: expired
+    days_left: int  # whole days from now to expiry; once expired, minus the whole days since
     expired: bool
 
 
@@ -178,7 +178,9 @@ class ExpiringReport:
 
 
 def _days_left(until: datetime, now: datetime) -> int:
-    return int((until - now).total_seconds() // 86400)
+    """Whole days until `until` (rounded down); once past it, minus the whole days since."""
+    seconds = (until - now).total_seconds()
+    return int(seconds // 86400) if seconds >= 0 else -int(-seconds // 86400)
 
 
 def _expiring_approvals(session: Session, brand: Brand, policy: BrandPolicy, now: datetime, within: int) -> list[ExpiringApproval]:

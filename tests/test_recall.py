@@ -185,9 +185,7 @@ def test_m012_upgrades_a_database_built_without_it(engine: Engine, world, fake_f
     generate_campaign(world.engine, world.marketer, world.campaign_id, fake_filler)
     world.session.expire_all()
     sign_all(world)
-    approved_when = {
-        int(e.entity_id): e.ts for e in world.session.exec(select(AuditEvent).where(AuditEvent.action == "draft_approved")).all()
-    }
+    approved_when = {int(e.entity_id): e.ts for e in world.session.exec(select(AuditEvent).where(AuditEvent.action == "draft_approved")).all()}
     world.session.close()
     with engine.begin() as c:
         c.execute(text("DROP INDEX IF EXISTS ix_draft_approved_at"))
