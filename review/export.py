@@ -155,12 +155,12 @@ def verify_campaign(session: Session, camp: Campaign, drafts: list[Draft], *, no
         if basic:
             problems.append(basic)
             continue
-        now = manifest(session, d)
+        shipping = manifest(session, d)
         writers = authors(session, d)
         signers: set[int] = set()
         acknowledged: list[set[str]] = []
         for a in valid_approvals(session, d):
-            why = _signature_problem(session, d, a, now, events.get(pk(a)), key, writers)
+            why = _signature_problem(session, d, a, shipping, events.get(pk(a)), key, writers)
             if why:
                 problems.append(f"draft {d.id}: {why}")
             else:

@@ -128,7 +128,7 @@ def _payload(session: Session, actor: User, camp: Campaign, drafts: list[Draft],
     variants = {d.variant_id: session.get(Variant, d.variant_id) for d in drafts}
     key_of = {d.variant_id: (v.key if v is not None else str(d.variant_id)) for d, v in ((d, variants[d.variant_id]) for d in drafts)}
     draft_of_key = {key_of[d.variant_id]: pk(d) for d in drafts}
-    exports = []
+    exports: list[dict[str, Any]] = []
     for export_id in _export_ids(session, camp, drafts):
         exp = session.get(Export, export_id)
         if exp is None:
