@@ -314,6 +314,7 @@ def regenerate_cmd(draft_id: int, verify: bool, model_path: str | None) -> None:
 
 
 cli.add_command(check_command, "check")
+from . import expiry_cli as expiry_cli  # noqa: E402  (registers `expiring` and `withdraw-campaign` on `cli`)
 
 
 def main() -> None:

@@ -373,3 +373,44 @@ def test_expiring_lists_approvals_and_claims_within_the_window(approved) -> None
 
     with pytest.raises(PermissionDenied):
         expiry.expiring(w.session, w.marketer)
+
+
+# ------------------------------------------------------------------ command line
+
+
+def test_cli_lists_expiring_claims_and_fails_for_cron_when_something_expired(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import json
+
+    from click.testing import CliRunner
+
+    from review.cli import cli
+
+    demo = Path(__file__).parent.parent
+    root = tmp_path / "brands"
+    shutil.copytree(demo / "brand_guidelines", root)
+    claims = root / "harbor-mutual" / "claims.yaml"
+    text = claims.read_text(encoding="utf-8")
+    assert "valid_until: 2027-03-31" in text
+    claims.write_text(text.replace("valid_until: 2027-03-31", "valid_until: 2020-03-31"), encoding="utf-8")
+    monkeypatch.setenv("COUNTERSIGN_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("COUNTERSIGN_GUIDELINES_DIR", str(root))
+    monkeypatch.setenv("COUNTERSIGN_TEMPLATES_DIR", str(demo / "templates"))
+    runner = CliRunner()
+
+    def run(*args: str, password: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(cli, list(args), env={"COUNTERSIGN_PASSWORD": password}, catch_exceptions=False)
+
+    assert runner.invoke(cli, ["seed-demo", "--no-generate"], catch_exceptions=False).exit_code == 0
+    out = run("expiring", "--format", "json", "--as", "rita", password="rita-demo-pass")
+    assert out.exit_code == 0, out.output
+    brands = {b["brand"]: b for b in json.loads(out.output)["brands"]}
+    assert brands["harbor-mutual"]["approval_valid_days"] == 365 and brands["northbank"]["approval_valid_days"] == 180
+    assert {"claim_id": "HM-001", "valid_until": "2020-03-31", "expired": True} in brands["harbor-mutual"]["claims"]
+
+    cron = run("expiring", "--fail-if-expired", "--as", "rita", password="rita-demo-pass")
+    assert cron.exit_code == 1 and "claim HM-001\tEXPIRED 2020-03-31" in cron.output
+
+    refused = run("expiring", "--as", "maria", password="maria-demo-pass")
+    assert refused.exit_code == 1 and "Traceback" not in refused.output
+    nothing = run("withdraw-campaign", "1", "--comment", "Stop the mailing.", "--as", "rita", password="rita-demo-pass")
+    assert nothing.exit_code == 1 and "has nothing to withdraw" in nothing.output
