@@ -204,3 +204,50 @@ def test_m012_upgrades_a_database_built_without_it(engine: Engine, world, fake_f
         assert drafts and {d.id for d in drafts if d.status == Status.APPROVED} == set(approved_when)
         for d in drafts:
             assert d.approved_at == approved_when[d.id]
+
+
+class TestRace:
+    """Two reviewers withdraw the same campaign at the same moment (threads, a SQLite file: each
+    has its own connection, as two app processes would)."""
+
+    @pytest.fixture
+    def engine(self, tmp_path):  # type: ignore[no-untyped-def]
+        eng = db.make_engine(f"sqlite:///{tmp_path / 'race.db'}")
+        db.migrate(eng)
+        yield eng
+        eng.dispose()
+
+    def test_two_campaign_withdrawals_at_once_recall_once(self, published) -> None:  # type: ignore[no-untyped-def]
+        import threading
+
+        from review.errors import CountersignError
+        from review.models import User
+
+        w, _ = published
+        barrier = threading.Barrier(2)
+        outcomes: list[tuple[str, str]] = []
+
+        def racer(name: str) -> None:
+            try:
+                with session_scope(w.engine) as s:
+                    who = s.exec(select(User).where(User.username == name)).one()
+                    barrier.wait(timeout=30)
+                    withdraw_campaign(s, who, w.campaign_id, f"Stop the mailing, says {name}.")
+                outcomes.append(("ok", name))
+            except CountersignError as e:
+                outcomes.append(("refused", str(e)))
+
+        threads = [threading.Thread(target=racer, args=(n,)) for n in ("rita", "rob")]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=120)
+        assert sorted(o for o, _ in outcomes) == ["ok", "refused"], outcomes
+        winner = next(who for o, who in outcomes if o == "ok")
+        loser = next(msg for o, msg in outcomes if o == "refused")
+        assert "has nothing to withdraw" in loser and f"was withdrawn by {winner} a moment ago" in loser
+        with Session(w.engine) as s:
+            (rec,) = s.exec(select(Recall)).all()
+            assert rec.reason == f"Stop the mailing, says {winner}."
+            assert len(s.exec(select(AuditEvent).where(AuditEvent.action == "campaign_recalled")).all()) == 1
+        assert Path(rec.json_path).is_file()
