@@ -125,8 +125,10 @@ def _audience_of(session: Session, camp: Campaign, variant_ids: list[int]) -> li
 
 
 def _payload(session: Session, actor: User, camp: Campaign, drafts: list[Draft], reason: str, scope: str, recall_id: int) -> dict[str, Any]:
-    variants = {d.variant_id: session.get(Variant, d.variant_id) for d in drafts}
-    key_of = {d.variant_id: (v.key if v is not None else str(d.variant_id)) for d, v in ((d, variants[d.variant_id]) for d in drafts)}
+    key_of: dict[int, str] = {}
+    for d in drafts:
+        variant = session.get(Variant, d.variant_id)
+        key_of[d.variant_id] = variant.key if variant is not None else str(d.variant_id)
     draft_of_key = {key_of[d.variant_id]: pk(d) for d in drafts}
     exports: list[dict[str, Any]] = []
     for export_id in _export_ids(session, camp, drafts):
