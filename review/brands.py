@@ -35,6 +35,7 @@ BRAND_KEYS = {
     "name",
     "industry",
     "approvals_required",
+    "approval_valid_days",
     "voice",
     "personalization",
     "disclaimers",
@@ -42,6 +43,7 @@ BRAND_KEYS = {
     "channels",
     "review",
 }
+MAX_APPROVAL_VALID_DAYS = 3650  # ten years: a longer "expiry" is a typo, not a policy
 PERSONALIZATION_KEYS = {"max_slots", "max_personalized_share", "fields", "allowed_fields", "sensitive_fields"}
 # Special-category data that is never personalized on, whatever a brand file says.
 ALWAYS_SENSITIVE = (
@@ -64,6 +66,8 @@ class BrandPolicy:
     industry: str
     # Distinct signers a draft needs in all: the sum of the review steps' counts.
     approvals_required: int = 1
+    # Days an approval stays valid after the draft became approved (review.expiry); None: never expires.
+    approval_valid_days: int | None = None
     voice: str = ""
     max_slots: int = 3
     max_personalized_share: float | None = None
@@ -152,6 +156,19 @@ class _Parser:
             raise self.fail(f"'{key[-1]}' must be a whole number from {low} to {high}", *key)
         return value
 
+    def valid_days(self, data: dict[str, Any]) -> int | None:
+        """`approval_valid_days`: how long an approval lasts; absent (or null) means it never expires."""
+        value = data.get("approval_valid_days")
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_APPROVAL_VALID_DAYS:
+            raise self.fail(
+                f"'approval_valid_days' must be a whole number of days from 1 to {MAX_APPROVAL_VALID_DAYS} (leave it out for approvals that never expire), "
+                f"not {value!r}",
+                "approval_valid_days",
+            )
+        return value
+
     def texts(self, value: Any, *key: str) -> tuple[str, ...]:
         if value is None:
             return ()
@@ -190,6 +207,7 @@ class _Parser:
             approvals_required=required,
             review_order=order,
             review_steps=steps,
+            approval_valid_days=self.valid_days(data),
             voice=str(data.get("voice") or ""),
             max_slots=self.whole(pers.get("max_slots", 3), 0, 10, "personalization", "max_slots"),
             max_personalized_share=float(share) if share is not None else None,

@@ -22,9 +22,11 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import re
 import tempfile
 import threading
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 
 from sqlmodel import Session, col, select
@@ -42,7 +44,7 @@ from .models import Brand, Campaign, Draft, Role, User, pk
 from .yamlsafe import describe_value, did_you_mean
 
 log = logging.getLogger(__name__)
-CLAIM_KEYS = ("id", "wording", "reference", "status")
+CLAIM_KEYS = ("id", "wording", "reference", "status", "valid_until")
 __all__ = ["Claim", "CLAIM_KEYS", "read_claims", "parse_claims", "retire_claim", "RetireResult"]
 
 
@@ -61,7 +63,7 @@ def parse_claims(doc: yamlsafe.YamlDoc, path: Path, errors: list[GuidelineError]
     if isinstance(data, dict) and set(data) == {"claims"}:
         data, base = data["claims"], ("claims",)
     if not isinstance(data, list):
-        fail("claims.yaml must be a list of claims (each with id, wording, reference, status)")
+        fail("claims.yaml must be a list of claims (each with id, wording, reference, status, and optionally valid_until)")
         return ()
     out: list[Claim] = []
     seen: set[str] = set()
@@ -86,14 +88,33 @@ def parse_claims(doc: yamlsafe.YamlDoc, path: Path, errors: list[GuidelineError]
         status = item.get("status", "active")
         if status not in ("active", "retired"):
             fail(f"status of claim {n} must be active or retired, not {status!r}", *where, "status")
+        valid_until, problem = _valid_until(item.get("valid_until"), n)
+        if problem:
+            fail(problem, *where, "valid_until")
         if len(errors) > before:
             continue
         if item["id"] in seen:
             fail(f"duplicate claim id '{item['id']}'", *where, "id")
             continue
         seen.add(item["id"])
-        out.append(Claim(item["id"].strip(), item["wording"].strip(), ref.strip(), status))
+        out.append(Claim(item["id"].strip(), item["wording"].strip(), ref.strip(), status, valid_until))
     return tuple(out)
+
+
+def _valid_until(value: object, n: int) -> tuple[date | None, str | None]:
+    """(date, problem) of a claim's `valid_until`: a date (2027-06-30, quoted or not); no date
+    and no problem when it is absent."""
+    if value is None:
+        return None, None
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return value, None
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        try:
+            return date.fromisoformat(value.strip()), None
+        except ValueError:
+            pass
+    given = repr(value) if isinstance(value, str) else "a date and time (give the day only)" if isinstance(value, datetime) else describe_value(value)
+    return None, f"'valid_until' of claim {n} must be a date written YYYY-MM-DD (e.g. 2027-06-30), not {given}"
 
 
 _lock = threading.Lock()

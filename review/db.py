@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, inspect, text
+from sqlalchemy import DateTime, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import SessionTransaction
 from sqlalchemy.pool import StaticPool
@@ -168,6 +168,21 @@ def m009_review_steps(conn: Connection) -> None:
 def m011_annotations(conn: Connection) -> None:
     """Span annotations on drafts and their threads (review.annotations)."""
     SQLModel.metadata.create_all(conn, tables=[SQLModel.metadata.tables[name] for name in ("annotation", "annotationreply")])
+def m012_approval_expiry_and_recalls(conn: Connection) -> None:
+    """Approvals expire (draft.approved_at, review.expiry) and withdrawals write recalls (the recall
+    table, review.recalls). Drafts approved or published before this migration get the time of
+    their latest `draft_approved` audit event, so their approvals age from when they were given."""
+    if "approved_at" not in {c["name"] for c in inspect(conn).get_columns("draft")}:
+        kind = DateTime(timezone=True).compile(dialect=conn.dialect)  # what the model's UTC datetimes are
+        conn.execute(text(f"ALTER TABLE draft ADD COLUMN approved_at {kind}"))
+    conn.execute(text("CREATE INDEX IF NOT EXISTS ix_draft_approved_at ON draft (approved_at)"))
+    conn.execute(
+        text(
+            "UPDATE draft SET approved_at = (SELECT MAX(e.ts) FROM auditevent e WHERE e.entity = 'draft' AND e.action = 'draft_approved' "
+            "AND e.entity_id = CAST(draft.id AS VARCHAR)) WHERE approved_at IS NULL AND status IN ('approved', 'published')"
+        )
+    )
+    SQLModel.metadata.create_all(conn, tables=[SQLModel.metadata.tables["recall"]])
 
 
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
@@ -181,6 +196,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m008_brand_identity_only", m008_brand_identity_only),
     ("m009_review_steps", m009_review_steps),
     ("m011_annotations", m011_annotations),
+    ("m012_approval_expiry_and_recalls", m012_approval_expiry_and_recalls),
 ]
 
 

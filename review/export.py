@@ -14,12 +14,13 @@ import hashlib
 import json
 import os
 import tempfile
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from . import audit, channels, routing
+from . import audit, channels, expiry, routing
 from .auth import require_role
 from .brands import BrandPolicy, policy_for
 from .campaigns import campaign_template, get_campaign
@@ -54,7 +55,7 @@ _CONTENT_KEYS = (
 )
 
 
-def readiness(session: Session, campaign_id: int) -> list[str]:
+def readiness(session: Session, campaign_id: int, *, now: datetime | None = None) -> list[str]:
     """What stands between the campaign and publishing, as the Exports page shows it: drafts not
     approved, too few signatures for brand.yaml now, text changed since signing.
 
@@ -74,7 +75,7 @@ def readiness(session: Session, campaign_id: int) -> list[str]:
             problems.append(basic)
             continue
         problems += _plan_problems(d, policy, routing.step_state(session, d, policy=policy))
-    return problems
+    return problems + expiry.export_problems(session, camp, drafts, now)
 
 
 def _plan_problems(d: Draft, policy: BrandPolicy, states: list[routing.StepState]) -> list[str]:
@@ -143,9 +144,10 @@ def _signature_problem(session: Session, draft: Draft, a: Approval, now: dict[st
     return None
 
 
-def verify_campaign(session: Session, camp: Campaign, drafts: list[Draft]) -> list[str]:
-    """Every reason, per draft, that this campaign's content may not ship now."""
-    problems: list[str] = []
+def verify_campaign(session: Session, camp: Campaign, drafts: list[Draft], *, now: datetime | None = None) -> list[str]:
+    """Every reason, per draft, that this campaign's content may not ship now (approvals and
+    claims expired at `now`, default the current time, included: review.expiry)."""
+    problems: list[str] = expiry.export_problems(session, camp, drafts, now)
     brand = session.get(Brand, camp.brand_id)
     assert brand is not None
     policy = policy_for(brand)
@@ -165,11 +167,11 @@ def verify_campaign(session: Session, camp: Campaign, drafts: list[Draft]) -> li
         if basic:
             problems.append(basic)
             continue
-        now = manifest(session, d)
+        shipping = manifest(session, d)
         writers = authors(session, d)
         verified: list[Approval] = []
         for a in valid_approvals(session, d):
-            why = _signature_problem(session, d, a, now, events.get(pk(a)), key, writers)
+            why = _signature_problem(session, d, a, shipping, events.get(pk(a)), key, writers)
             if why:
                 problems.append(f"draft {d.id}: {why}")
             else:
@@ -204,7 +206,7 @@ def _refusal(camp: Campaign, problems: list[str]) -> ExportRefused:
     return ExportRefused(f"campaign '{camp.name}' cannot be published: " + "; ".join(problems[:5]) + more, problems=problems)
 
 
-def publish(session: Session, actor: User, campaign_id: int, export_dir: Path | None = None) -> Export:
+def publish(session: Session, actor: User, campaign_id: int, export_dir: Path | None = None, *, now: datetime | None = None) -> Export:
     """Write one JSONL and one CSV row per recipient, then mark the drafts published.
 
     Taken under the campaign's lock: of two exports at once, the second waits, finds the
@@ -216,7 +218,7 @@ def publish(session: Session, actor: User, campaign_id: int, export_dir: Path | 
     done = session.exec(select(Export).where(Export.campaign_id == campaign_id).order_by(col(Export.id).desc())).first()
     if done is not None and drafts and all(d.status == Status.PUBLISHED for d in drafts):
         raise ExportRefused(f"campaign '{camp.name}' is already published: {last_change(session, drafts[0])} as export {done.id}; nothing was exported again")
-    problems = verify_campaign(session, camp, drafts)
+    problems = verify_campaign(session, camp, drafts, now=now)
     if problems:
         raise _refusal(camp, problems)
     spec, _ = campaign_template(session, camp)

@@ -37,6 +37,7 @@ def transition(session: Session, draft: Draft, to: str, actor: User, *, reason: 
         raise InvalidTransition(f"{last_change(session, draft)}; it cannot become {to} (allowed: {', '.join(sorted(allowed)) or 'none, it is final'})")
     before = draft.status
     draft.status = to
+    draft.approved_at = utcnow() if to == S.APPROVED else draft.approved_at if to == S.PUBLISHED else None  # review.expiry
     draft.updated_at = utcnow()
     session.add(draft)
     audit.append(
@@ -78,6 +79,7 @@ _DONE = {
     "draft_edited": "edited",
     "draft_signed": "signed",
     "draft_rechecked": "re-checked",
+    "draft_renewed": "sent for re-approval",
 }
 
 

@@ -31,8 +31,10 @@ from .auth import check_password, ensure_not_locked, require_role
 from .brands import BrandPolicy, policy_fingerprint, policy_for
 from .checks import warning_ids
 from .errors import AuthenticationError, Conflict, InvalidInput, InvalidTransition, NotReady, PermissionDenied
+from .expiry import renew, renewable
 from .locks import lock_draft, lock_rows
 from .models import Approval, Comment, Draft, DraftRevision, Role, Status, User, pk, utcnow
+from .recalls import record_draft_withdrawal
 from .rechecks import recheck as recheck
 from .rechecks import recheck_brand as recheck_brand
 from .rechecks import recheck_drafts as recheck_drafts
@@ -94,6 +96,7 @@ def get_actions(session: Session, draft: Draft, user: User) -> list[Action]:
         acts.append(Action("reject", "Reject", needs_comment=True, takes_comment=True))
     if user.role in (Role.REVIEWER, Role.ADMIN) and draft.status in (S.APPROVED, S.PUBLISHED):
         acts.append(Action("withdraw", "Withdraw", needs_comment=True, takes_comment=True))
+    acts += [Action("renew", "Renew approval", takes_comment=True)] if renewable(session, draft, user) else []  # review.expiry
     return acts
 
 
@@ -314,6 +317,7 @@ def withdraw(session: Session, actor: User, draft_id: int, *, comment: str) -> D
     if S.WITHDRAWN not in TRANSITIONS.get(draft.status, frozenset()):
         raise InvalidTransition(f"{last_change(session, draft)}; only approved or published drafts can be withdrawn")
     session.add(Comment(draft_id=pk(draft), user_id=pk(actor), kind="withdraw", text=text, revision=draft.revision))
+    record_draft_withdrawal(session, actor, draft, text)  # published content went out: recall it (review.recalls)
     void_approvals(session, actor, draft, "withdrawn")
     return transition(session, draft, S.WITHDRAWN, actor, reason=text)
 
@@ -397,5 +401,6 @@ _PERFORM: dict[str, tuple[Callable[..., Draft | Approval], frozenset[str], froze
     "request_changes": (request_changes, frozenset({"comment"}), frozenset()),
     "reject": (reject, frozenset({"comment"}), frozenset()),
     "withdraw": (withdraw, frozenset({"comment"}), frozenset()),
+    "renew": (renew, frozenset(), frozenset({"comment"})),
     "edit": (edit_draft, frozenset({"slots"}), frozenset({"note", "expected_revision"})),
 }

@@ -211,6 +211,7 @@ PAGES: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("ui/pages/templates.py", "Templates", ":material/edit_note:", (Role.MARKETER, Role.ADMIN)),
     ("ui/pages/audiences.py", "Audiences", ":material/groups:", (Role.MARKETER, Role.ADMIN)),
     ("ui/pages/exports.py", "Exports", ":material/download:", Role.ALL),
+    ("ui/pages/expiring.py", "Expiring", ":material/event_busy:", (Role.REVIEWER, Role.ADMIN)),
     ("ui/pages/dashboard.py", "Dashboard", ":material/monitoring:", Role.ALL),
     ("ui/pages/audit.py", "Audit trail", ":material/policy:", Role.ALL),  # marketers: their campaigns
     ("ui/pages/users.py", "Users", ":material/manage_accounts:", (Role.ADMIN,)),

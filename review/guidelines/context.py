@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 
 @dataclass
@@ -27,3 +28,6 @@ class CheckContext:
     # The values brand.yaml declares for each enum field (policy_type: home, motor, ...): a fill
     # about another value of the field than the one it was given contradicts its input.
     field_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The day claims' `valid_until` is compared with (None: today, UTC). A claim past it counts as
+    # retired; tests and "what will expire" previews pass a date.
+    today: date | None = None

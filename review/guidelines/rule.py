@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
 from .context import CheckContext
@@ -50,6 +51,22 @@ class Claim:
     wording: str
     reference: str = ""
     status: str = "active"
+    # The last day the claim may be used (claims.yaml `valid_until`); None: no end date.
+    valid_until: date | None = None
+
+    def expired_on(self, day: date | None = None) -> bool:
+        """Past its `valid_until` on `day` (today, UTC, when not given)."""
+        return self.valid_until is not None and (day or today()) > self.valid_until
+
+    def in_force(self, day: date | None = None) -> bool:
+        """May be used on `day`: active and not past its `valid_until`. An expired claim counts as
+        retired everywhere a rule asks (claims, superlative, grounding)."""
+        return self.status == "active" and not self.expired_on(day)
+
+
+def today() -> date:
+    """The UTC date rules check claims' validity against when the check gives no date."""
+    return datetime.now(UTC).date()
 
 
 @dataclass(frozen=True)
@@ -68,13 +85,14 @@ class BrandEnv:
 class ScopeText:
     """One text of one scope (the message, the subject, one slot, one fixed segment), normalized."""
 
-    __slots__ = ("scope", "slot", "norm", "offset")
+    __slots__ = ("scope", "slot", "norm", "offset", "today")
 
-    def __init__(self, scope: str, slot: str | None, norm: Normalized, offset: int = 0):
+    def __init__(self, scope: str, slot: str | None, norm: Normalized, offset: int = 0, today: date | None = None):
         self.scope = scope
         self.slot = slot
         self.norm = norm
         self.offset = offset  # added to spans: fixed segments report in message coordinates
+        self.today = today  # the draft's CheckContext.today: the day claims' validity is judged on
 
     @property
     def original(self) -> str:
@@ -99,11 +117,11 @@ class Message:
     def _build(self, scope: str) -> list[ScopeText]:
         ctx = self.ctx
         if scope == "message":
-            return [ScopeText("message", None, normalize(ctx.message))]
+            return [ScopeText("message", None, normalize(ctx.message), today=ctx.today)]
         if scope == "subject":
-            return [ScopeText("subject", None, normalize(ctx.subject))]
+            return [ScopeText("subject", None, normalize(ctx.subject), today=ctx.today)]
         if scope == "slot":
-            return [ScopeText("slot", name, normalize(text or "")) for name, text in sorted(ctx.slots.items())]
+            return [ScopeText("slot", name, normalize(text or ""), today=ctx.today) for name, text in sorted(ctx.slots.items())]
         return self._fixed()
 
     def _fixed(self) -> list[ScopeText]:
@@ -114,7 +132,7 @@ class Message:
             if seg:
                 at = pos if msg.startswith(seg, pos) else msg.find(seg, pos)
                 if at >= 0:
-                    out.append(ScopeText("fixed", None, normalize(seg), at))
+                    out.append(ScopeText("fixed", None, normalize(seg), at, today=self.ctx.today))
                     pos = at + len(seg)
             if i < len(self.ctx.slot_sequence):
                 text = self.ctx.slots.get(self.ctx.slot_sequence[i], "")

@@ -34,6 +34,7 @@ from .core import (
     utcnow,
 )
 from .routing import UserReviewRole
+from .recall import Recall, RecallScope
 
 __all__ = [
     "Annotation",
@@ -53,6 +54,8 @@ __all__ = [
     "FillCache",
     "GenerationJob",
     "JobStatus",
+    "Recall",
+    "RecallScope",
     "Recipient",
     "Role",
     "Status",

@@ -183,6 +183,10 @@ class Draft(SQLModel, table=True):
     author_id: int = Field(foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow, index=True)
+    # When the draft became approved (set by transitions.transition; kept while it is published,
+    # cleared when it leaves approved/published): its approval expires brand.yaml's
+    # approval_valid_days later (review.expiry). Added by m012.
+    approved_at: datetime | None = Field(default=None, index=True)
 
 
 class DraftRevision(SQLModel, table=True):

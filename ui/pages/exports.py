@@ -11,6 +11,7 @@ import streamlit as st
 from review.export import publish
 from review.views import campaign_exports, campaigns
 from ui import common
+from ui.recalls_panel import render_recalls
 
 
 def render() -> None:
@@ -59,6 +60,7 @@ def render() -> None:
                 )
             else:
                 col_.error(f"{p.name} is missing from the export folder.")
+    render_recalls(user, camp_id)
     st.subheader("Approval evidence")
     if view.evidence:
         st.dataframe([_evidence_row(e) for e in view.evidence], hide_index=True, key="exp_evidence")

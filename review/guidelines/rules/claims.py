@@ -1,4 +1,5 @@
-"""claims: claim-like phrases must match an ACTIVE claim of the brand's claims library (claims.yaml)."""
+"""claims: claim-like phrases must match an ACTIVE claim of the brand's claims library (claims.yaml)
+that is not past its `valid_until` (an expired claim is reported like a retired one)."""
 
 from __future__ import annotations
 
@@ -33,15 +34,25 @@ class Claims(TextRule):
         self.wordings = compile_terms([c.wording.strip().rstrip(".") for c in self.claims]) if self.claims else None
 
     def check_text(self, st: ScopeText) -> Iterator[Finding]:
+        day = st.today  # None: today (UTC)
         used: list[tuple[int, int]] = []
         if self.wordings is not None:
             for i, start, end in self.wordings.finditer(st.norm):
                 claim = self.claims[i]
                 match = st.original[start:end]
                 used.append((start, end))
-                if claim.status == "active":
+                if claim.in_force(day):
                     ref = f" ({claim.reference})" if claim.reference else ""
                     yield self.finding(st, (start, end), match, level="suggestion", claim_id=claim.id, message=f"Matched approved claim {claim.id}{ref}.")
+                elif claim.status == "active":  # past its valid_until: treated as retired
+                    yield self.finding(
+                        st,
+                        (start, end),
+                        match,
+                        level="error",
+                        claim_id=claim.id,
+                        message=f"Claim {claim.id} expired on {claim.valid_until} (valid_until in claims.yaml) and may no longer be used.",
+                    )
                 else:
                     yield self.finding(
                         st, (start, end), match, level="error", claim_id=claim.id, message=f"Claim {claim.id} is retired and may no longer be used."

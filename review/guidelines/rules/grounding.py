@@ -218,8 +218,10 @@ class Grounding(ContextRule):
         known += [c.wording for c in env.claims]
         self.known = [_comparable(k) for k in known if k]
         # Numbers a slot quotes from an ACTIVE approved claim are grounded by the claim (a retired
-        # claim grounds nothing; the claims rule reports its use).
+        # claim, or one past its valid_until on the day of the check, grounds nothing; the claims
+        # rule reports its use).
         self.claim_figures = [(c.id, fig) for c in env.claims if c.status == "active" and (fig := claim_figures(c.wording))]
+        self.claims_by_id = {c.id: c for c in env.claims}
 
     def check(self, message: Message) -> Iterator[Finding]:
         ctx = message.ctx
@@ -237,7 +239,8 @@ class Grounding(ContextRule):
                 allowed = set(self.allow_numbers)
                 for v in given.values():
                     allowed.update(n for _, _, n in numbers_in(normalize(v).plain))
-                quoted = quoted_claims(plain, self.claim_figures) if self.claim_figures else []
+                in_force = [(cid, fig) for cid, fig in self.claim_figures if self.claims_by_id[cid].in_force(ctx.today)]
+                quoted = quoted_claims(plain, in_force) if in_force else []
                 for start, end, value in numbers_in(plain):
                     if value in allowed or any(s <= start and end <= e for s, e, _ in quoted):
                         continue

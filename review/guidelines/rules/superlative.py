@@ -48,9 +48,10 @@ class Superlative(ContextRule):
         self.est_words = bool(opts["est_words"])
         self.exceptions = compile_terms(list(opts["exceptions"]) + list(env.accept), ignorecase=True, path=("exceptions",))
         self.not_est = frozenset(NOT_SUPERLATIVE)
-        # Only an ACTIVE claim grounds a superlative; a retired one is the claims rule's error.
-        active = [c.wording.strip().rstrip(".") for c in env.claims if c.status == "active"]
-        self.claims = compile_terms(active, ignorecase=True) if active else None
+        # Only an ACTIVE claim, not past its valid_until on the day of the check, grounds a
+        # superlative; a retired or expired one is the claims rule's error.
+        self.active = [c for c in env.claims if c.status == "active"]
+        self.claims = compile_terms([c.wording.strip().rstrip(".") for c in self.active], ignorecase=True) if self.active else None
 
     def check(self, message: Message) -> Iterator[Finding]:
         for st in message.texts("slot"):
@@ -60,7 +61,7 @@ class Superlative(ContextRule):
             inputs = " ".join(normalize(v).plain.lower() for v in given.values())
             covered = [(s, e) for _, s, e in self.exceptions.finditer(st.norm)]
             if self.claims is not None:
-                covered += [(s, e) for _, s, e in self.claims.finditer(st.norm)]
+                covered += [(s, e) for i, s, e in self.claims.finditer(st.norm) if self.active[i].in_force(message.ctx.today)]
             found = [(s, e) for _, s, e in self.terms.finditer(st.norm)]
             if self.est_words:
                 text = st.original
