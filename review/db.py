@@ -168,6 +168,8 @@ def m009_review_steps(conn: Connection) -> None:
 def m011_annotations(conn: Connection) -> None:
     """Span annotations on drafts and their threads (review.annotations)."""
     SQLModel.metadata.create_all(conn, tables=[SQLModel.metadata.tables[name] for name in ("annotation", "annotationreply")])
+
+
 def m012_approval_expiry_and_recalls(conn: Connection) -> None:
     """Approvals expire (draft.approved_at, review.expiry) and withdrawals write recalls (the recall
     table, review.recalls). Drafts approved or published before this migration get the time of

@@ -33,8 +33,8 @@ from .core import (
     pk,
     utcnow,
 )
-from .routing import UserReviewRole
 from .recall import Recall, RecallScope
+from .routing import UserReviewRole
 
 __all__ = [
     "Annotation",
