@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+from typing import Any
 
 import click
 
@@ -30,7 +31,7 @@ def expiring_cmd(within_days: int, fmt: str, fail_if_expired: bool, username: st
     with session_scope(_engine()) as s:
         report = expiring(s, _login(s, username, password), within_days=within_days)
     expired = 0
-    out = []
+    out: list[dict[str, Any]] = []
     for b in report.brands:
         approvals = [
             {
@@ -48,14 +49,14 @@ def expiring_cmd(within_days: int, fmt: str, fail_if_expired: bool, username: st
     if fmt == "json":
         click.echo(json.dumps({"now": report.now.isoformat(), "within_days": report.within_days, "brands": out}, indent=2))
     else:
-        for b in out:
-            for a in b["approvals"]:
+        for row in out:
+            for a in row["approvals"]:
                 state = "EXPIRED" if a["expired"] else "expires"
-                click.echo(f"{b['brand']}\tdraft {a['draft_id']}\t{a['status']}\t{state} {a['expires_at'] or '(approval time unknown)'}\t{a['campaign']}")
-            for c in b["claims"]:
-                click.echo(f"{b['brand']}\tclaim {c['claim_id']}\t{'EXPIRED' if c['expired'] else 'valid until'} {c['valid_until']}")
-            for p in b["problems"]:
-                click.echo(f"{b['brand']}\tclaims.yaml problem: {p}")
+                click.echo(f"{row['brand']}\tdraft {a['draft_id']}\t{a['status']}\t{state} {a['expires_at'] or '(approval time unknown)'}\t{a['campaign']}")
+            for c in row["claims"]:
+                click.echo(f"{row['brand']}\tclaim {c['claim_id']}\t{'EXPIRED' if c['expired'] else 'valid until'} {c['valid_until']}")
+            for p in row["problems"]:
+                click.echo(f"{row['brand']}\tclaims.yaml problem: {p}")
         if report.empty:
             click.echo(f"nothing expires within {report.within_days} days")
     if fail_if_expired and expired:
