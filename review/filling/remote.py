@@ -222,7 +222,7 @@ class RemoteFiller(SlotFiller):
         base = {"model": model_id, "messages": _PROBE_MESSAGES, "max_tokens": 1, "temperature": 1.0, "seed": 1}
         native_n = penalty = False
         try:
-            native_n = len(self._choices(self.client.post_json("chat/completions", {**base, "n": 2}), 1)) >= 2
+            native_n = len(self._texts(self.client.post_json("chat/completions", {**base, "n": 2}))) >= 2
         except ServerError as e:
             if not e.refused:
                 raise
@@ -256,8 +256,15 @@ class RemoteFiller(SlotFiller):
 
     # --------------------------------------------------------------------------- generation
     def _choices(self, data: Any, expected: int) -> list[str]:
-        """The candidates' texts from a chat-completions answer, in choice order. A missing
-        content (a model that wrote nothing) is an empty candidate; any other shape is garbage."""
+        """The first `expected` candidates' texts from a chat-completions answer; fewer is an error."""
+        texts = self._texts(data)
+        if len(texts) < expected:
+            raise ServerError(f"POST {self.client.url('chat/completions')} answered {len(texts)} candidate(s) where {expected} were asked for")
+        return texts[:expected]
+
+    def _texts(self, data: Any) -> list[str]:
+        """Every candidate's text in a chat-completions answer, in choice order. A missing content
+        (a model that wrote nothing) is an empty candidate; any other shape is garbage."""
         choices = data.get("choices") if isinstance(data, dict) else None
         if not isinstance(choices, list) or not choices:
             raise ServerError(f"POST {self.client.url('chat/completions')} answered without choices: {one_line(json.dumps(data), 160)}")
@@ -271,9 +278,7 @@ class RemoteFiller(SlotFiller):
             if not isinstance(content, str):
                 raise ServerError(f"POST {self.client.url('chat/completions')} answered a choice without a text message: {one_line(json.dumps(choice), 160)}")
             texts.append(content)
-        if len(texts) < expected:
-            raise ServerError(f"POST {self.client.url('chat/completions')} answered {len(texts)} candidate(s) where {expected} were asked for")
-        return texts[:expected]
+        return texts
 
     def _body(self, server: ServerModel, prompt: Prompt, seed: int, n: int, settings: GenerationSettings, greedy: bool) -> dict[str, Any]:
         body: dict[str, Any] = {
