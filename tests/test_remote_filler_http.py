@@ -449,3 +449,17 @@ def test_a_server_failure_fails_the_job_with_the_reason_on_record(world, fake: F
     failed = w.session.exec(select(AuditEvent).where(AuditEvent.action == "generation_failed")).one()
     assert "model is loading" in failed.after["error"]
     assert w.session.exec(select(Draft).where(Draft.campaign_id == w.campaign_id)).all() == []
+
+
+def test_a_server_down_when_the_job_starts_fails_the_job_naming_the_url(world) -> None:  # type: ignore[no-untyped-def]
+    w = world
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    filler = RemoteFiller(f"http://127.0.0.1:{port}/v1", retries=0, sleep=Sleeps())
+    with pytest.raises(ModelLoadError):
+        generate_campaign(w.engine, w.marketer, w.campaign_id, filler)
+    w.session.expire_all()
+    job = w.session.exec(select(GenerationJob).where(GenerationJob.campaign_id == w.campaign_id)).one()
+    assert job.status == JobStatus.FAILED
+    assert job.error.startswith(f"ModelLoadError: cannot use the inference server at http://127.0.0.1:{port}/v1") and "could not be reached" in job.error
