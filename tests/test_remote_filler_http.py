@@ -226,7 +226,7 @@ def test_the_first_served_model_is_used_unless_one_is_named(fake: FakeServer) ->
     fake.models = [{"id": "first", "object": "model"}, {"id": "second", "object": "model"}]
     assert _filler(fake).model_name == "first"
     assert _filler(fake, model="second").model_name == "second"
-    with pytest.raises(ModelLoadError, match=r"does not serve COUNTERSIGN_MODEL_NAME='third'; it serves: first, second"):
+    with pytest.raises(ModelLoadError, match=r"does not serve the model 'third'; it serves: first, second"):
         _filler(fake, model="third").connect()
     fake.models = []
     with pytest.raises(ModelLoadError, match="serves no model"):
@@ -263,15 +263,32 @@ def test_a_weights_hash_the_server_reports_is_used(fake: FakeServer) -> None:
 
 
 def test_a_model_swapped_under_a_running_process_is_noticed_before_anything_is_drafted(fake: FakeServer) -> None:
+    fake.props = {"model_path": "/models/fake-7b-q4.gguf"}
     filler = _filler(fake)
     before = filler.fingerprint
     filler.generate([PROMPT], seeds=[1], settings=SETTINGS)
-    fake.models = [{"id": "fake-13b", "object": "model"}]
     asked = len(fake.generation_chats())
-    with pytest.raises(GenerationError, match="changed its model.*'fake-7b'.*'fake-13b'"):
+    fake.props = {"model_path": "/models/fake-7b-q8.gguf"}  # restarted on other weights under the same id
+    with pytest.raises(GenerationError, match="describes the model 'fake-7b' differently than when this process connected"):
         filler.generate([PROMPT], seeds=[1], settings=SETTINGS)
-    assert len(fake.generation_chats()) == asked  # the new model wrote nothing under the old fingerprint
-    assert filler.fingerprint != before and filler.model_name == "fake-13b"  # the next use connects afresh
+    assert len(fake.generation_chats()) == asked  # the new weights wrote nothing under the old fingerprint
+    assert filler.fingerprint != before  # the next use connects afresh
+    filler.generate([PROMPT], seeds=[1], settings=SETTINGS)
+    fake.models = [{"id": "fake-13b", "object": "model"}]
+    with pytest.raises(GenerationError, match="does not serve the model 'fake-7b'; it serves: fake-13b"):
+        filler.generate([PROMPT], seeds=[1], settings=SETTINGS)
+    assert filler.model_name == "fake-13b"  # with no model named, the next use takes the server's first
+
+
+def test_the_connected_model_is_found_again_by_id_whatever_the_order_of_the_list(fake: FakeServer) -> None:
+    fake.models = [{"id": "a", "object": "model"}, {"id": "b", "object": "model"}]
+    filler = _filler(fake)
+    assert filler.model_name == "a"
+    fake.models = [{"id": "c", "object": "model"}, *fake.models]  # Ollama lists the newest pull first
+    assert len(filler.generate([PROMPT], seeds=[1], settings=SETTINGS)[0]) == 3
+    fake.models = [m for m in fake.models if m["id"] != "a"]
+    with pytest.raises(GenerationError, match=r"does not serve the model 'a'; it serves: c, b"):
+        filler.generate([PROMPT], seeds=[1], settings=SETTINGS)
 
 
 # ------------------------------------------------------------------------------ candidates

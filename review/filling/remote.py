@@ -185,14 +185,15 @@ class RemoteFiller(SlotFiller):
             if self._server is not None:
                 return self._server, False
             try:
-                identity = self._identify()
+                identity = self._identify(self.wanted_model)
                 native_n, penalty = self._probe(identity.model_id)
             except ServerError as e:
                 raise ModelLoadError(f"cannot use the inference server at {self.url}: {e}") from None
             self._server = ServerModel(identity, native_n, penalty, fingerprint_of(self.url, identity, native_n, penalty))
             return self._server, True
 
-    def _identify(self) -> Identity:
+    def _identify(self, wanted: str | None) -> Identity:
+        """The served model `wanted` (None: the server's first) as the server describes it."""
         listing = self.client.get_json("models")
         data = listing.get("data") if isinstance(listing, dict) else None
         if not isinstance(data, list) or not all(isinstance(m, dict) and isinstance(m.get("id"), str) for m in data):
@@ -200,12 +201,12 @@ class RemoteFiller(SlotFiller):
         if not data:
             raise ModelLoadError(f"the inference server at {self.url} serves no model (its /models list is empty)")
         ids = [m["id"] for m in data]
-        if self.wanted_model is None:
+        if wanted is None:
             entry = data[0]
-        elif self.wanted_model in ids:
-            entry = data[ids.index(self.wanted_model)]
+        elif wanted in ids:
+            entry = data[ids.index(wanted)]
         else:
-            raise ModelLoadError(f"the inference server at {self.url} does not serve COUNTERSIGN_MODEL_NAME={self.wanted_model!r}; it serves: {', '.join(ids)}")
+            raise ModelLoadError(f"the inference server at {self.url} does not serve the model {wanted!r}; it serves: {', '.join(ids)}")
         root = server_root(self.url)
         props = self.client.get_optional_json(root + "/props")
         kept = {k: props[k] for k in PROPS_KEYS if k in props} if isinstance(props, dict) else {}
@@ -237,9 +238,10 @@ class RemoteFiller(SlotFiller):
 
     def _check_still_served(self, server: ServerModel) -> None:
         """Fail (and forget the connection) when the server now serves other weights than the
-        ones the fingerprint names; the next use connects afresh and fingerprints them."""
+        ones the fingerprint names; the next use connects afresh and fingerprints them. The model
+        connected to is looked for by id, so a server listing its models in another order is fine."""
         try:
-            now = self._identify()
+            now = self._identify(server.identity.model_id)
         except ServerError as e:
             raise GenerationError(f"the inference server at {self.url} failed: {e}") from None
         except ModelLoadError as e:
@@ -250,8 +252,8 @@ class RemoteFiller(SlotFiller):
             with self._lock:
                 self._server = None
             raise GenerationError(
-                f"the inference server at {self.url} changed its model since this process connected "
-                f"(was {server.identity.model_id!r}, now {now.model_id!r}); nothing was drafted with it: run the generation again to use the new model"
+                f"the inference server at {self.url} describes the model {now.model_id!r} differently than when this process connected "
+                "(other weights, template or build); nothing was drafted with it: run the generation again to use it under its new fingerprint"
             )
 
     # --------------------------------------------------------------------------- generation
