@@ -97,7 +97,7 @@ def _drafts(session, campaign_id: int) -> list[Draft]:  # type: ignore[no-untype
     return list(session.exec(select(Draft).where(Draft.campaign_id == campaign_id).order_by(Draft.variant_id)).all())
 
 
-def test_a_campaign_is_drafted_end_to_end_by_a_real_llama_cpp_server(world, llama_server: Server) -> None:  # type: ignore[no-untyped-def]
+def test_a_campaign_is_drafted_end_to_end_by_a_real_llama_cpp_server_and_a_reconnection_reuses_its_fills(world, llama_server: Server) -> None:  # type: ignore[no-untyped-def]
     w = world
     filler = RemoteFiller(llama_server.url, concurrency=2, timeout=120, retries=1)
     server = filler.connect()
@@ -122,14 +122,10 @@ def test_a_campaign_is_drafted_end_to_end_by_a_real_llama_cpp_server(world, llam
     events = w.session.exec(select(AuditEvent).where(AuditEvent.action == "draft_generated")).all()
     assert len(events) == 4 and {e.after["model_fingerprint"] for e in events} == {filler.fingerprint}
 
-
-def test_a_new_connection_to_the_same_server_has_the_same_fingerprint_so_stored_fills_are_reused(world, llama_server: Server) -> None:  # type: ignore[no-untyped-def]
-    w = world
-    first = RemoteFiller(llama_server.url, concurrency=2, timeout=120, retries=1)
-    generate_campaign(w.engine, w.marketer, w.campaign_id, first, settings=SETTINGS)
-    # Another process (a restarted app, a second replica) connecting to the same server.
+    # Another process (a restarted app, a second replica) connecting to the same server gets the
+    # same fingerprint, so the fills stored under it are reused: the server is not asked again.
     second = RemoteFiller(llama_server.url, concurrency=2, timeout=120, retries=1)
-    assert second.fingerprint == first.fingerprint
+    assert second.fingerprint == filler.fingerprint
     calls: list[int] = []
     original = second.generate
 
@@ -140,6 +136,6 @@ def test_a_new_connection_to_the_same_server_has_the_same_fingerprint_so_stored_
     second.generate = counting  # type: ignore[method-assign]
     camp2 = create_campaign(w.session, w.marketer, name="same audience again", template_version_id=w.template_version_id, audience_id=w.audience_id)
     w.session.commit()
-    generate_campaign(w.engine, w.marketer, camp2.id, second, settings=SETTINGS)
+    assert generate_campaign(w.engine, w.marketer, camp2.id, second, settings=SETTINGS).status == JobStatus.DONE
     assert calls == []  # every fill came from the fill cache, keyed by the fingerprint
-    assert [d.slots for d in _drafts(w.session, camp2.id)] == [d.slots for d in _drafts(w.session, w.campaign_id)]
+    assert [d.slots for d in _drafts(w.session, camp2.id)] == [d.slots for d in drafts]
