@@ -20,14 +20,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx2
 
@@ -37,92 +36,12 @@ from review.errors import ConfigError, GenerationError, ModelLoadError
 from .base import SlotFiller, candidate_seed, check_args
 from .prompts import Prompt
 from .remote_http import ServerClient, ServerError, one_line
+from .remote_identity import PROPS_KEYS, Identity, ServerModel, api_base, fingerprint_of, reported_sha256, server_root, stable_entry, wire_seed
 from .settings import GenerationSettings
 
-# Fields of a /v1/models entry that change without the model changing: vLLM stamps `created`
-# with the time of the request and gives each `permission` a fresh random id.
-VOLATILE_ENTRY_KEYS = frozenset({"created", "permission", "permissions"})
-# What llama.cpp's /props says about the loaded model (the template decides what the model reads).
-PROPS_KEYS = ("model_path", "model_alias", "chat_template", "build_info")
-# Where a server may report a hash of its weights.
-HASH_KEYS = ("sha256", "digest", "weights_sha256", "hash")
+log = logging.getLogger(__name__)
+
 _PROBE_MESSAGES = [{"role": "user", "content": "Reply with the word OK."}]
-
-
-def api_base(url: str) -> str:
-    """The server's OpenAI API root, ending in /v1, from a base URL given with or without it."""
-    raw = url.strip().rstrip("/")
-    parts = urlsplit(raw)
-    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
-        raise ConfigError(f"COUNTERSIGN_MODEL_URL must be an http(s) URL such as http://127.0.0.1:8000/v1, not {url!r}")
-    return raw if parts.path.endswith("/v1") else raw + "/v1"
-
-
-def server_root(api: str) -> str:
-    """Where a server's own (non-OpenAI) endpoints live: the API root without its /v1."""
-    return api.removesuffix("/v1")
-
-
-def wire_seed(seed: int) -> int:
-    """A seed every server takes: llama.cpp reads 32 bits (and 0xFFFFFFFF means 'random'), so 31."""
-    return int(seed) & 0x7FFF_FFFF
-
-
-def _stable(entry: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in entry.items() if k not in VOLATILE_ENTRY_KEYS}
-
-
-def _reported_sha256(entry: dict[str, Any], tags: Any, model_id: str) -> str | None:
-    """A sha256 of the weights that the server itself reports: in the model's /v1/models entry
-    (or its meta block), or in Ollama's /api/tags (`digest`). None when it reports none."""
-    places: list[Any] = [entry, entry.get("meta"), entry.get("metadata")]
-    if isinstance(tags, dict) and isinstance(tags.get("models"), list):
-        places += [m for m in tags["models"] if isinstance(m, dict) and model_id in (m.get("name"), m.get("model"))]
-    for place in places:
-        if not isinstance(place, dict):
-            continue
-        for key in HASH_KEYS:
-            value = str(place.get(key) or "").strip().lower().removeprefix("sha256:")
-            if len(value) == 64 and all(c in "0123456789abcdef" for c in value):
-                return value
-    return None
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Which model the server serves, as it describes it (stable fields only)."""
-
-    model_id: str
-    entry: dict[str, Any]
-    props: dict[str, Any] | None
-    reported_sha256: str | None
-
-
-@dataclass(frozen=True)
-class ServerModel:
-    """What connecting learnt: the model, how the server answers, and the fingerprint drafts record."""
-
-    identity: Identity
-    native_n: bool  # one request returns n candidates
-    penalty: bool  # the server accepts a repetition penalty (`repeat_penalty` / `repetition_penalty`)
-    fingerprint: str
-
-
-def fingerprint_of(api: str, identity: Identity, native_n: bool, penalty: bool) -> str:
-    """`<model id>@sha256:<hex>`: the server's own weights hash when it reports one; otherwise a
-    sha256 of what identifies the model from outside (URL, model id, its /v1/models entry,
-    llama.cpp's /props) and how the server is asked (a change there can change the texts)."""
-    digest = identity.reported_sha256
-    if digest is None:
-        described = {
-            "url": api,
-            "model": identity.model_id,
-            "entry": identity.entry,
-            "props": identity.props,
-            "protocol": {"native_n": native_n, "penalty": penalty},
-        }
-        digest = hashlib.sha256(json.dumps(described, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()).hexdigest()
-    return f"{identity.model_id}@sha256:{digest}"
 
 
 class RemoteFiller(SlotFiller):
@@ -190,6 +109,7 @@ class RemoteFiller(SlotFiller):
             except ServerError as e:
                 raise ModelLoadError(f"cannot use the inference server at {self.url}: {e}") from None
             self._server = ServerModel(identity, native_n, penalty, fingerprint_of(self.url, identity, native_n, penalty))
+            log.info("inference server %s: model %s, n %s, repetition penalty %s", self.url, self._server.fingerprint, native_n, penalty)
             return self._server, True
 
     def _identify(self, wanted: str | None) -> Identity:
@@ -211,11 +131,11 @@ class RemoteFiller(SlotFiller):
         props = self.client.get_optional_json(root + "/props")
         kept = {k: props[k] for k in PROPS_KEYS if k in props} if isinstance(props, dict) else {}
         tags = None
-        reported = _reported_sha256(entry, None, entry["id"])
+        reported = reported_sha256(entry, None, entry["id"])
         if reported is None:
             tags = self.client.get_optional_json(root + "/api/tags")
-            reported = _reported_sha256(entry, tags, entry["id"])
-        return Identity(entry["id"], _stable(entry), kept or None, reported)
+            reported = reported_sha256(entry, tags, entry["id"])
+        return Identity(entry["id"], stable_entry(entry), kept or None, reported)
 
     def _probe(self, model_id: str) -> tuple[bool, bool]:
         """(honours n, accepts a repetition penalty), asked with one-token requests. A refusal

@@ -14,6 +14,7 @@ What is retried, and what is not:
 from __future__ import annotations
 
 import json
+import logging
 import random
 import threading
 import time
@@ -22,6 +23,8 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx2
+
+log = logging.getLogger(__name__)
 
 BACKOFF_CAP_SECONDS = 8.0  # the longest pause of our own between two tries
 RETRY_AFTER_CAP_SECONDS = 60.0  # the longest pause a server's Retry-After may ask for
@@ -182,5 +185,7 @@ class ServerClient:
                             f"{method} {url} answered HTTP {status} with something that is not JSON: {one_line(response.text, 120)!r}", status=status
                         ) from None
             if attempt + 1 < tries:
-                self._sleep(self._pause(attempt, asked))
+                pause = self._pause(attempt, asked)
+                log.warning("%s %s: %s; try %d of %d in %.1f s", method, url, problem, attempt + 2, tries, pause)
+                self._sleep(pause)
         raise ServerError(f"{method} {url} failed after {tries} {'try' if tries == 1 else 'tries'}: {problem}", status=status)
