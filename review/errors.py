@@ -103,4 +103,8 @@ class AuditChainBroken(CountersignError):
 
 
 class ModelLoadError(CountersignError):
-    """The local model could not be found or loaded."""
+    """The model could not be found or loaded (a local one), or reached (one on an inference server)."""
+
+
+class GenerationError(CountersignError):
+    """The model failed while writing: an inference server down, timing out or answering garbage."""

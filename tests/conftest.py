@@ -31,6 +31,7 @@ def _isolated_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("COUNTERSIGN_TEMPLATES_DIR", str(FIXTURES / "templates"))
     # Converting the GGUF takes ~15 s: every model test shares one converted copy.
     monkeypatch.setenv("COUNTERSIGN_MODEL_CACHE", os.environ.get("COUNTERSIGN_MODEL_CACHE") or str(MODEL_CACHE))
+    monkeypatch.delenv("COUNTERSIGN_MODEL_URL", raising=False)  # nor the developer's inference server: tests that want one start it
 
 
 def _pg_engine() -> Iterator[Engine]:

@@ -118,7 +118,12 @@ _fillers_lock = threading.Lock()
 
 
 def load_filler(model_path: str | Path | None = None) -> SlotFiller:
-    """The process-wide filler for a model path: loaded once, then reused."""
+    """The process-wide filler for a model path: loaded once, then reused. With COUNTERSIGN_MODEL_URL
+    set (and no other local model asked for), the inference server's filler (review.filling.remote)."""
+    from .remote import load_remote_filler, remote_requested
+
+    if remote_requested(model_path):
+        return load_remote_filler()
     path = Path(model_path).expanduser() if model_path else default_model_path()
     key = (str(path.resolve()), str(default_cache_dir().resolve()))
     with _fillers_lock:  # held during load so two threads never load the same model twice
