@@ -314,6 +314,9 @@ def regenerate_cmd(draft_id: int, verify: bool, model_path: str | None) -> None:
 
 
 cli.add_command(check_command, "check")
+from .cli_tokens import register as _register_api_commands  # noqa: E402  (they use this module's helpers)
+
+_register_api_commands(cli)
 
 
 def main() -> None:

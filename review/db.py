@@ -157,6 +157,13 @@ def m008_brand_identity_only(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE brand DROP COLUMN {column}"))
 
 
+def m013_api_tokens_webhooks(conn: Connection) -> None:
+    """The API for sending systems: scoped API tokens, webhook endpoints, queued deliveries and
+    their attempts (review/models/api.py). New tables only; nothing existing changes."""
+    names = ["apitoken", "webhookendpoint", "webhookdelivery", "webhookattempt"]
+    SQLModel.metadata.create_all(conn, tables=[SQLModel.metadata.tables[n] for n in names])
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_review_indexes", m002_review_indexes),
@@ -166,6 +173,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m006_brand_policy_from_file", m006_brand_policy_from_file),
     ("m007_export_held_back", m007_export_held_back),
     ("m008_brand_identity_only", m008_brand_identity_only),
+    ("m013_api_tokens_webhooks", m013_api_tokens_webhooks),
 ]
 
 

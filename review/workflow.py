@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from . import audit, textsafety
+from . import audit, textsafety, webhooks
 from .auth import check_password, ensure_not_locked, require_role
 from .brands import BrandPolicy, policy_fingerprint, policy_for
 from .checks import warning_ids
@@ -303,6 +303,7 @@ def withdraw(session: Session, actor: User, draft_id: int, *, comment: str) -> D
         raise InvalidTransition(f"{last_change(session, draft)}; only approved or published drafts can be withdrawn")
     session.add(Comment(draft_id=pk(draft), user_id=pk(actor), kind="withdraw", text=text, revision=draft.revision))
     void_approvals(session, actor, draft, "withdrawn")
+    webhooks.draft_withdrawn(session, draft, text)  # a recall of published messages: queued here, sent after commit
     return transition(session, draft, S.WITHDRAWN, actor, reason=text)
 
 

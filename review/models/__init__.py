@@ -6,6 +6,7 @@ notifications, annotations, ...) adds its own module beside it and is imported b
 is created by its own migration in review/db.py (ARCHITECTURE.md, "Where things go").
 """
 
+from .api import ApiScope, ApiToken, DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from .core import (
     Approval,
     Audience,
@@ -34,6 +35,13 @@ from .core import (
 )
 
 __all__ = [
+    "ApiScope",
+    "ApiToken",
+    "DeliveryStatus",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "Approval",
     "Audience",
     "AuditEvent",
