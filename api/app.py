@@ -27,7 +27,8 @@ log = logging.getLogger("countersign.api")
 
 Auth = Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 CampaignId = Annotated[int, Path(ge=1, le=2_147_483_647, description="The campaign's id.")]
-Cursor = Annotated[str | None, Query(max_length=200, description="The `next_cursor` of the previous page; omit for the first page.")]
+CampaignCursor = Annotated[str | None, Query(pattern=api_read.CAMPAIGN_CURSOR, description="The `next_cursor` of the previous page; omit for the first page.")]
+MessageCursor = Annotated[str | None, Query(pattern=api_read.MESSAGE_CURSOR, description="The `next_cursor` of the previous page; omit for the first page.")]
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
@@ -36,7 +37,7 @@ def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
         401: "Missing, invalid, expired or revoked token.",
         403: "The token lacks the scope this needs.",
         404: "No such published campaign for this token.",
-        409: "The export does not verify against its recorded hash or the audit trail; it is not served.",
+        409: "The export does not verify against its recorded hash or the audit trail (it is not served), or the cursor belongs to another export.",
         422: "A parameter has the wrong type or is out of range.",
     }
     return {c: {"model": ErrorBody, "description": text[c]} for c in codes}
@@ -90,6 +91,15 @@ def _install_handlers(app: FastAPI) -> None:
         return _error(500, "internal_error", f"internal error (reference {ref}); the server log has the details")
 
 
+def no_unknown_query(request: Request) -> None:
+    """A misspelt parameter (`limt=10`) is refused, not silently ignored."""
+    route = request.scope.get("route")
+    known = {p.alias for p in route.dependant.query_params} if route is not None and hasattr(route, "dependant") else set()
+    unknown = sorted(k for k in request.query_params if k not in known)
+    if unknown:
+        raise RequestValidationError([{"loc": ("query", unknown[0]), "msg": "unknown parameter", "type": "extra_forbidden"}])
+
+
 def create_app(engine: Engine | None = None) -> FastAPI:
     """The app over `engine` (default: COUNTERSIGN_DATABASE_URL, migrated)."""
     app = FastAPI(
@@ -103,6 +113,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         openapi_url="/v1/openapi.json",
         docs_url="/v1/docs",
         redoc_url=None,
+        dependencies=[Depends(no_unknown_query)],
     )
     app.state.engine = engine if engine is not None else open_engine()
     _install_handlers(app)
@@ -123,7 +134,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     @app.get(
         "/v1/campaigns", response_model=CampaignList, tags=["campaigns"], summary="Published campaigns, oldest first", responses=_errors(400, 401, 403, 422)
     )
-    def campaigns(request: Request, auth: Auth, cursor: Cursor = None, limit: Annotated[int, Query(ge=1, le=api_read.MAX_PAGE)] = 50) -> CampaignList:
+    def campaigns(request: Request, auth: Auth, cursor: CampaignCursor = None, limit: Annotated[int, Query(ge=1, le=api_read.MAX_PAGE)] = 50) -> CampaignList:
         """Needs `campaigns:read`. A token restricted to a brand sees that brand's campaigns only."""
         page = call(request, auth, api_read.list_campaigns, cursor=cursor, limit=limit)
         return CampaignList(items=[CampaignOut(**vars(c)) for c in page.items], next_cursor=page.next_cursor)
@@ -146,7 +157,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
         request: Request,
         auth: Auth,
         campaign_id: CampaignId,
-        cursor: Cursor = None,
+        cursor: MessageCursor = None,
         limit: Annotated[int, Query(ge=1, le=api_read.MAX_PAGE)] = 100,
         status: Annotated[Literal["published", "withdrawn", "all"], Query(description="published: what may be sent; withdrawn: recalled")] = "published",
     ) -> MessageList:
