@@ -51,7 +51,13 @@ def test_the_description_lists_every_route_with_a_typed_answer(sqlite_engine) ->
     from fastapi.testclient import TestClient
 
     spec = TestClient(create_app(sqlite_engine)).get("/v1/openapi.json").json()
-    assert set(spec["paths"]) == {"/v1/health", "/v1/campaigns", "/v1/campaigns/{campaign_id}", "/v1/campaigns/{campaign_id}/messages", "/v1/campaigns/{campaign_id}/recalls"}
+    assert set(spec["paths"]) == {
+        "/v1/health",
+        "/v1/campaigns",
+        "/v1/campaigns/{campaign_id}",
+        "/v1/campaigns/{campaign_id}/messages",
+        "/v1/campaigns/{campaign_id}/recalls",
+    }
     for path, ops in spec["paths"].items():
         answer = ops["get"]["responses"]["200"]["content"]["application/json"]["schema"]
         assert "$ref" in answer, path  # a named response model, not "any JSON"
@@ -59,4 +65,8 @@ def test_the_description_lists_every_route_with_a_typed_answer(sqlite_engine) ->
             assert {"401", "403", "422"} <= set(ops["get"]["responses"]), path
             assert ops["get"]["responses"]["401"]["content"]["application/json"]["schema"]["$ref"].endswith("/ErrorBody")
             assert ops["get"].get("security") == [{"apiToken": []}], path
-    assert spec["components"]["securitySchemes"]["apiToken"] == {"type": "http", "scheme": "bearer", "description": spec["components"]["securitySchemes"]["apiToken"]["description"]}
+    assert spec["components"]["securitySchemes"]["apiToken"] == {
+        "type": "http",
+        "scheme": "bearer",
+        "description": spec["components"]["securitySchemes"]["apiToken"]["description"],
+    }
