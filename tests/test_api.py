@@ -177,8 +177,8 @@ def test_authenticate_compares_the_secret_not_just_the_key_id(world) -> None:  #
 def test_only_published_campaigns_are_visible(client, world, sign_all, tmp_path) -> None:  # type: ignore[no-untyped-def]
     token = make_token(world, *ApiScope.ALL)
     assert client.get("/v1/campaigns", headers=bearer(token)).json() == {"items": [], "next_cursor": None}
-    from review.generation import generate_campaign
     from review.filling import FakeFiller
+    from review.generation import generate_campaign
 
     generate_campaign(world.engine, world.marketer, world.campaign_id, FakeFiller())
     sign_all(world)  # approved, not published: still invisible
@@ -343,7 +343,8 @@ def test_m013_upgrades_a_database_built_without_it(engine) -> None:  # type: ign
         c.execute(text("DELETE FROM schema_migrations WHERE name = 'm013_api_tokens_webhooks'"))
         c.execute(
             text(
-                "INSERT INTO \"user\" (username, full_name, role, password_hash, active, created_at) VALUES ('old', 'Old', 'admin', 'x', true, CURRENT_TIMESTAMP)"
+                'INSERT INTO "user" (username, full_name, role, password_hash, active, created_at) '
+                "VALUES ('old', 'Old', 'admin', 'x', true, CURRENT_TIMESTAMP)"
             )
         )
     assert not inspect(engine).has_table("apitoken")
