@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import logging
 import uuid
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import Depends, FastAPI, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials
-from sqlalchemy.engine import Engine
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from review import api_read
@@ -22,6 +21,9 @@ from review.errors import AuthenticationError, ConfigError, CountersignError, In
 
 from .deps import bearer, call, open_engine, ping
 from .schemas import CampaignList, CampaignOut, ErrorBody, Health, MessageList, RecallList
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
 
 log = logging.getLogger("countersign.api")
 
