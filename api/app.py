@@ -123,6 +123,7 @@ def create_app(engine: Engine | None = None) -> FastAPI:
     @app.middleware("http")
     async def no_store(request: Request, call_next: Any) -> Any:
         response = await call_next(request)
+        log.info("%s %s -> %s (token %s)", request.method, request.url.path, response.status_code, getattr(request.state, "token", "-"))
         # Messages hold personal data: no shared cache may keep them.
         response.headers["Cache-Control"] = "no-store"
         response.headers["X-Content-Type-Options"] = "nosniff"

@@ -39,7 +39,7 @@ def call(request: Request, credentials: HTTPAuthorizationCredentials | None, fn:
     Domain errors propagate to the app's handlers, which turn them into JSON answers."""
     with session_scope(engine_of(request)) as session:
         principal: Principal = authenticate_token(session, credentials.credentials if credentials else None)
-        request.state.token = principal.key_id  # for the access log
+        request.state.token = principal.key_id  # the access log names the token (its public key id, never the secret)
         return fn(session, principal, *args, **kwargs)
 
 

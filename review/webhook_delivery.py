@@ -11,6 +11,7 @@ Delivery is at least once: a receiver deduplicates on `Countersign-Event-Id`.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import threading
 import time
@@ -204,6 +205,9 @@ def send_after_commit(engine: Engine, delivery_ids: list[int]) -> threading.Thre
 
     thread = threading.Thread(target=run, name="countersign-webhooks", daemon=True)
     thread.start()
+    # A short-lived process (the CLI's `export`) waits for its first attempts before exiting,
+    # rather than cutting a send off halfway; a long-lived one (the app) never notices.
+    atexit.register(thread.join, timeout=settings().webhook_timeout_seconds * len(delivery_ids) + 5)
     return thread
 
 
