@@ -24,7 +24,7 @@ def main(host: str, port: int, workers: int) -> None:
 
             uvicorn.run(create_app(), host=host, port=port, proxy_headers=True, server_header=False)
         else:
-            uvicorn.run("api.wsgi:app", host=host, port=port, workers=workers, proxy_headers=True, server_header=False)
+            uvicorn.run("api.asgi:app", host=host, port=port, workers=workers, proxy_headers=True, server_header=False)
     except CountersignError as e:
         raise click.ClickException(str(e)) from None
 

@@ -1,4 +1,4 @@
-"""`api.wsgi:app` for an ASGI server started by name (uvicorn/gunicorn with several workers):
+"""`api.asgi:app` for an ASGI server started by name (uvicorn/gunicorn with several workers):
 each worker process builds the app over COUNTERSIGN_DATABASE_URL."""
 
 from __future__ import annotations
