@@ -393,3 +393,36 @@ def test_esp_client_receives_a_verified_webhook_and_pulls_the_messages_page_by_p
         thread.join(timeout=30)
         session.close()
         engine.dispose()
+
+
+def test_webhook_cli_registers_lists_and_delivers(tmp_path, monkeypatch, receiver) -> None:  # type: ignore[no-untyped-def]
+    from click.testing import CliRunner
+
+    from review.cli import cli
+
+    root = Path(__file__).parent.parent
+    monkeypatch.setenv("COUNTERSIGN_DATABASE_URL", f"sqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("COUNTERSIGN_GUIDELINES_DIR", str(root / "brand_guidelines"))
+    monkeypatch.setenv("COUNTERSIGN_TEMPLATES_DIR", str(root / "templates"))
+    runner = CliRunner()
+    assert runner.invoke(cli, ["seed-demo", "--no-generate"], catch_exceptions=False).exit_code == 0
+    env = {"COUNTERSIGN_PASSWORD": "admin-demo-pass"}
+    rx = receiver()
+    added = runner.invoke(cli, ["webhook", "add", "--name", "ESP", "--url", rx.url, "--event", "campaign.withdrawn", "--as", "admin"], env=env)
+    assert added.exit_code == 0, added.output
+    secret = added.stdout.strip().splitlines()[-1]
+    assert secret.startswith("whsec_") and "(campaign.withdrawn)" in added.stdout
+    from review.db import make_engine
+
+    engine = make_engine()
+    with Session(engine) as s:
+        assert endpoint_secret(s.exec(select(WebhookEndpoint)).one()) == secret
+    engine.dispose()
+    listed = runner.invoke(cli, ["webhook", "list", "--as", "admin"], env=env)
+    assert rx.url in listed.output and "active" in listed.output and secret not in listed.output
+    bad = runner.invoke(cli, ["webhook", "add", "--name", "x", "--url", "http://esp.example.com/h", "--as", "admin"], env=env)
+    assert bad.exit_code == 1 and "must use https" in bad.output and "Traceback" not in bad.output
+    nothing = runner.invoke(cli, ["deliver-webhooks"], catch_exceptions=False)
+    assert nothing.exit_code == 0 and "0 delivery attempt(s)" in nothing.output
+    assert runner.invoke(cli, ["webhook", "disable", "1", "--as", "admin"], env=env).exit_code == 0
+    assert "disabled" in runner.invoke(cli, ["webhook", "list", "--as", "admin"], env=env).output
