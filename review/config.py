@@ -36,6 +36,11 @@ class Settings:
     model_concurrency: int
     model_timeout: float
     model_retries: int
+    # Webhooks (review/webhook_delivery.py): seconds to wait for a receiver, tries before a
+    # delivery is given up, and whether to try at once after the publishing transaction commits.
+    webhook_timeout_seconds: int = 10
+    webhook_max_attempts: int = 8
+    webhook_send_after_commit: bool = True
 
 
 def settings() -> Settings:
@@ -82,6 +87,10 @@ def settings() -> Settings:
         model_timeout=_positive_float("COUNTERSIGN_MODEL_TIMEOUT") or 120.0,
         # Further tries of a request after a 429, a 5xx, a timeout or a dropped connection.
         model_retries=_count("COUNTERSIGN_MODEL_RETRIES", 3),
+        webhook_timeout_seconds=_positive_int("COUNTERSIGN_WEBHOOK_TIMEOUT_SECONDS") or 10,
+        webhook_max_attempts=_positive_int("COUNTERSIGN_WEBHOOK_MAX_ATTEMPTS") or 8,
+        # "0", "false", "no" or "off": leave every attempt to `python -m review deliver-webhooks`.
+        webhook_send_after_commit=os.environ.get("COUNTERSIGN_WEBHOOK_SEND_AFTER_COMMIT", "1").strip().lower() not in ("0", "false", "no", "off"),
     )
 
 

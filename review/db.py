@@ -187,6 +187,13 @@ def m012_approval_expiry_and_recalls(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn, tables=[SQLModel.metadata.tables["recall"]])
 
 
+def m013_api_tokens_webhooks(conn: Connection) -> None:
+    """The API for sending systems: scoped API tokens, webhook endpoints, queued deliveries and
+    their attempts (review/models/api.py). New tables only; nothing existing changes."""
+    names = ["apitoken", "webhookendpoint", "webhookdelivery", "webhookattempt"]
+    SQLModel.metadata.create_all(conn, tables=[SQLModel.metadata.tables[n] for n in names])
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_review_indexes", m002_review_indexes),
@@ -199,6 +206,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m009_review_steps", m009_review_steps),
     ("m011_annotations", m011_annotations),
     ("m012_approval_expiry_and_recalls", m012_approval_expiry_and_recalls),
+    ("m013_api_tokens_webhooks", m013_api_tokens_webhooks),
 ]
 
 

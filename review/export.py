@@ -20,7 +20,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from . import audit, channels, expiry, routing
+from . import audit, channels, expiry, routing, webhooks
 from .auth import require_role
 from .brands import BrandPolicy, policy_for
 from .campaigns import campaign_template, get_campaign
@@ -267,6 +267,7 @@ def publish(session: Session, actor: User, campaign_id: int, export_dir: Path | 
         },
     )
     audit.checkpoint_after_commit(session)
+    webhooks.campaign_published(session, camp, exp)  # queued in this transaction, sent after it commits
     return exp
 
 

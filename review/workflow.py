@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from . import audit, routing
+from . import audit, routing, webhooks
 from .annotations import submit_problem as annotation_problem
 from .auth import check_password, ensure_not_locked, require_role
 from .brands import BrandPolicy, policy_fingerprint, policy_for
@@ -319,6 +319,7 @@ def withdraw(session: Session, actor: User, draft_id: int, *, comment: str) -> D
     session.add(Comment(draft_id=pk(draft), user_id=pk(actor), kind="withdraw", text=text, revision=draft.revision))
     record_draft_withdrawal(session, actor, draft, text)  # published content went out: recall it (review.recalls)
     void_approvals(session, actor, draft, "withdrawn")
+    webhooks.draft_withdrawn(session, draft, text)  # a recall of published messages: queued here, sent after commit
     return transition(session, draft, S.WITHDRAWN, actor, reason=text)
 
 

@@ -11,6 +11,8 @@ import pytest
 ROOT = Path(__file__).parent.parent
 CORE = sorted((ROOT / "review").rglob("*.py"))
 SHELL = sorted([ROOT / "app.py", *(ROOT / "ui").rglob("*.py")])
+API = sorted((ROOT / "api").rglob("*.py"))
+WEB_FRAMEWORKS = ("fastapi", "starlette", "uvicorn", "pydantic", "httpx")
 MAX_LINES = 400
 
 
@@ -39,6 +41,27 @@ def test_the_domain_core_never_imports_the_shell() -> None:
     assert not bad, bad
 
 
+def test_the_domain_core_never_imports_the_api_or_a_web_framework() -> None:
+    """The API is a shell too: review/ works (CLI, app, workers) without FastAPI installed."""
+    bad = [f"{_rel(p)}:{ln} imports {mod}" for p in CORE for ln, mod, _ in _imports(p) if mod.split(".")[0] in ("api", *WEB_FRAMEWORKS)]
+    assert not bad, bad
+
+
+def test_the_api_is_a_shell_that_calls_services() -> None:
+    """api/ never imports Streamlit or the app's pages, and only api/deps.py (its unit-of-work
+    helper, like ui/common.py) opens sessions; routes call services through it."""
+    assert API, "the api package is missing"
+
+    def forbidden(p: Path, mod: str, typing_only: bool) -> bool:
+        if mod.split(".")[0] in ("streamlit", "ui", "app"):
+            return True
+        storage = mod.startswith(("sqlmodel", "sqlalchemy", "review.db", "review.locks"))
+        return storage and not typing_only and p != ROOT / "api" / "deps.py"
+
+    bad = [f"{_rel(p)}:{ln} imports {mod}" for p in API for ln, mod, typing_only in _imports(p) if forbidden(p, mod, typing_only)]
+    assert not bad, bad
+
+
 def test_the_shell_never_touches_storage() -> None:
     """Pages call services; only ui/common.py (the one unit-of-work helper) opens sessions."""
     storage = ("sqlmodel", "sqlalchemy", "review.db", "review.locks")
@@ -53,7 +76,7 @@ def test_the_shell_never_touches_storage() -> None:
     assert not bad, bad
 
 
-@pytest.mark.parametrize("path", CORE + SHELL, ids=_rel)
+@pytest.mark.parametrize("path", CORE + SHELL + API, ids=_rel)
 def test_no_module_outgrows_one_reader(path: Path) -> None:
     lines = len(path.read_text(encoding="utf-8").splitlines())
     assert lines <= MAX_LINES, f"{_rel(path)} has {lines} lines; split it by concern (see ARCHITECTURE.md)"

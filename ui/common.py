@@ -215,6 +215,7 @@ PAGES: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("ui/pages/dashboard.py", "Dashboard", ":material/monitoring:", Role.ALL),
     ("ui/pages/audit.py", "Audit trail", ":material/policy:", Role.ALL),  # marketers: their campaigns
     ("ui/pages/users.py", "Users", ":material/manage_accounts:", (Role.ADMIN,)),
+    ("ui/pages/api_access.py", "API access", ":material/api:", (Role.ADMIN,)),
 ]
 
 

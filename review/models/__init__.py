@@ -7,6 +7,7 @@ is created by its own migration in review/db.py (ARCHITECTURE.md, "Where things 
 """
 
 from .annotations import Annotation, AnnotationReply, AnnotationState
+from .api import ApiScope, ApiToken, DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
 from .core import (
     Approval,
     Audience,
@@ -40,6 +41,13 @@ __all__ = [
     "Annotation",
     "AnnotationReply",
     "AnnotationState",
+    "ApiScope",
+    "ApiToken",
+    "DeliveryStatus",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
     "Approval",
     "Audience",
     "AuditEvent",
