@@ -110,7 +110,8 @@ async def sweep_once(app: procrastinate.App, runtime: Runtime) -> tuple[int, int
     for job in await app.job_manager.get_stalled_jobs(queue=QUEUE, seconds_since_heartbeat=cfg.worker_stalled_seconds):
         if job.task_name not in TASKS or job.id is None:
             continue
-        gen_job = int(job.task_kwargs.get("job_id", 0))
+        raw = job.task_kwargs.get("job_id")
+        gen_job = raw if isinstance(raw, int) else 0
         try:
             if job.attempts + 1 >= cfg.worker_max_attempts:
                 await app.job_manager.finish_job_by_id_async(job.id, status=Status.FAILED, delete_job=False)
