@@ -36,6 +36,7 @@ from review.generation import cancel_job, progress, start_job
 from review.generation.queue_jobs import (
     CHUNK_TASK,
     PLAN_TASK,
+    cancel_generation,
     chunked,
     pending_tasks,
     plan_job,
@@ -291,6 +292,47 @@ def test_start_queues_the_plan_in_the_same_transaction(team: Team) -> None:
         assert sorted(i for a in chunks for i in a["variants"]) == _variant_ids(s, camp)
         assert pending_tasks(s, job.id) == 4
     assert plan_job(team.engine, job.id, chunk_variants=3) == 0  # its chunks are queued already
+
+
+@pytest.mark.postgres
+@needs_pg
+def test_cancel_ends_a_job_no_worker_began_and_asks_a_running_one_to_stop(team: Team) -> None:
+    with Session(team.engine, expire_on_commit=False) as s:
+        maria, camp = _campaign(s, 4)
+        other = _campaign_again(s, maria, 4)
+    with db.session_scope(team.engine) as s:
+        queued = start_generation(s, s.merge(maria), camp)
+        running = start_generation(s, s.merge(maria), other)
+    assert queued.id is not None and running.id is not None
+    with Session(team.engine) as s:
+        first = chunked(_variant_ids(s, other), 2)[0]
+    assert run_chunk(team.engine, running.id, 0, first, FakeFiller()).drafted == 2
+    with db.session_scope(team.engine) as s:
+        assert cancel_generation(s, s.merge(maria), queued.id).status == JobStatus.CANCELLED
+        assert cancel_generation(s, s.merge(maria), running.id).status == JobStatus.RUNNING
+    with Session(team.engine) as s:
+        assert (progress(s, queued.id).status, progress(s, running.id).status) == (JobStatus.CANCELLED, JobStatus.RUNNING)
+        assert s.get(GenerationJob, running.id).cancel_requested  # type: ignore[union-attr]
+        cancelled = s.exec(select(AuditEvent).where(AuditEvent.action == "generation_cancelled")).all()
+        assert [(e.actor, e.entity_id) for e in cancelled] == [("maria", str(camp))]
+        assert audit.verify_chain(s).ok
+    assert plan_job(team.engine, queued.id, 2) == 0  # its queued plan finds it over
+    assert run_chunk(team.engine, running.id, 1, chunked(_variant_ids(Session(team.engine), other), 2)[1], FakeFiller()).finished == JobStatus.CANCELLED
+
+
+def _campaign_again(session: Session, maria: Any, n_groups: int) -> int:
+    """A second campaign on the same brand and template, with other audience groups."""
+    from review.audiences import import_audience
+    from review.campaigns import create_campaign
+    from review.models import TemplateVersion
+
+    tv = session.exec(select(TemplateVersion)).first()
+    assert tv is not None
+    aud = import_audience(session, maria, name="Second audience", brand_slug="acme-pharma", data=_audience_csv(CITIES[-n_groups:]))
+    camp = create_campaign(session, maria, name="Second campaign", template_version_id=tv.id, audience_id=aud.id)  # type: ignore[arg-type]
+    session.commit()
+    assert camp.id is not None
+    return camp.id
 
 
 @pytest.mark.postgres

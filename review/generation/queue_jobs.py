@@ -32,12 +32,13 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
+from .. import audit
 from ..config import Settings, settings
 from ..errors import ConfigError
 from ..filling import GenerationSettings, SlotFiller
 from ..locks import lock_job
 from ..models import Draft, GenerationJob, JobStatus, User, Variant, utcnow
-from .jobs import _draft_batch, _finish, start_job
+from .jobs import _draft_batch, _finish, cancel_job, start_job
 from .pipeline import campaign_context
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,18 @@ def start_generation(session: Session, actor: User, campaign_id: int, gen_settin
     if team_mode(session):
         assert job.id is not None  # start_job flushed it
         queue_plan(session, job.id)
+    return job
+
+
+def cancel_generation(session: Session, actor: User, job_id: int) -> GenerationJob:
+    """Cancel a job. A running one stops at its next chunk (review.generation.jobs.cancel_job);
+    in team mode a job no worker has begun ends at once, so a cancel never waits for a worker."""
+    job = cancel_job(session, actor, job_id)
+    if job.status == JobStatus.QUEUED and team_mode(session):
+        job.status, job.finished_at = JobStatus.CANCELLED, utcnow()  # still under cancel_job's lock
+        session.add(job)
+        after = {"job_id": job_id, "drafts": job.done, "total": job.total}
+        audit.append(session, actor=actor.username, action="generation_cancelled", entity="campaign", entity_id=job.campaign_id, after=after)
     return job
 
 

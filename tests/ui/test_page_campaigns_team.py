@@ -74,8 +74,10 @@ def test_start_queues_the_job_and_the_page_offers_cancel_not_resume(app, world) 
     assert not at.get("button") or all(b.key != "gen_resume" for b in at.button)
     at.button(key="gen_cancel").click().run()
     assert not at.exception
-    with world.session() as s:
-        assert s.get(GenerationJob, job.id).cancel_requested  # type: ignore[union-attr]
+    with world.session() as s:  # no worker had begun it: cancelled at once, not left waiting for one
+        job = s.get(GenerationJob, job.id)
+        assert job is not None and job.cancel_requested and job.status == JobStatus.CANCELLED
+    assert world.events("generation_cancelled")[-1].actor == "maria"
 
 
 def test_a_queued_job_says_it_waits_for_a_worker() -> None:

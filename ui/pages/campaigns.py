@@ -5,8 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from review.campaigns import create_campaign
-from review.generation import Progress, cancel_job
-from review.generation.queue_jobs import start_generation
+from review.generation import Progress
+from review.generation.queue_jobs import cancel_generation, start_generation
 from review.models import JobStatus
 from review.views import (
     HeldBack,
@@ -117,7 +117,7 @@ def _generation(user, campaign_id: int, missing: int) -> None:  # type: ignore[n
         else:
             _progress_panel(user, job.id)  # type: ignore[arg-type]
         if st.button("Cancel generation", key="gen_cancel", icon=":material/cancel:"):
-            out = common.call(cancel_job, user, job.id)
+            out = common.call(cancel_generation, user, job.id)
             if out.ok:
                 common.flash("Cancellation requested: the job stops once the audience groups in flight are drafted.", "info")
                 st.rerun()
