@@ -317,7 +317,9 @@ def test_cancel_ends_a_job_no_worker_began_and_asks_a_running_one_to_stop(team: 
         assert [(e.actor, e.entity_id) for e in cancelled] == [("maria", str(camp))]
         assert audit.verify_chain(s).ok
     assert plan_job(team.engine, queued.id, 2) == 0  # its queued plan finds it over
-    assert run_chunk(team.engine, running.id, 1, chunked(_variant_ids(Session(team.engine), other), 2)[1], FakeFiller()).finished == JobStatus.CANCELLED
+    with Session(team.engine) as s:
+        second = chunked(_variant_ids(s, other), 2)[1]
+    assert run_chunk(team.engine, running.id, 1, second, FakeFiller()).finished == JobStatus.CANCELLED
 
 
 def _campaign_again(session: Session, maria: Any, n_groups: int) -> int:
