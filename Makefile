@@ -65,6 +65,7 @@ bench: install-dev
 	$(PY) bench/acceptance.py
 	$(PY) bench/ui.py
 	$(PY) bench/export.py
+	$(PY) bench/workers.py
 
 clean:
 	rm -rf $(VENV) data artifacts .pytest_cache .ruff_cache

@@ -16,6 +16,7 @@ import click
 from sqlmodel import Session, select
 
 from .cli_review import add_review_commands
+from .cli_worker import worker_command
 from .errors import AuditChainBroken, CountersignError
 from .guidelines.cli import check_command
 
@@ -153,6 +154,7 @@ def create_campaign_cmd(name: str, template_version_id: int, audience_id: int, u
 @friendly
 def generate_cmd(campaign_id: int, model_path: str | None, username: str, password: str) -> None:
     """Fill and check every variant of a campaign (resumes an interrupted run)."""
+    from .cli_worker import generate_in_team_mode
     from .db import session_scope
     from .filling import load_filler
     from .generation import generate_campaign
@@ -160,6 +162,8 @@ def generate_cmd(campaign_id: int, model_path: str | None, username: str, passwo
     engine = _engine()
     with session_scope(engine) as s:
         user = _login(s, username, password)
+    if generate_in_team_mode(engine, user, campaign_id):  # team mode: the workers generate (review/cli_worker.py)
+        return
     filler = load_filler(model_path)
 
     def show(p: Progress) -> None:
@@ -326,6 +330,7 @@ from . import expiry_cli as expiry_cli  # noqa: E402  (registers `expiring` and 
 from .cli_tokens import register as _register_api_commands  # noqa: E402  (they use this module's helpers)
 
 _register_api_commands(cli)
+cli.add_command(worker_command, "worker")
 
 
 def main() -> None:

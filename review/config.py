@@ -41,6 +41,13 @@ class Settings:
     webhook_timeout_seconds: int = 10
     webhook_max_attempts: int = 8
     webhook_send_after_commit: bool = True
+    queue: str = "inprocess"
+    worker_chunk_variants: int = 16
+    worker_heartbeat_seconds: float = 10.0
+    worker_stalled_seconds: float = 30.0
+    worker_poll_seconds: float = 5.0
+    worker_max_attempts: int = 5
+    fake_filler_seconds: float = 0.0
 
 
 def settings() -> Settings:
@@ -84,13 +91,27 @@ def settings() -> Settings:
         # Requests in flight at once (each asks for one prompt's candidates).
         model_concurrency=_positive_int("COUNTERSIGN_MODEL_CONCURRENCY") or 4,
         # Seconds one request may take (connecting, then waiting for the whole answer).
-        model_timeout=_positive_float("COUNTERSIGN_MODEL_TIMEOUT") or 120.0,
+        model_timeout=_positive_float("COUNTERSIGN_MODEL_TIMEOUT", 120.0),
         # Further tries of a request after a 429, a 5xx, a timeout or a dropped connection.
         model_retries=_count("COUNTERSIGN_MODEL_RETRIES", 3),
         webhook_timeout_seconds=_positive_int("COUNTERSIGN_WEBHOOK_TIMEOUT_SECONDS") or 10,
         webhook_max_attempts=_positive_int("COUNTERSIGN_WEBHOOK_MAX_ATTEMPTS") or 8,
         # "0", "false", "no" or "off": leave every attempt to `python -m review deliver-webhooks`.
         webhook_send_after_commit=os.environ.get("COUNTERSIGN_WEBHOOK_SEND_AFTER_COMMIT", "1").strip().lower() not in ("0", "false", "no", "off"),
+        # Where generation runs: "inprocess" (a thread of the app or the CLI; SQLite or PostgreSQL)
+        # or "procrastinate" (team mode: jobs on PostgreSQL, run by `python -m review worker`).
+        queue=os.environ.get("COUNTERSIGN_QUEUE", "").strip().lower() or "inprocess",
+        # Team mode: variants per queued chunk (one transaction, redone whole if its worker dies).
+        worker_chunk_variants=_positive_int("COUNTERSIGN_WORKER_CHUNK") or 16,
+        # Team mode: how often a worker proves it is alive, and after how long without proof its
+        # chunk is handed to another worker; how often an idle worker polls besides LISTEN/NOTIFY.
+        worker_heartbeat_seconds=_positive_float("COUNTERSIGN_WORKER_HEARTBEAT_SECONDS", 10.0),
+        worker_stalled_seconds=_positive_float("COUNTERSIGN_WORKER_STALLED_SECONDS", 30.0),
+        worker_poll_seconds=_positive_float("COUNTERSIGN_WORKER_POLL_SECONDS", 5.0),
+        # Team mode: tries per chunk (errors and lost workers together) before the job fails.
+        worker_max_attempts=_positive_int("COUNTERSIGN_WORKER_MAX_ATTEMPTS") or 5,
+        # The fake filler's pretend model time per prompt (tests and bench/workers.py only).
+        fake_filler_seconds=_positive_float("COUNTERSIGN_FAKE_FILLER_SECONDS", 0.0, allow_zero=True),
     )
 
 
@@ -109,21 +130,6 @@ def _positive_int(name: str) -> int | None:
     return value
 
 
-def _positive_float(name: str) -> float | None:
-    raw = os.environ.get(name, "").strip()
-    if not raw:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        value = 0.0
-    if not value > 0 or value == float("inf"):
-        from review.errors import ConfigError
-
-        raise ConfigError(f"{name} must be a number of seconds above 0, not {raw!r}")
-    return value
-
-
 def _count(name: str, default: int) -> int:
     raw = os.environ.get(name, "").strip()
     if not raw:
@@ -133,3 +139,19 @@ def _count(name: str, default: int) -> int:
 
         raise ConfigError(f"{name} must be a whole number of at least 0, not {raw!r}")
     return int(raw)
+
+
+def _positive_float(name: str, default: float, *, allow_zero: bool = False) -> float:
+    raw = os.environ.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if value < 0 or (value == 0 and not allow_zero) or value != value or value == float("inf"):
+        from review.errors import ConfigError
+
+        least = "0" if allow_zero else "more than 0"
+        raise ConfigError(f"{name} must be a number of seconds, {least}, not {raw!r}")
+    return value

@@ -194,6 +194,17 @@ def m013_api_tokens_webhooks(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn, tables=[SQLModel.metadata.tables[n] for n in names])
 
 
+def m014_generation_queue(conn: Connection) -> None:
+    """Team mode: jobs count their redone chunks; on PostgreSQL the job queue's own tables
+    (procrastinate's schema, at the version installed) live beside ours, in the same schema."""
+    if "chunks_redone" not in {c["name"] for c in inspect(conn).get_columns("generationjob")}:
+        conn.execute(text("ALTER TABLE generationjob ADD COLUMN chunks_redone INTEGER NOT NULL DEFAULT 0"))
+    if conn.dialect.name == "postgresql" and conn.execute(text("SELECT to_regclass('procrastinate_jobs')")).scalar() is None:
+        from procrastinate.schema import SchemaManager
+
+        conn.exec_driver_sql(SchemaManager.get_schema().replace("%", "%%"))  # the driver reads % as a placeholder
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_review_indexes", m002_review_indexes),
@@ -207,6 +218,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m011_annotations", m011_annotations),
     ("m012_approval_expiry_and_recalls", m012_approval_expiry_and_recalls),
     ("m013_api_tokens_webhooks", m013_api_tokens_webhooks),
+    ("m014_generation_queue", m014_generation_queue),
 ]
 
 

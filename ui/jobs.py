@@ -1,4 +1,7 @@
-"""Background generation threads, one per job, shared by every browser session of this process."""
+"""Background generation threads, one per job, shared by every browser session of this process.
+
+In team mode (COUNTERSIGN_QUEUE=procrastinate) there are none: the start service queued the job
+for `python -m review worker` processes, and this process never loads the model."""
 
 from __future__ import annotations
 
@@ -7,6 +10,7 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from review.generation import run_job
+from review.generation.queue_jobs import queue_configured
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -36,7 +40,20 @@ def ensure_running(engine: Engine, job_id: int, filler: Any) -> bool:
         return True
 
 
+def launch(engine: Engine, job_id: int) -> None:
+    """Run a started job: in a thread of this process, or (team mode) leave it to the workers."""
+    if queue_configured():
+        return
+    from ui import common
+
+    ensure_running(engine, job_id, common.get_filler())
+
+
 def is_running(engine: Engine, job_id: int) -> bool:
+    """Whether someone works the job: a thread here, or (team mode) the workers, whose sweep
+    re-queues an unfinished job that lost its queue entries."""
+    if queue_configured():
+        return True
     t = _threads.get((str(engine.url), job_id))
     return t is not None and t.is_alive()
 

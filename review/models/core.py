@@ -293,6 +293,8 @@ class GenerationJob(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
+    # Team mode: chunks run again after an error or a lost worker (review.generation.queue_jobs).
+    chunks_redone: int = 0
 
 
 class FillCache(SQLModel, table=True):

@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from review.campaigns import create_campaign
-from review.generation import Progress, cancel_job, start_job
+from review.generation import Progress
+from review.generation.queue_jobs import cancel_generation, start_generation
 from review.models import JobStatus
 from review.views import (
     HeldBack,
@@ -32,6 +33,8 @@ def progress_text(p: Progress) -> str:
             text += f" · about {labels.duration(p.eta_seconds)} left"
         elif p.status == JobStatus.RUNNING:
             text += " · estimating the time left after the first audience group"
+        elif p.status == JobStatus.QUEUED:
+            text += " · waiting for a free generation worker"
         if p.elapsed_seconds is not None and p.status == JobStatus.RUNNING:
             text += f" · running for {labels.duration(p.elapsed_seconds)}"
     return text
@@ -109,12 +112,12 @@ def _generation(user, campaign_id: int, missing: int) -> None:  # type: ignore[n
         if not jobs.is_running(engine, job.id):  # type: ignore[arg-type]
             st.warning(f"Generation job #{job.id} is unfinished (the app restarted?).")
             if st.button("Resume generation", key="gen_resume"):
-                jobs.ensure_running(engine, job.id, common.get_filler())  # type: ignore[arg-type]
+                jobs.launch(engine, job.id)  # type: ignore[arg-type]
                 st.rerun()
         else:
             _progress_panel(user, job.id)  # type: ignore[arg-type]
         if st.button("Cancel generation", key="gen_cancel", icon=":material/cancel:"):
-            out = common.call(cancel_job, user, job.id)
+            out = common.call(cancel_generation, user, job.id)
             if out.ok:
                 common.flash("Cancellation requested: the job stops once the audience groups in flight are drafted.", "info")
                 st.rerun()
@@ -128,9 +131,9 @@ def _generation(user, campaign_id: int, missing: int) -> None:  # type: ignore[n
         return
     label = "Generate drafts" if job is None else f"Generate the {missing} missing draft(s)"
     if st.button(label, key="gen_start", type="primary", icon=":material/auto_awesome:"):
-        out = common.call(start_job, user, campaign_id)
+        out = common.call(start_generation, user, campaign_id)
         if out.ok:
-            jobs.ensure_running(engine, out.value.id, common.get_filler())
+            jobs.launch(engine, out.value.id)
             st.rerun()
 
 
