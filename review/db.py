@@ -157,6 +157,16 @@ def m008_brand_identity_only(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE brand DROP COLUMN {column}"))
 
 
+def m010_assignments_notifications(conn: Connection) -> None:
+    """Due dates on campaigns, email addresses on users, and the tables for review assignments,
+    absences and notifications (issue 14). Existing rows keep NULL: no due date, no email."""
+    for table, column, ddl in (("campaign", "due_at", "TIMESTAMP"), ("user", "email", "VARCHAR")):
+        if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
+            conn.execute(text(f'ALTER TABLE "{table}" ADD COLUMN {column} {ddl}'))
+    names = ["assignment", "absence", "notification"]
+    SQLModel.metadata.create_all(conn, tables=[SQLModel.metadata.tables[n] for n in names])
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_review_indexes", m002_review_indexes),
@@ -166,6 +176,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m006_brand_policy_from_file", m006_brand_policy_from_file),
     ("m007_export_held_back", m007_export_held_back),
     ("m008_brand_identity_only", m008_brand_identity_only),
+    ("m010_assignments_notifications", m010_assignments_notifications),
 ]
 
 

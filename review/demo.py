@@ -6,6 +6,7 @@ import csv
 import io
 import random
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -19,7 +20,8 @@ from .config import settings
 from .db import migrate
 from .filling import SlotFiller
 from .generation import generate_campaign
-from .models import Audience, Campaign, Draft, Role, Status, TemplateVersion, User, Variant, pk
+from .models import Audience, Campaign, Draft, Role, Status, TemplateVersion, User, Variant, pk, utcnow
+from .profiles import set_email
 from .template_versions import save_template
 from .workflow import submit_for_review
 
@@ -33,6 +35,7 @@ DEMO_USERS = [
 DEMO_AUDIENCE = "Harbor Mutual customers (demo)"
 DEMO_CAMPAIGN = "Renewal reminders — demo"
 DEMO_BRAND = "harbor-mutual"
+DEMO_DUE_DAYS = 2  # the demo campaign's review is due this many days after seeding
 
 FIRST = [
     "Maria",
@@ -117,6 +120,9 @@ def seed_demo(engine: Engine, *, filler: SlotFiller | None = None, generate: boo
             if username not in users:
                 users[username] = create_user(s, admin if username != "admin" else None, username=username, full_name=full, role=role, password=pw)
                 admin = admin or users[username]
+        for u in users.values():  # notifications need an address (example.com: nothing is delivered by accident)
+            if u.email is None and admin is not None:
+                set_email(s, admin, pk(u), f"{u.username}@example.com")
         s.commit()
         maria = users["maria"]
         root = settings().templates_dir
@@ -133,7 +139,8 @@ def seed_demo(engine: Engine, *, filler: SlotFiller | None = None, generate: boo
             s.commit()
         camp = s.exec(select(Campaign).where(Campaign.name == DEMO_CAMPAIGN)).first()
         if camp is None:
-            camp = create_campaign(s, maria, name=DEMO_CAMPAIGN, template_version_id=pk(versions["renewal-reminder"]), audience_id=pk(aud))
+            due = utcnow() + timedelta(days=DEMO_DUE_DAYS)
+            camp = create_campaign(s, maria, name=DEMO_CAMPAIGN, template_version_id=pk(versions["renewal-reminder"]), audience_id=pk(aud), due_at=due)
             s.commit()
         log(f"demo: {len(users)} users, {len(versions)} templates, audience {aud.row_count} rows, campaign #{camp.id}")
     with Session(engine) as s:

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from . import audit, textsafety
+from . import assignments, audit, textsafety
 from .auth import check_password, ensure_not_locked, require_role
 from .brands import BrandPolicy, policy_fingerprint, policy_for
 from .checks import warning_ids
@@ -274,6 +274,7 @@ def approve(
     signers = len({a.reviewer_id for a in existing} | {actor.id})
     if signers >= policy.approvals_required:
         transition(session, draft, S.APPROVED, actor, reason=f"{signers} of {policy.approvals_required} approvals")
+    assignments.on_signed(session, draft, actor)  # the signer's assignment is done; a step that opened is assigned
     return appr
 
 

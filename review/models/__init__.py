@@ -6,6 +6,7 @@ notifications, annotations, ...) adds its own module beside it and is imported b
 is created by its own migration in review/db.py (ARCHITECTURE.md, "Where things go").
 """
 
+from .assignments import Absence, Assignment, AssignmentState
 from .core import (
     Approval,
     Audience,
@@ -32,8 +33,15 @@ from .core import (
     pk,
     utcnow,
 )
+from .notifications import Delivery, Notification, NotificationKind
 
 __all__ = [
+    "Absence",
+    "Assignment",
+    "AssignmentState",
+    "Delivery",
+    "Notification",
+    "NotificationKind",
     "Approval",
     "Audience",
     "AuditEvent",

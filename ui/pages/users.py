@@ -6,7 +6,7 @@ import streamlit as st
 
 from review.auth import create_user, list_accounts, set_active, unlock_user
 from review.models import Role
-from ui import common
+from ui import common, user_work
 
 
 def render() -> None:
@@ -72,6 +72,7 @@ def render() -> None:
                 if res.ok:
                     common.flash(f"{target.username} can sign in again.", "success")
                     st.rerun()
+        user_work.render(user, target)  # email address; away / back for reviewers
 
 
 if __name__ == "__main__":
