@@ -24,6 +24,7 @@ from . import yamlsafe
 from .channels import parse_channels
 from .errors import ConfigError, NotFound
 from .fields import FieldSpec, parse_field
+from .review_steps import SEQUENTIAL, ReviewStep, legacy_plan, parse_review
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -39,6 +40,7 @@ BRAND_KEYS = {
     "disclaimers",
     "allowed_domains",
     "channels",
+    "review",
 }
 PERSONALIZATION_KEYS = {"max_slots", "max_personalized_share", "fields", "allowed_fields", "sensitive_fields"}
 # Special-category data that is never personalized on, whatever a brand file says.
@@ -60,6 +62,7 @@ class BrandPolicy:
     slug: str
     name: str
     industry: str
+    # Distinct signers a draft needs in all: the sum of the review steps' counts.
     approvals_required: int = 1
     voice: str = ""
     max_slots: int = 3
@@ -72,6 +75,10 @@ class BrandPolicy:
     allowed_domains: tuple[str, ...] = ()
     # Per channel: SMS segments, push title/body and email subject lengths (review.channels).
     channels: dict[str, dict[str, int | None]] = field(default_factory=dict, compare=False, hash=False)
+    # The review plan (brand.yaml `review:`; review.review_steps): empty means the legacy
+    # one-step plan of `approvals_required` signers. Read it through `review_plan`.
+    review_order: str = SEQUENTIAL
+    review_steps: tuple[ReviewStep, ...] = ()
     # SHA-256 of the exact bytes this policy was parsed from (recorded in each signature).
     sha256: str = field(default="", compare=False)
 
@@ -80,6 +87,11 @@ class BrandPolicy:
         if name in self.sensitive_fields or name not in self.allowed_fields:
             return None
         return next((f for f in self.fields if f.name == name), None) or FieldSpec(name)
+
+    @property
+    def review_plan(self) -> tuple[ReviewStep, ...]:
+        """The steps a draft passes before it is approved (review.routing routes signatures onto them)."""
+        return self.review_steps or legacy_plan(self.approvals_required)
 
     def as_render_context(self) -> dict[str, Any]:
         return {"name": self.name, "industry": self.industry, "disclaimers": list(self.disclaimers)}
@@ -170,11 +182,14 @@ class _Parser:
         channels, reason, where = parse_channels(data.get("channels"))
         if reason:
             raise self.fail(reason, *where)
+        order, steps, required = self.review(data)
         return BrandPolicy(
             slug=slug,
             name=name.strip(),
             industry=str(data.get("industry") or ""),
-            approvals_required=self.whole(data.get("approvals_required", 1), 1, 5, "approvals_required"),
+            approvals_required=required,
+            review_order=order,
+            review_steps=steps,
             voice=str(data.get("voice") or ""),
             max_slots=self.whole(pers.get("max_slots", 3), 0, 10, "personalization", "max_slots"),
             max_personalized_share=float(share) if share is not None else None,
@@ -186,6 +201,17 @@ class _Parser:
             channels=channels,
             sha256=sha256,
         )
+
+    def review(self, data: dict[str, Any]) -> tuple[str, tuple[ReviewStep, ...], int]:
+        """(order, steps, distinct signers needed in all) from `review:` or `approvals_required:`."""
+        if "review" not in data:
+            return SEQUENTIAL, (), self.whole(data.get("approvals_required", 1), 1, 5, "approvals_required")
+        if "approvals_required" in data:
+            raise self.fail("give 'review' (steps) or 'approvals_required' (one step of any reviewers), not both", "approvals_required")
+        order, steps, reason, where = parse_review(data["review"])
+        if reason:
+            raise BrandFileError(self.path, self.doc.line(*where), reason)
+        return order, steps, sum(s.count for s in steps)
 
     def fields(self, pers: dict[str, Any]) -> tuple[tuple[str, ...], tuple[FieldSpec, ...], tuple[str, ...]]:
         """(allowed field names, typed declarations, sensitive field names) of `personalization`."""

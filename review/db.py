@@ -157,6 +157,14 @@ def m008_brand_identity_only(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE brand DROP COLUMN {column}"))
 
 
+def m009_review_steps(conn: Connection) -> None:
+    """Routed review steps: each signature records the step it satisfies (signatures given
+    before steps satisfied the one-step plan, named "review"), and reviewers hold review roles."""
+    if "step" not in {c["name"] for c in inspect(conn).get_columns("approval")}:
+        conn.execute(text("ALTER TABLE approval ADD COLUMN step VARCHAR NOT NULL DEFAULT 'review'"))
+    SQLModel.metadata.create_all(conn, tables=[SQLModel.metadata.tables["userreviewrole"]])
+
+
 def m010_assignments_notifications(conn: Connection) -> None:
     """Due dates on campaigns, email addresses on users, and the tables for review assignments,
     absences and notifications (issue 14). Existing rows keep NULL: no due date, no email."""
@@ -176,6 +184,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m006_brand_policy_from_file", m006_brand_policy_from_file),
     ("m007_export_held_back", m007_export_held_back),
     ("m008_brand_identity_only", m008_brand_identity_only),
+    ("m009_review_steps", m009_review_steps),
     ("m010_assignments_notifications", m010_assignments_notifications),
 ]
 

@@ -19,15 +19,16 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from . import audit, channels
+from . import audit, channels, routing
 from .auth import require_role
-from .brands import policy_for
+from .brands import BrandPolicy, policy_for
 from .campaigns import campaign_template, get_campaign
 from .checks import Hold, check_slots, embed_slot_texts, recipient_holds, warning_ids
 from .config import settings
 from .errors import ExportRefused
 from .locks import lock_campaign, lock_campaign_drafts
 from .models import Approval, AuditEvent, Brand, Campaign, CampaignRecipient, Draft, Export, Recipient, Role, Status, User, Variant, pk
+from .review_steps import plan_summary
 from .templates import TemplateSpec, render, sha256_json
 from .workflow import authors, content_hash, last_change, manifest, transition, valid_approvals
 
@@ -72,10 +73,21 @@ def readiness(session: Session, campaign_id: int) -> list[str]:
         if basic:
             problems.append(basic)
             continue
-        signers = {a.reviewer_id for a in valid_approvals(session, d)}
-        if len(signers) < policy.approvals_required:
-            problems.append(f"draft {d.id} has {len(signers)} valid signature(s); brand.yaml requires {policy.approvals_required}")
+        problems += _plan_problems(d, policy, routing.step_state(session, d, policy=policy))
     return problems
+
+
+def _plan_problems(d: Draft, policy: BrandPolicy, states: list[routing.StepState]) -> list[str]:
+    """The steps of brand.yaml's review plan (as it is now) that the draft's signatures do not satisfy."""
+    if routing.legacy(policy):  # the one-step plan keeps its wording
+        n = len(states[0].signers)
+        return [] if states[0].satisfied else [f"draft {d.id} has {n} valid signature(s); brand.yaml requires {policy.approvals_required}"]
+    plan = plan_summary(policy.review_order, routing.steps_for(policy))
+    return [
+        f"draft {d.id}: the {st.step.name} step has {len(st.signers)} of {st.step.count} valid signature(s) (review plan: {plan})"
+        for st in states
+        if not st.satisfied
+    ]
 
 
 def _missing_drafts(session: Session, camp: Campaign, drafts: list[Draft]) -> list[str]:
@@ -155,17 +167,18 @@ def verify_campaign(session: Session, camp: Campaign, drafts: list[Draft]) -> li
             continue
         now = manifest(session, d)
         writers = authors(session, d)
-        signers: set[int] = set()
-        acknowledged: list[set[str]] = []
+        verified: list[Approval] = []
         for a in valid_approvals(session, d):
             why = _signature_problem(session, d, a, now, events.get(pk(a)), key, writers)
             if why:
                 problems.append(f"draft {d.id}: {why}")
             else:
-                signers.add(a.reviewer_id)
-                acknowledged.append(set(a.acknowledged))
-        if len(signers) < policy.approvals_required:
-            problems.append(f"draft {d.id} has {len(signers)} valid signature(s); brand.yaml requires {policy.approvals_required}")
+                verified.append(a)
+        # Every step of the plan brand.yaml gives now, satisfied by verified signatures of
+        # distinct signers who still hold the step's role (review.routing.tally).
+        states = routing.tally(routing.steps_for(policy), policy.review_order, verified, routing.eligible_signers(session, verified), in_review=False)
+        problems += _plan_problems(d, policy, states)
+        acknowledged = [set(a.acknowledged) for st in states for a in st.signers]
         variant = session.get(Variant, d.variant_id)
         assert variant is not None
         current = check_slots(session, camp, variant, spec, d.slots)

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from . import assignments, audit, textsafety
+from . import assignments, audit, routing, textsafety
 from .auth import check_password, ensure_not_locked, require_role
 from .brands import BrandPolicy, policy_fingerprint, policy_for
 from .checks import warning_ids
@@ -70,6 +70,7 @@ class Action:
     takes_comment: bool = False  # a comment box is offered (required only with needs_comment)
     needs_password: bool = False  # an electronic signature: password re-entered, a meaning chosen, warnings acknowledged
     meanings: tuple[str, ...] = ()  # what the signature may mean (needs_password only)
+    steps: tuple[str, ...] = ()  # approve: the review steps this user may sign now (review.routing); several: the form asks which
 
 
 def get_actions(session: Session, draft: Draft, user: User) -> list[Action]:
@@ -84,8 +85,9 @@ def get_actions(session: Session, draft: Draft, user: User) -> list[Action]:
         if draft.status in (S.CHECKED, S.NEEDS_CHANGES) and draft.error_count == 0:
             acts.append(_submit_action(session, draft))
     if user.role == Role.REVIEWER and draft.status == S.IN_REVIEW and user.id not in authors(session, draft):
-        if not any(a.reviewer_id == user.id for a in valid_approvals(session, draft)):
-            acts.append(Action("approve", "Approve", style="primary", needs_password=True, meanings=SIGNATURE_MEANINGS))
+        steps = tuple(s.name for s in routing.signable_steps(session, draft, user))
+        if steps:
+            acts.append(Action("approve", "Approve", style="primary", needs_password=True, meanings=SIGNATURE_MEANINGS, steps=steps))
         acts.append(Action("request_changes", "Request changes", needs_comment=True, takes_comment=True))
         acts.append(Action("reject", "Reject", needs_comment=True, takes_comment=True))
     if user.role in (Role.REVIEWER, Role.ADMIN) and draft.status in (S.APPROVED, S.PUBLISHED):
@@ -211,10 +213,12 @@ def approve(
     meaning: str,
     expected_content_hash: str,
     acknowledged: list[str] | None = None,
+    step: str | None = None,
 ) -> Approval:
     """Record an electronic signature over the content the reviewer was shown
-    (`expected_content_hash`); the draft becomes approved once as many distinct reviewers
-    signed as brand.yaml requires now."""
+    (`expected_content_hash`) for one step of the brand's review plan (`step`; by default the
+    only one this reviewer may sign now: review.routing.choose_step); the draft becomes approved
+    once every step is signed by distinct eligible reviewers, as brand.yaml says now."""
     draft = lock_draft(session, draft_id)
     _decision_guard(session, actor, draft)
     ensure_not_locked(session, actor.username, actor.id, _attempt(actor, "sign", draft))
@@ -231,18 +235,22 @@ def approve(
         raise NotReady(f"draft {draft.id} has error-level findings and cannot be approved")
     if draft_content_hash(session, draft) != draft.content_hash:
         raise Conflict(f"draft {draft.id}'s content does not match its recorded hash; it cannot be signed")
-    existing = valid_approvals(session, draft)
-    if any(a.reviewer_id == actor.id for a in existing):
-        raise PermissionDenied(f"{actor.username} already approved this revision; another reviewer must sign", **_attempt(actor, "sign", draft))
+    policy = brand_policy(session, draft)
+    chosen = routing.choose_step(session, draft, actor, step, policy=policy)
     needed = set(warning_ids(draft.findings))
     acked = set(acknowledged or [])
     missing = needed - acked
     if missing:
         raise NotReady(f"acknowledge each warning before approving ({len(missing)} not acknowledged)")
-    policy = brand_policy(session, draft)
     m = {
         **manifest(session, draft),
-        "policy": {"brand": policy.slug, "approvals_required": policy.approvals_required, "brand_yaml_sha256": policy_fingerprint(policy)},
+        "policy": {
+            "brand": policy.slug,
+            "approvals_required": policy.approvals_required,
+            "brand_yaml_sha256": policy_fingerprint(policy),
+            "review": routing.plan_manifest(policy),
+            "step": chosen.as_dict(),
+        },
     }
     appr = Approval(
         draft_id=pk(draft),
@@ -250,6 +258,7 @@ def approve(
         reviewer_id=pk(actor),
         full_name=actor.full_name,
         meaning=meaning,
+        step=chosen.name,
         manifest=m,
         manifest_hash=sha256_json(m),
         acknowledged=sorted(needed),
@@ -266,14 +275,15 @@ def approve(
             "approval_id": appr.id,
             "full_name": appr.full_name,
             "meaning": meaning,
+            "step": chosen.name,
             "manifest_hash": appr.manifest_hash,
             "revision": draft.revision,
             "acknowledged": appr.acknowledged,
         },
     )
-    signers = len({a.reviewer_id for a in existing} | {actor.id})
-    if signers >= policy.approvals_required:
-        transition(session, draft, S.APPROVED, actor, reason=f"{signers} of {policy.approvals_required} approvals")
+    states = routing.step_state(session, draft, policy=policy)
+    if all(st.satisfied for st in states):
+        transition(session, draft, S.APPROVED, actor, reason=f"every review step signed ({routing.progress(states)})")
     assignments.on_signed(session, draft, actor)  # the signer's assignment is done; a step that opened is assigned
     return appr
 
@@ -381,7 +391,7 @@ def edit_draft(session: Session, actor: User, draft_id: int, *, slots: dict[str,
 # What `perform` runs for each action: the service, the inputs it needs, the inputs it may take.
 _PERFORM: dict[str, tuple[Callable[..., Draft | Approval], frozenset[str], frozenset[str]]] = {
     "submit": (submit_for_review, frozenset(), frozenset({"reply"})),
-    "approve": (approve, frozenset({"password", "meaning", "expected_content_hash"}), frozenset({"acknowledged"})),
+    "approve": (approve, frozenset({"password", "meaning", "expected_content_hash"}), frozenset({"acknowledged", "step"})),
     "request_changes": (request_changes, frozenset({"comment"}), frozenset()),
     "reject": (reject, frozenset({"comment"}), frozenset()),
     "withdraw": (withdraw, frozenset({"comment"}), frozenset()),

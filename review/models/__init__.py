@@ -34,6 +34,7 @@ from .core import (
     utcnow,
 )
 from .notifications import Delivery, Notification, NotificationKind
+from .routing import UserReviewRole
 
 __all__ = [
     "Absence",
@@ -62,6 +63,7 @@ __all__ = [
     "Template",
     "TemplateVersion",
     "User",
+    "UserReviewRole",
     "Variant",
     "json_column",
     "pk",

@@ -213,6 +213,9 @@ class Approval(SQLModel, table=True):
     reviewer_id: int = Field(foreign_key="user.id")
     full_name: str
     meaning: str
+    # The review step of brand.yaml's plan this signature satisfies (review.routing); "review"
+    # for the one-step plan of `approvals_required` and for signatures given before steps.
+    step: str = "review"
     signed_at: datetime = Field(default_factory=utcnow)
     manifest: dict[str, Any] = json_column()
     manifest_hash: str
