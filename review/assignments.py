@@ -176,8 +176,9 @@ def on_transition(session: Session, draft: Draft, before: str, to: str, actor: U
     and tell the draft's authors what the reviewers decided."""
     if before == Status.IN_REVIEW and to != Status.IN_REVIEW:
         state = A.DONE if to == Status.APPROVED else A.CLOSED
+        signed = _signed_anything(session, draft) if to == Status.APPROVED else set()
         for a in open_assignments(session, pk(draft)):
-            _close(session, draft, a, state, f"draft {to}", by=actor.username)
+            _close(session, draft, a, state, "signed" if a.reviewer_id in signed else f"draft {to}", by=actor.username)
     if to == Status.IN_REVIEW:
         fill(session, draft, triggered_by=actor.username)
     kind = _DECISIONS.get(to)

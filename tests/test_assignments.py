@@ -386,3 +386,109 @@ def test_m010_upgrades_a_database_built_without_it(engine) -> None:  # type: ign
         assert old.email is None and old.full_name == "Old Timer"
         assert s.exec(select(Campaign)).all() == []
         assert s.exec(select(Notification)).all() == [] and s.exec(select(Variant)).all() == []
+
+
+# ------------------------------------------------------------------------- routed steps (brand.yaml review:)
+
+ROUTED = {
+    "sequential": """review:
+  order: sequential
+  steps:
+    - {name: medical, role: medical, count: 1}
+    - {name: legal, role: legal, count: 1}
+    - {name: regulatory, role: regulatory, count: 1}
+""",
+    "parallel": """review:
+  order: parallel
+  steps:
+    - {name: compliance, role: compliance, count: 1}
+    - {name: legal, role: legal, count: 1}
+""",
+}
+
+
+def routed_team(build_world, fake_filler, tmp_path, monkeypatch, plan: str, roles: dict[str, list[str]]):  # type: ignore[no-untyped-def]
+    """acme-pharma with a routed plan, reviewers rita, rob, vera and victor holding `roles`."""
+    import shutil
+    from pathlib import Path
+
+    from review.routing import set_review_roles
+
+    brands = tmp_path / "brands"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "brands", brands)
+    path = brands / "acme-pharma" / "brand.yaml"
+    path.write_text(path.read_text().replace("approvals_required: 2\n", ROUTED[plan]))
+    monkeypatch.setenv("COUNTERSIGN_GUIDELINES_DIR", str(brands))
+    w = build_world()
+    s = w.session
+    w.vera = create_user(s, w.admin, username="vera", full_name="Vera Verifier", role=Role.REVIEWER, password="vera-pass-1")
+    w.victor = create_user(s, w.admin, username="victor", full_name="Victor Vetter", role=Role.REVIEWER, password="victor-pass-1")
+    w.PASSWORDS = {**w.PASSWORDS, "vera": "vera-pass-1", "victor": "victor-pass-1"}
+    people = {u.username: u for u in (w.reviewer, w.reviewer2, w.vera, w.victor)}
+    for name, held in roles.items():
+        set_review_roles(s, w.admin, people[name].id, held)
+    s.commit()
+    generate_campaign(w.engine, w.marketer, w.campaign_id, fake_filler)
+    s.expire_all()
+    return w, people
+
+
+def test_a_sequential_plan_assigns_each_step_as_it_opens_to_a_holder_of_its_role(build_world, fake_filler, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    w, people = routed_team(
+        build_world, fake_filler, tmp_path, monkeypatch, "sequential", {"rita": ["medical"], "vera": ["medical"], "rob": ["legal"], "victor": ["regulatory"]}
+    )
+    first, second = drafts(w)[:2]
+    submit(w, first)
+    submit(w, second)
+    # Only the open step is assigned; the two medical reviewers share the two drafts.
+    assert set(open_for(w, first.id)) == {"medical"} and set(open_for(w, second.id)) == {"medical"}
+    assert open_for(w, first.id)["medical"] | open_for(w, second.id)["medical"] == {"rita", "vera"}
+    with pytest.raises(NotReady, match="step 'legal' of draft .* is not open for signing now \\(open: medical\\)"):
+        assign(w.session, w.admin, first.id, step="legal", to_user_id=people["rob"].id)
+    w.session.rollback()
+    with pytest.raises(InvalidInput, match="rob may not sign the medical step \\(it needs the medical review role\\)"):
+        assign(w.session, w.admin, first.id, step="medical", to_user_id=people["rob"].id)
+    w.session.rollback()
+    medic = people[next(iter(open_for(w, first.id)["medical"]))]
+    sign(w, medic, first)
+    assert open_for(w, first.id) == {"legal": {"rob"}}  # the legal step opened and was assigned at once
+    rob_note = w.session.exec(select(Notification).where(Notification.user_id == people["rob"].id, Notification.draft_id == first.id)).one()
+    assert rob_note.kind == "assigned" and "legal step" in rob_note.title
+    sign(w, people["rob"], first)
+    assert open_for(w, first.id) == {"regulatory": {"victor"}}
+    sign(w, people["victor"], first)
+    w.session.refresh(first)
+    assert first.status == Status.APPROVED and open_for(w, first.id) == {}
+    done = w.session.exec(select(Assignment).where(Assignment.draft_id == first.id).order_by(col(Assignment.id))).all()
+    assert [(a.step, a.state, a.close_reason) for a in done] == [
+        ("medical", A.DONE, "signed"),
+        ("legal", A.DONE, "signed"),
+        ("regulatory", A.DONE, "signed"),
+    ]
+
+
+def test_a_parallel_plan_assigns_every_step_at_once_and_a_step_signed_by_someone_else_completes(build_world, fake_filler, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    w, people = routed_team(build_world, fake_filler, tmp_path, monkeypatch, "parallel", {"rita": ["compliance"], "vera": ["compliance"], "rob": ["legal"]})
+    d = drafts(w)[0]
+    submit(w, d)
+    got = open_for(w, d.id)
+    assert set(got) == {"compliance", "legal"} and got["legal"] == {"rob"} and len(got["compliance"]) == 1
+    assigned = next(iter(got["compliance"]))
+    other = people["vera" if assigned == "rita" else "rita"]
+    from review.workflow import approve as approve_step
+
+    w.session.refresh(d)
+    approve_step(
+        w.session,
+        other,
+        d.id,
+        password=w.PASSWORDS[other.username],
+        meaning=SIGNATURE_MEANINGS[0],
+        acknowledged=warning_ids(d.findings),
+        expected_content_hash=d.content_hash,
+        step="compliance",
+    )
+    w.session.commit()
+    assert open_for(w, d.id) == {"legal": {"rob"}}
+    closed = w.session.exec(select(Assignment).where(Assignment.draft_id == d.id, Assignment.step == "compliance")).one()
+    assert closed.state == A.DONE and closed.close_reason == f"step satisfied by {other.username}"
