@@ -205,11 +205,11 @@ PAGES: list[tuple[str, str, str, tuple[str, ...]]] = [
     # (file, title, icon, roles that see it)
     # A marketer's menu starts on Campaigns, where drafts are opened; "Draft" follows it for the
     # draft last opened (its page says where to find one when none is).
-    ("ui/pages/my_work.py", "My work", ":material/task_alt:", Role.ALL),
-    ("ui/pages/inbox.py", "Inbox", ":material/notifications:", Role.ALL),  # the title carries the unread count (pages_for)
     ("ui/pages/queue.py", "Review queue", ":material/inbox:", (Role.REVIEWER, Role.ADMIN)),
     ("ui/pages/campaigns.py", "Campaigns", ":material/campaign:", (Role.MARKETER, Role.ADMIN)),
     ("ui/pages/draft.py", "Draft", ":material/article:", Role.ALL),
+    ("ui/pages/my_work.py", "My work", ":material/task_alt:", Role.ALL),
+    ("ui/pages/inbox.py", "Inbox", ":material/notifications:", Role.ALL),  # the title carries the unread count (pages_for)
     ("ui/pages/templates.py", "Templates", ":material/edit_note:", (Role.MARKETER, Role.ADMIN)),
     ("ui/pages/audiences.py", "Audiences", ":material/groups:", (Role.MARKETER, Role.ADMIN)),
     ("ui/pages/exports.py", "Exports", ":material/download:", Role.ALL),
