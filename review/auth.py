@@ -13,7 +13,7 @@ from sqlmodel import Session, col, or_, select
 from . import audit
 from .config import settings
 from .errors import AccountLocked, AuthenticationError, Conflict, InvalidInput, NotFound, PermissionDenied
-from .models import AuditEvent, Role, User, utcnow
+from .models import AuditEvent, Role, User, UserReviewRole, utcnow
 
 _hasher = PasswordHasher()
 MIN_PASSWORD = 8
@@ -200,11 +200,17 @@ def list_users(session: Session, actor: User) -> list[User]:
 
 @dataclass(frozen=True)
 class Account:
-    """A user as the admin's users page shows it: the user and its lock-out state."""
+    """A user as the admin's users page shows it: the user, its lock-out state and the review
+    roles it holds (review.routing)."""
 
     user: User
     lockout: Lockout
+    review_roles: tuple[str, ...] = ()
 
 
 def list_accounts(session: Session, actor: User) -> list[Account]:
-    return [Account(u, lockout(session, u.username, u.id)) for u in list_users(session, actor)]
+    users = list_users(session, actor)
+    held: dict[int, list[str]] = {}
+    for uid, role in session.exec(select(UserReviewRole.user_id, UserReviewRole.role).order_by(col(UserReviewRole.role))).all():
+        held.setdefault(uid, []).append(role)
+    return [Account(u, lockout(session, u.username, u.id), tuple(held.get(u.id or 0, ()))) for u in users]

@@ -1,7 +1,9 @@
 """Signing several finding-free drafts at once, each only as the reviewer was shown it.
 
 Each draft still gets its own signature, manifest and audit event (review.workflow.approve);
-a draft with any finding, even a suggestion, is never signed in bulk.
+a draft with any finding, even a suggestion, is never signed in bulk. Each is signed for the
+one review step the reviewer may sign on it now (review.routing); a draft where they may sign
+none, or several (they must choose), is skipped with the reason.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from . import routing
 from .auth import check_password, ensure_not_locked, require_role
 from .errors import AuthenticationError, CountersignError, InvalidInput, NotReady
 from .locks import lock_rows
@@ -20,7 +23,8 @@ from .workflow import SIGNATURE_MEANINGS, approve, brand_policy, get_draft, vali
 
 def drafts_without_findings(session: Session, actor: User, draft_ids: list[int]) -> list[int]:
     """Of these drafts, the ones in review with no finding at all (not even a suggestion) that
-    the actor has not signed yet at their current revision: what may be signed in bulk."""
+    the actor has not signed yet at their current revision and has exactly one review step to
+    sign on now: what may be signed in bulk."""
     require_role(actor, Role.REVIEWER, Role.ADMIN)
     if not draft_ids:
         return []
@@ -32,7 +36,8 @@ def drafts_without_findings(session: Session, actor: User, draft_ids: list[int])
             .where(col(Approval.draft_id).in_(draft_ids), Approval.reviewer_id == actor.id, Approval.valid == True, Approval.revision == Draft.revision)  # noqa: E712
         ).all()
     )
-    return sorted(i for i, f in rows if i is not None and not f and i not in signed)
+    unsigned = sorted(i for i, f in rows if i is not None and not f and i not in signed)
+    return [i for i in unsigned if len(routing.signable_steps(session, get_draft(session, i), actor)) == 1]
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ class SignOutcome:
 
     draft_id: int
     signed: bool
-    detail: str  # "approved", "signed (1 of 2 signatures)", or why it was not signed
+    detail: str  # "approved", "signed (1 of 2 signatures)", "signed the legal step (...)", or why it was not signed
     error: CountersignError | None = None
 
 
@@ -71,17 +76,25 @@ def approve_shown(session: Session, actor: User, shown: Mapping[int, str], *, pa
     for draft_id, content_hash in shown.items():
         try:
             with session.begin_nested():
-                findings = get_draft(session, draft_id).findings
-                if findings:
-                    raise NotReady(f"draft {draft_id} has {len(findings)} finding(s); open it and approve it on its own")
-                approve(session, actor, draft_id, password=password, meaning=meaning, acknowledged=[], expected_content_hash=content_hash)
+                draft = get_draft(session, draft_id)
+                if draft.findings:
+                    raise NotReady(f"draft {draft_id} has {len(draft.findings)} finding(s); open it and approve it on its own")
+                several = routing.signable_steps(session, draft, actor)
+                if len(several) > 1:
+                    names = ", ".join(st.name for st in several)
+                    raise NotReady(f"you may sign more than one step of draft {draft_id} ({names}); open it and choose the step you sign")
+                appr = approve(session, actor, draft_id, password=password, meaning=meaning, acknowledged=[], expected_content_hash=content_hash)
         except CountersignError as e:
             outcomes.append(SignOutcome(draft_id, False, str(e), e))
             continue
         draft = get_draft(session, draft_id)
+        policy = brand_policy(session, draft)
         if draft.status == Status.APPROVED:
             outcomes.append(SignOutcome(draft_id, True, "approved"))
-        else:
-            n, required = len(valid_approvals(session, draft)), brand_policy(session, draft).approvals_required
+        elif routing.legacy(policy):
+            n, required = len(valid_approvals(session, draft)), policy.approvals_required
             outcomes.append(SignOutcome(draft_id, True, f"signed ({n} of {required} signatures)"))
+        else:
+            states = routing.step_state(session, draft, policy=policy)
+            outcomes.append(SignOutcome(draft_id, True, f"signed the {appr.step} step ({routing.progress(states)})"))
     return outcomes

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from sqlmodel import Session, select
 
+from .cli_review import add_review_commands
 from .errors import AuditChainBroken, CountersignError
 from .guidelines.cli import check_command
 
@@ -314,6 +315,7 @@ def regenerate_cmd(draft_id: int, verify: bool, model_path: str | None) -> None:
 
 
 cli.add_command(check_command, "check")
+add_review_commands(cli)  # approve, request-changes, reject, review-roles (review/cli_review.py)
 from . import cli_work  # noqa: E402, F401  (registers remind, assign, my-work, set-due, away, set-email)
 
 

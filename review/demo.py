@@ -22,6 +22,7 @@ from .filling import SlotFiller
 from .generation import generate_campaign
 from .models import Audience, Campaign, Draft, Role, Status, TemplateVersion, User, Variant, pk, utcnow
 from .profiles import set_email
+from .routing import review_roles, set_review_roles
 from .template_versions import save_template
 from .workflow import submit_for_review
 
@@ -31,7 +32,12 @@ DEMO_USERS = [
     ("maria", "Maria Marketer", Role.MARKETER, "maria-demo-pass"),
     ("rita", "Rita Reviewer", Role.REVIEWER, "rita-demo-pass"),
     ("rob", "Rob Reviewer", Role.REVIEWER, "rob-demo-pass"),
+    ("vera", "Vera Reviewer", Role.REVIEWER, "vera-demo-pass"),
 ]
+# Review roles (review.routing) so every demo brand's steps have distinct signers: Vitalis
+# Pharma's medical → legal → regulatory (rita, rob, vera), Northbank's compliance + legal (rita,
+# rob); Harbor Mutual's one step takes any reviewer.
+DEMO_REVIEW_ROLES = {"rita": ["medical", "compliance"], "rob": ["legal"], "vera": ["regulatory"]}
 DEMO_AUDIENCE = "Harbor Mutual customers (demo)"
 DEMO_CAMPAIGN = "Renewal reminders — demo"
 DEMO_BRAND = "harbor-mutual"
@@ -120,6 +126,9 @@ def seed_demo(engine: Engine, *, filler: SlotFiller | None = None, generate: boo
             if username not in users:
                 users[username] = create_user(s, admin if username != "admin" else None, username=username, full_name=full, role=role, password=pw)
                 admin = admin or users[username]
+        for username, roles in DEMO_REVIEW_ROLES.items():  # roles an admin changed since are left alone
+            if admin is not None and users[username].role == Role.REVIEWER and not review_roles(s, pk(users[username])):
+                set_review_roles(s, admin, pk(users[username]), roles)
         for u in users.values():  # notifications need an address (example.com: nothing is delivered by accident)
             if u.email is None and admin is not None:
                 set_email(s, admin, pk(u), f"{u.username}@example.com")

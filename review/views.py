@@ -41,6 +41,7 @@ from .models import (
     Variant,
     pk,
 )
+from .step_views import StepPlan, step_plan
 from .template_versions import list_templates
 from .templates import Rendered, TemplateSpec, render
 from .workflow import Action, get_actions, get_draft, valid_approvals
@@ -104,6 +105,7 @@ class DraftView:
     history_diffs: list[tuple[str, str]] = field(default_factory=list)  # (title, unified diff)
     held_back: HeldBack = field(default_factory=lambda: HeldBack(0, [], []))  # recipients of this audience group
     siblings: list[int] = field(default_factory=list)  # the campaign's drafts, in order (next / previous)
+    plan: StepPlan | None = None  # the review steps and who signed what (review.step_views)
 
     @property
     def no_model_text(self) -> bool:
@@ -167,12 +169,14 @@ def draft_view(session: Session, actor: User, draft_id: int) -> DraftView:
         recipient_shown=shown,
         rendered=rendered,
         actions=get_actions(session, draft, actor),
+        plan=step_plan(session, actor, draft_id),
         warnings=list(zip(ids, warns, strict=True)),
         approvals=[
             {
                 "revision": a.revision,
                 "reviewer": a.full_name,
                 "meaning": a.meaning,
+                "step": a.step,
                 "signed_at": a.signed_at,
                 "valid": a.valid and a.revision == draft.revision,
                 "void_reason": a.void_reason or ("earlier revision" if a.revision != draft.revision else ""),

@@ -18,7 +18,7 @@ from review.db import make_engine, session_scope
 from review.errors import CountersignError
 from review.models import User
 
-PASSWORDS = {"admin": "admin-pass-1", "maria": "maria-pass-1", "rita": "rita-pass-1", "rob": "rob-pass-1"}
+PASSWORDS = {"admin": "admin-pass-1", "maria": "maria-pass-1", "rita": "rita-pass-1", "rob": "rob-pass-1", "vera": "vera-pass-1"}
 
 
 def connect(url: str, schema: str | None) -> Engine:
@@ -40,7 +40,13 @@ def perform(engine: Engine, action: str, args: dict[str, Any]) -> str:
         who = _user(s, args["user"])
         if action == "approve":
             workflow.approve(
-                s, who, args["draft"], password=PASSWORDS[who.username], meaning=workflow.SIGNATURE_MEANINGS[0], expected_content_hash=args["hash"]
+                s,
+                who,
+                args["draft"],
+                password=PASSWORDS[who.username],
+                meaning=workflow.SIGNATURE_MEANINGS[0],
+                expected_content_hash=args["hash"],
+                step=args.get("step"),
             )
         elif action == "reject":
             workflow.reject(s, who, args["draft"], comment="Not for this audience.")

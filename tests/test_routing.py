@@ -6,7 +6,7 @@ regulatory, or parallel compliance + legal); its legacy `approvals_required: 2` 
 
 from __future__ import annotations
 
-import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -14,14 +14,13 @@ from sqlalchemy import inspect, text
 from sqlmodel import select
 
 from review import audit, db
-from review.auth import create_user
 from review.brands import BrandFileError, load_brand
 from review.checks import warning_ids
 from review.db import session_scope
 from review.errors import Conflict, InvalidInput, NotFound, NotReady, PermissionDenied
 from review.export import readiness, verify_campaign
 from review.generation import generate_campaign
-from review.models import Approval, AuditEvent, Campaign, Draft, Role, Status, User, UserReviewRole, Variant
+from review.models import Approval, AuditEvent, Campaign, Draft, Status, User, UserReviewRole
 from review.routing import (
     ReviewStep,
     eligible_reviewers,
@@ -33,81 +32,10 @@ from review.routing import (
     step_state,
     steps_for,
 )
-from review.workflow import SIGNATURE_MEANINGS, approve, brand_policy, edit_draft, get_actions, submit_for_review
+from review.workflow import approve, brand_policy, edit_draft, get_actions
 
-FIXTURES = Path(__file__).parent / "fixtures"
-MEANING = SIGNATURE_MEANINGS[1]
-SEQUENTIAL = """review:
-  order: sequential
-  steps:
-    - {name: medical, role: medical, count: 1}
-    - {name: legal, role: legal, count: 1}
-    - {name: regulatory, role: regulatory, count: 1}
-"""
-PARALLEL = """review:
-  order: parallel
-  steps:
-    - {name: compliance, role: compliance, count: 1}
-    - {name: legal, role: legal, count: 1}
-"""
-PASSWORDS = {"vera": "vera-pass-1", "una": "una-pass-1"}
-
-
-def brand_with(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, review_yaml: str | None) -> Path:
-    """The fixture brands, copied, with acme-pharma's `approvals_required: 2` replaced by `review_yaml`."""
-    brands = tmp_path / "brands"
-    shutil.copytree(FIXTURES / "brands", brands)
-    if review_yaml is not None:
-        path = brands / "acme-pharma" / "brand.yaml"
-        source = path.read_text()
-        assert "approvals_required: 2\n" in source
-        path.write_text(source.replace("approvals_required: 2\n", review_yaml))
-    monkeypatch.setenv("COUNTERSIGN_GUIDELINES_DIR", str(brands))
-    return brands
-
-
-def routed_world(build_world, fake_filler, roles: dict[str, list[str]]):  # type: ignore[no-untyped-def]
-    """The conftest world plus reviewers vera and una (una holds no review role), the campaign
-    generated, review roles given as `roles` says, and one personalized draft in review."""
-    w = build_world()
-    s = w.session
-    w.vera = create_user(s, w.admin, username="vera", full_name="Vera Reviewer", role=Role.REVIEWER, password=PASSWORDS["vera"])
-    w.una = create_user(s, w.admin, username="una", full_name="Una Reviewer", role=Role.REVIEWER, password=PASSWORDS["una"])
-    s.commit()
-    w.PASSWORDS = {**w.PASSWORDS, **PASSWORDS}
-    people = {u.username: u for u in (w.reviewer, w.reviewer2, w.vera, w.una)}
-    for name, held in roles.items():
-        set_review_roles(s, w.admin, people[name].id, held)
-    s.commit()
-    generate_campaign(w.engine, w.marketer, w.campaign_id, fake_filler)
-    s.expire_all()
-    drafts = s.exec(select(Draft).where(Draft.campaign_id == w.campaign_id).order_by(Draft.id)).all()
-    w.draft = next(d for d in drafts if s.get(Variant, d.variant_id).personalized)
-    submit_for_review(s, w.marketer, w.draft.id)
-    s.commit()
-    return w
-
-
-def sign(w, who, d: Draft, **kw) -> Approval:  # type: ignore[no-untyped-def]
-    w.session.refresh(d)
-    a = approve(
-        w.session,
-        who,
-        d.id,
-        password=w.PASSWORDS[who.username],
-        meaning=MEANING,
-        acknowledged=warning_ids(d.findings),
-        expected_content_hash=d.content_hash,
-        **kw,
-    )
-    w.session.commit()
-    return a
-
-
-def status(w) -> str:  # type: ignore[no-untyped-def]
-    w.session.expire_all()
-    return w.session.get(Draft, w.draft.id).status
-
+sys.path.insert(0, str(Path(__file__).parent))  # --import-mode=importlib leaves sys.path alone
+from routing_helpers import MEANING, PARALLEL, PASSWORDS, SEQUENTIAL, brand_with, routed_world, sign, status  # noqa: E402
 
 # ------------------------------------------------------------------ brand.yaml
 
@@ -453,3 +381,36 @@ def test_m009_names_the_step_of_existing_signatures_review(world, fake_filler, s
         camp = s.get(Camp, world.campaign_id)
         assert readiness(s, world.campaign_id) == []
         assert verify_campaign(s, camp, list(s.exec(select(Draft).where(Draft.campaign_id == world.campaign_id)).all())) == []
+
+
+# ------------------------------------------------------------------ bulk signing
+
+
+def test_bulk_signing_signs_the_one_step_each_reviewer_may_sign_and_skips_a_choice(build_world, fake_filler, tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from review.bulk_sign import approve_shown, drafts_without_findings
+    from review.workflow import submit_for_review
+
+    brand_with(tmp_path, monkeypatch, PARALLEL)
+    w = routed_world(build_world, fake_filler, {"rita": ["compliance"], "vera": ["compliance", "legal"]})
+    s = w.session
+    ids = []
+    for d in s.exec(select(Draft).where(Draft.campaign_id == w.campaign_id).order_by(Draft.id)).all()[:3]:
+        d.findings, d.error_count, d.warning_count = [], 0, 0
+        s.add(d)
+        s.flush()
+        if d.status != Status.IN_REVIEW:
+            submit_for_review(s, w.marketer, d.id)
+        ids.append(d.id)
+    s.commit()
+    hashes = {i: s.get(Draft, i).content_hash for i in ids}
+    out = approve_shown(s, w.reviewer, {i: hashes[i] for i in ids[:2]}, password=w.PASSWORDS["rita"], meaning=MEANING)
+    s.commit()
+    assert [(o.draft_id, o.signed, o.detail) for o in out] == [(i, True, "signed the compliance step (compliance 1/1, legal 0/1)") for i in ids[:2]]
+    # vera holds both roles: on the first two only legal is open (she signs it), on the third she must choose.
+    assert drafts_without_findings(s, w.vera, ids) == ids[:2]
+    out = approve_shown(s, w.vera, hashes, password=w.PASSWORDS["vera"], meaning=MEANING)
+    s.commit()
+    assert [(o.signed, o.detail) for o in out[:2]] == [(True, "approved"), (True, "approved")]
+    assert not out[2].signed and out[2].detail == f"you may sign more than one step of draft {ids[2]} (compliance, legal); open it and choose the step you sign"
+    assert [s.get(Draft, i).status for i in ids] == [Status.APPROVED, Status.APPROVED, Status.IN_REVIEW]
+    assert {a.step for a in s.exec(select(Approval).where(Approval.reviewer_id == w.vera.id)).all()} == {"legal"}

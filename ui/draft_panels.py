@@ -97,6 +97,7 @@ def history(v: DraftView) -> None:
                 {
                     "Revision": a["revision"],
                     "Reviewer": a["reviewer"],
+                    "Step": a["step"],
                     "Meaning": a["meaning"],
                     "Signed": common.fmt_ts(a["signed_at"]),
                     "Counts": "yes" if a["valid"] else f"no ({a['void_reason']})",

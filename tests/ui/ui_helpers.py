@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 ROOT = Path(__file__).resolve().parents[2]
 APP = str(ROOT / "app.py")
-PASSWORDS = {"admin": "admin-demo-pass", "maria": "maria-demo-pass", "rita": "rita-demo-pass", "rob": "rob-demo-pass"}
+PASSWORDS = {"admin": "admin-demo-pass", "maria": "maria-demo-pass", "rita": "rita-demo-pass", "rob": "rob-demo-pass", "vera": "vera-demo-pass"}
 
 
 def seed(engine: Engine) -> None:

@@ -16,6 +16,7 @@ from review.workflow import Action
 from ui import common, labels
 from ui.draft_panels import findings_list, held_back, history, md, provenance_banner, slots_table
 from ui.highlight import esc, message_html
+from ui.review_steps_panel import STEP_KEY, plan_panel, step_picker
 
 STATUS_COLOR = {
     "checked": "gray",
@@ -62,7 +63,7 @@ def _sign_form_state(d: Any) -> str | None:
     """Prepare the sign form's widget state before it is drawn; returns the last attempt's error."""
     owner = (d.id, d.content_hash)
     if st.session_state.get(SIGN_FOR_KEY) != owner:
-        for key in [k for k in st.session_state if isinstance(k, str) and (k == "approve_meaning" or k.startswith("ack_"))]:
+        for key in [k for k in st.session_state if isinstance(k, str) and (k in ("approve_meaning", STEP_KEY) or k.startswith("ack_"))]:
             del st.session_state[key]
         st.session_state.pop(SIGN_ERROR_KEY, None)
         st.session_state[SIGN_FOR_KEY] = owner
@@ -84,6 +85,7 @@ def _approve_form(user: User, v: DraftView, action: Action) -> None:
         st.error(error, icon=":material/error:")
     with st.form(f"approve_form_{d.id}", clear_on_submit=False):
         meaning = st.selectbox("Meaning of this signature", action.meanings, key="approve_meaning")
+        step = step_picker(action)
         acked: list[str] = []
         if v.warnings:
             st.markdown("Acknowledge each warning:")
@@ -98,7 +100,7 @@ def _approve_form(user: User, v: DraftView, action: Action) -> None:
     seen = st.session_state.get(seen_key, d.content_hash)
     st.session_state[seen_key] = d.content_hash
     if go:
-        inputs = {"password": password, "meaning": meaning, "acknowledged": acked, "expected_content_hash": seen}
+        inputs = {"password": password, "meaning": meaning, "acknowledged": acked, "expected_content_hash": seen, "step": step}
         out = common.call(workflow.perform, user, d.id, action.name, show_error=False, **inputs)
         if out.ok:
             st.session_state.pop(SIGN_FOR_KEY, None)  # the next form (a new revision) starts empty
@@ -319,6 +321,7 @@ def render() -> None:
         findings_list(d.findings)
     with right:
         st.subheader("Decide")
+        plan_panel(v.plan)
         _decide(user, v, asked, label)
 
     tab_slots, tab_fixed, tab_history = st.tabs(["Slots and inputs", "Template fixed copy", "History"])

@@ -1,11 +1,13 @@
-"""Users (admin): list, create, deactivate / reactivate, lift a sign-in lock-out."""
+"""Users (admin): list, create, deactivate / reactivate, lift a sign-in lock-out, and give
+reviewers their review roles (which steps of a brand's review plan they may sign)."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from review.auth import create_user, list_accounts, set_active, unlock_user
-from review.models import Role
+from review.auth import Account, create_user, list_accounts, set_active, unlock_user
+from review.models import Role, User
+from review.routing import known_review_roles, set_review_roles
 from ui import common, user_work
 
 
@@ -23,6 +25,7 @@ def render() -> None:
                 "Username": a.user.username,
                 "Full name": a.user.full_name,
                 "Role": a.user.role,
+                "Review roles": ", ".join(a.review_roles) if a.user.role == Role.REVIEWER else "",
                 "Active": "active" if a.user.active else "deactivated",
                 "Sign-in": f"paused until {common.fmt_ts(a.lockout.until)}" if a.lockout.locked else "ok",
                 "Recent wrong passwords": a.lockout.failures,
@@ -73,6 +76,32 @@ def render() -> None:
                     common.flash(f"{target.username} can sign in again.", "success")
                     st.rerun()
         user_work.render(user, target)  # email address; away / back for reviewers
+    _review_roles(user, accounts)
+
+
+def _review_roles(user: User, accounts: list[Account]) -> None:
+    """Which review steps each reviewer may sign: the roles brand.yaml plans ask for, or new ones."""
+    st.subheader("Review roles")
+    reviewers = {a.user.id: a for a in accounts if a.user.role == Role.REVIEWER}
+    if not reviewers:
+        st.caption("No reviewers yet.")
+        return
+    known = common.read(known_review_roles)
+    st.caption(
+        "A brand's review plan (brand.yaml `review:`) names the role each step needs; a reviewer signs a step only while holding its role. "
+        f"Roles the brands ask for now: {', '.join(known) or 'none'}."
+    )
+    uid = st.selectbox("Reviewer", list(reviewers), format_func=lambda i: reviewers[i].user.username, key="roles_user")
+    held = reviewers[uid].review_roles
+    with st.form(f"roles_form_{uid}", clear_on_submit=False):
+        roles = st.multiselect("Review roles held", sorted(set(known) | set(held)), default=list(held), accept_new_options=True, key=f"roles_pick_{uid}")
+        go = st.form_submit_button("Save review roles", key="roles_save", type="primary")
+    if go:
+        res = common.call(set_review_roles, user, uid, list(roles))
+        if res.ok:
+            now = ", ".join(res.value) or "no review roles"
+            common.flash(f"{reviewers[uid].user.username} now holds: {now}.", "success")
+            st.rerun()
 
 
 if __name__ == "__main__":
