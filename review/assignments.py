@@ -137,8 +137,8 @@ def fill(session: Session, draft: Draft, *, triggered_by: str = "") -> list[Assi
     """Give each open step of a draft in review as many reviewers as it still needs signatures
     (round-robin by load). Runs under the caller's lock on the draft. A step nobody can take
     stays unassigned: `remind` tries again, and an admin sees it on My work."""
-    if draft.status != Status.IN_REVIEW:
-        return []
+    if draft.status != Status.IN_REVIEW or session.get(Campaign, draft.campaign_id) is None:
+        return []  # (a draft without its campaign has no brand, so no plan to route)
     made: list[Assignment] = []
     for st in routing.step_state(session, draft):
         if not st.open:
@@ -285,19 +285,36 @@ def set_away(session: Session, actor: User, user_id: int, *, away: bool, note: s
     session.flush()
     after = {"away": True, "until": until.isoformat() if until else None, "note": note.strip()}
     audit.append(session, actor=actor.username, action="user_away", entity="user", entity_id=user_id, after=after)
+    moved, unassigned = _move_open(session, drafts, target, actor, reason=f"{target.username} is away")
+    return AwayReport(target.username, True, moved, unassigned)
+
+
+def _move_open(session: Session, drafts: list[Draft], target: User, actor: User, *, reason: str) -> tuple[list[tuple[int, str, str]], list[tuple[int, str]]]:
+    """Move `target`'s open assignments on these (locked) drafts to other reviewers."""
     moved: list[tuple[int, str, str]] = []
     unassigned: list[tuple[int, str]] = []
     for draft in drafts:
-        for a in [a for a in open_assignments(session, pk(draft)) if a.reviewer_id == user_id]:
-            _close(session, draft, a, A.MOVED, f"{target.username} is away", by=actor.username)
+        for a in [a for a in open_assignments(session, pk(draft)) if a.reviewer_id == target.id]:
+            _close(session, draft, a, A.MOVED, reason, by=actor.username)
             step = next((s for s in routing.open_steps(session, draft) if s.name == a.step), None)
-            pool = _candidates(session, draft, step, exclude={user_id}) if step is not None else []
+            pool = _candidates(session, draft, step, exclude={pk(target)}) if step is not None else []
             if step is None or not pool:
                 unassigned.append((pk(draft), a.step))
                 continue
             _create(session, draft, step, pool[0], method="absence", by=actor.username)
             moved.append((pk(draft), a.step, pool[0].username))
-    return AwayReport(target.username, True, moved, unassigned)
+    return moved, unassigned
+
+
+def on_deactivate(session: Session, actor: User, user_id: int) -> None:
+    """The hook in review.auth.set_active, before the account changes: a deactivated reviewer's
+    open assignments move to others (drafts locked first, then the user rows, as everywhere)."""
+    draft_ids = sorted(set(session.exec(select(Assignment.draft_id).where(Assignment.reviewer_id == user_id, Assignment.state == A.OPEN)).all()))
+    if not draft_ids:
+        return
+    drafts = lock_rows(session, Draft, draft_ids)
+    [target] = lock_rows(session, User, [user_id])
+    _move_open(session, drafts, target, actor, reason=f"{target.username} was deactivated")
 
 
 def sweep(session: Session, *, by: str = SYSTEM) -> list[Assignment]:

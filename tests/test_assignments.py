@@ -492,3 +492,21 @@ def test_a_parallel_plan_assigns_every_step_at_once_and_a_step_signed_by_someone
     assert open_for(w, d.id) == {"legal": {"rob"}}
     closed = w.session.exec(select(Assignment).where(Assignment.draft_id == d.id, Assignment.step == "compliance")).one()
     assert closed.state == A.DONE and closed.close_reason == f"step satisfied by {other.username}"
+
+
+def test_deactivating_a_reviewer_moves_their_open_assignments(team) -> None:  # type: ignore[no-untyped-def]
+    from review.auth import set_active
+
+    w = team
+    for d in drafts(w)[:2]:
+        submit(w, d)
+    rob = w.reviewer2
+    held = sorted(a.draft_id for a in w.session.exec(select(Assignment).where(Assignment.reviewer_id == rob.id, Assignment.state == A.OPEN)).all())
+    assert held
+    set_active(w.session, w.admin, rob.id, False)
+    w.session.commit()
+    assert load_of(w, rob) == [0]
+    for draft_id in held:
+        assert "rob" not in open_for(w, draft_id)["review"] and len(open_for(w, draft_id)["review"]) == 2
+    reasons = {a.close_reason for a in w.session.exec(select(Assignment).where(Assignment.reviewer_id == rob.id, Assignment.state == A.MOVED)).all()}
+    assert reasons == {"rob was deactivated"}
