@@ -66,11 +66,14 @@ class AuthorItem:
 
 @dataclass(frozen=True)
 class Unassigned:
+    """An open step with fewer reviewers assigned than signatures it still needs."""
+
     draft_id: int
     campaign: str
     step: str
     due_at: datetime | None
     due: str
+    short: int = 1  # reviewers it still lacks
 
 
 @dataclass(frozen=True)
@@ -179,7 +182,7 @@ def authored(session: Session, user: User, *, now: datetime | None = None) -> tu
 
 
 def team(session: Session, *, now: datetime | None = None) -> tuple[list[TeamMember], list[Unassigned]]:
-    """Every active reviewer's load, and the open steps of drafts in review nobody is assigned to."""
+    """Every active reviewer's load, and the open steps of drafts in review short of reviewers."""
     now = now or utcnow()
     reviewers = list(session.exec(select(User).where(User.role == Role.REVIEWER, User.active == True).order_by(col(User.username))).all())  # noqa: E712
     load = loads(session, [pk(u) for u in reviewers])
@@ -192,9 +195,10 @@ def team(session: Session, *, now: datetime | None = None) -> tuple[list[TeamMem
     q = select(Draft, Campaign).join(Campaign, col(Campaign.id) == col(Draft.campaign_id)).where(Draft.status == Status.IN_REVIEW).order_by(col(Draft.id))
     for d, c in session.exec(q).all():
         have = Counter(a.step for a in session.exec(select(Assignment).where(Assignment.draft_id == d.id, Assignment.state == AssignmentState.OPEN)).all())
-        for step in routing.open_steps(session, d):
-            if have[step.name] == 0:
-                gaps.append(Unassigned(pk(d), c.name, step.name, c.due_at, due_state(c.due_at, now)))
+        for st in routing.step_state(session, d):
+            short = st.missing - have[st.step.name]
+            if st.open and short > 0:
+                gaps.append(Unassigned(pk(d), c.name, st.step.name, c.due_at, due_state(c.due_at, now), short))
     gaps.sort(key=lambda g: _sort_key(g.due, g.due_at, now))
     return members, gaps
 

@@ -105,9 +105,12 @@ def _team(work: MyWork) -> None:
     ]
     st.dataframe(rows, hide_index=True, key="mywork_team")
     if work.unassigned:
-        st.warning(f"{len(work.unassigned)} open step(s) have no reviewer assigned.", icon=":material/person_search:")
+        st.warning(f"{len(work.unassigned)} open step(s) have fewer reviewers assigned than they need.", icon=":material/person_search:")
         st.dataframe(
-            [{"Draft": g.draft_id, "Step": g.step, "Campaign": g.campaign, "Due": _due(g.due_at, g.due)} for g in work.unassigned],
+            [
+                {"Draft": g.draft_id, "Step": g.step, "Reviewers missing": g.short, "Campaign": g.campaign, "Due": _due(g.due_at, g.due)}
+                for g in work.unassigned
+            ],
             hide_index=True,
             key="mywork_unassigned",
         )
