@@ -63,8 +63,8 @@ def _meaning(value: str | None) -> str:
     if value is None:
         for i, m in enumerate(SIGNATURE_MEANINGS, 1):
             click.echo(f"  {i}. {m}")
-        value = click.prompt("What does your signature mean? (number)", type=click.IntRange(1, len(SIGNATURE_MEANINGS)))
-        return SIGNATURE_MEANINGS[int(value) - 1]
+        number: int = click.prompt("What does your signature mean? (number)", type=click.IntRange(1, len(SIGNATURE_MEANINGS)))
+        return SIGNATURE_MEANINGS[number - 1]
     if value.isdigit() and 1 <= int(value) <= len(SIGNATURE_MEANINGS):
         return SIGNATURE_MEANINGS[int(value) - 1]
     if value in SIGNATURE_MEANINGS:

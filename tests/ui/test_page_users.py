@@ -13,16 +13,16 @@ def test_admin_lists_and_creates_users(app, world):
     at = app("admin", page="ui/pages/users.py")
     table = next(df for df in at.dataframe if "Username" in df.value.columns).value
     assert {"admin", "maria", "rita", "rob"} <= set(table["Username"])
-    at.text_input(key="user_new_username").input("vera")
-    at.text_input(key="user_new_full_name").input("Vera Verifier")
+    at.text_input(key="user_new_username").input("valerie")
+    at.text_input(key="user_new_full_name").input("Valerie Verifier")
     at.selectbox(key="user_new_role").select("reviewer")
     at.text_input(key="user_new_password").input("vera-long-pass")
     at.button(key="user_create").click().run()
     assert not at.exception
     assert not errors(at)
-    vera = world.user("vera")
-    assert vera.role == "reviewer" and vera.full_name == "Vera Verifier" and vera.active
-    assert any(e.after.get("username") == "vera" for e in world.events("user_created"))
+    valerie = world.user("valerie")
+    assert valerie.role == "reviewer" and valerie.full_name == "Valerie Verifier" and valerie.active
+    assert any(e.after.get("username") == "valerie" for e in world.events("user_created"))
 
 
 def test_create_refusals(app, world):
