@@ -16,7 +16,7 @@ user = common.current_user()
 if user is None:
     nav = st.navigation(common.pages_logged_out(), position="hidden")
 else:
-    nav = st.navigation(common.pages_for(user.role))
+    nav = st.navigation(common.pages_for(user.role, unread=common.unread_notifications(user)))
     with st.sidebar:
         st.markdown(f"**{user.full_name}**  \n`{user.username}` · {user.role}")
         if st.button("Log out", key="logout", icon=":material/logout:", width="stretch"):

@@ -178,6 +178,10 @@ def set_active(session: Session, actor: User, user_id: int, active: bool) -> Use
     user = get_user(session, user_id)
     if user.id == actor.id and not active:
         raise InvalidInput("you cannot deactivate your own account")
+    if not active:
+        from .assignments import on_deactivate  # here: assignments imports this module
+
+        on_deactivate(session, actor, user_id)  # their open review assignments move to other reviewers first
     before = {"active": user.active}
     user.active = active
     session.add(user)

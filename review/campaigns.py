@@ -11,6 +11,7 @@ import hashlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import insert
 from sqlmodel import Session, col, select
@@ -19,6 +20,7 @@ from . import audit
 from .auth import require_role
 from .brands import policy_for
 from .checks import recipient_holds
+from .due_dates import normalize_due
 from .errors import Conflict, InvalidInput, NotFound
 from .models import Audience, Brand, Campaign, CampaignRecipient, Recipient, Role, TemplateVersion, User, Variant, pk
 from .template_versions import get_version, version_spec
@@ -83,8 +85,10 @@ def preview_variants(session: Session, template_version_id: int, audience_id: in
     return plan_variants(spec, list(recipients))
 
 
-def create_campaign(session: Session, actor: User, *, name: str, template_version_id: int, audience_id: int) -> Campaign:
+def create_campaign(session: Session, actor: User, *, name: str, template_version_id: int, audience_id: int, due_at: datetime | None = None) -> Campaign:
+    """`due_at`: when its review is due (optional; review.due_dates), its drafts in review inherit it."""
     require_role(actor, Role.MARKETER, Role.ADMIN)
+    due = normalize_due(due_at)
     name = name.strip()
     if not name:
         raise InvalidInput("a campaign needs a name")
@@ -109,7 +113,7 @@ def create_campaign(session: Session, actor: User, *, name: str, template_versio
             # The brand policy may have tightened since the template was saved.
             raise InvalidInput(f"the template uses '{f}', which brand '{brand.slug}' no longer allows; save a new template version")
     plans = preview_variants(session, template_version_id, audience_id)
-    camp = Campaign(name=name, brand_id=pk(brand), template_version_id=pk(tv), audience_id=audience_id, channel=spec.channel, created_by=pk(actor))
+    camp = Campaign(name=name, brand_id=pk(brand), template_version_id=pk(tv), audience_id=audience_id, channel=spec.channel, created_by=pk(actor), due_at=due)
     session.add(camp)
     session.flush()
     assert camp.id is not None  # flushed
@@ -141,6 +145,7 @@ def create_campaign(session: Session, actor: User, *, name: str, template_versio
             "variants": len(plans),
             "recipients": len(links),
             "held_back": len(recipient_holds(session, camp)),
+            "due_at": due.isoformat() if due else None,
         },
     )
     return camp

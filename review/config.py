@@ -10,6 +10,23 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
+class SmtpSettings:
+    """Where notification emails go. Email is off unless `host` is set."""
+
+    host: str | None
+    port: int
+    user: str | None
+    password: str | None
+    sender: str
+    starttls: bool
+    timeout_seconds: int
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.host)
+
+
+@dataclass(frozen=True)
 class Settings:
     data_dir: Path
     database_url: str
@@ -36,6 +53,8 @@ class Settings:
     model_concurrency: int
     model_timeout: float
     model_retries: int
+    smtp: SmtpSettings
+    app_url: str
     # Webhooks (review/webhook_delivery.py): seconds to wait for a receiver, tries before a
     # delivery is given up, and whether to try at once after the publishing transaction commits.
     webhook_timeout_seconds: int = 10
@@ -112,6 +131,29 @@ def settings() -> Settings:
         worker_max_attempts=_positive_int("COUNTERSIGN_WORKER_MAX_ATTEMPTS") or 5,
         # The fake filler's pretend model time per prompt (tests and bench/workers.py only).
         fake_filler_seconds=_positive_float("COUNTERSIGN_FAKE_FILLER_SECONDS", 0.0, allow_zero=True),
+        smtp=_smtp(),
+        # The app's address as recipients' browsers reach it: links in notification emails.
+        app_url=(os.environ.get("COUNTERSIGN_APP_URL", "").strip() or "http://localhost:8501").rstrip("/"),
+    )
+
+
+def _smtp() -> SmtpSettings:
+    """Notification email (off unless COUNTERSIGN_SMTP_HOST is set)."""
+    host = os.environ.get("COUNTERSIGN_SMTP_HOST", "").strip() or None
+    starttls_raw = os.environ.get("COUNTERSIGN_SMTP_STARTTLS", "").strip().lower()
+    if starttls_raw not in ("", "1", "0", "true", "false", "yes", "no", "on", "off"):
+        from review.errors import ConfigError
+
+        raise ConfigError(f"COUNTERSIGN_SMTP_STARTTLS must be true or false, not {starttls_raw!r}")
+    return SmtpSettings(
+        host=host,
+        port=_positive_int("COUNTERSIGN_SMTP_PORT") or 587,
+        user=os.environ.get("COUNTERSIGN_SMTP_USER", "").strip() or None,
+        password=os.environ.get("COUNTERSIGN_SMTP_PASSWORD") or None,
+        sender=os.environ.get("COUNTERSIGN_SMTP_FROM", "").strip() or "countersign@localhost",
+        # STARTTLS unless switched off (a relay on localhost or a test server may not offer it).
+        starttls=starttls_raw not in ("0", "false", "no", "off"),
+        timeout_seconds=_positive_int("COUNTERSIGN_SMTP_TIMEOUT") or 10,
     )
 
 

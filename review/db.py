@@ -165,6 +165,16 @@ def m009_review_steps(conn: Connection) -> None:
     SQLModel.metadata.create_all(conn, tables=[SQLModel.metadata.tables["userreviewrole"]])
 
 
+def m010_assignments_notifications(conn: Connection) -> None:
+    """Due dates on campaigns, email addresses on users, and the tables for review assignments,
+    absences and notifications (issue 14). Existing rows keep NULL: no due date, no email."""
+    for table, column, ddl in (("campaign", "due_at", "TIMESTAMP"), ("user", "email", "VARCHAR")):
+        if column not in {c["name"] for c in inspect(conn).get_columns(table)}:
+            conn.execute(text(f'ALTER TABLE "{table}" ADD COLUMN {column} {ddl}'))
+    names = ["assignment", "absence", "notification"]
+    SQLModel.metadata.create_all(conn, tables=[SQLModel.metadata.tables[n] for n in names])
+
+
 def m011_annotations(conn: Connection) -> None:
     """Span annotations on drafts and their threads (review.annotations)."""
     SQLModel.metadata.create_all(conn, tables=[SQLModel.metadata.tables[name] for name in ("annotation", "annotationreply")])
@@ -215,6 +225,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m007_export_held_back", m007_export_held_back),
     ("m008_brand_identity_only", m008_brand_identity_only),
     ("m009_review_steps", m009_review_steps),
+    ("m010_assignments_notifications", m010_assignments_notifications),
     ("m011_annotations", m011_annotations),
     ("m012_approval_expiry_and_recalls", m012_approval_expiry_and_recalls),
     ("m013_api_tokens_webhooks", m013_api_tokens_webhooks),

@@ -6,6 +6,7 @@ import csv
 import io
 import random
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 from sqlalchemy.engine import Engine
@@ -19,7 +20,8 @@ from .config import settings
 from .db import migrate
 from .filling import SlotFiller
 from .generation import generate_campaign
-from .models import Audience, Campaign, Draft, Role, Status, TemplateVersion, User, Variant, pk
+from .models import Audience, Campaign, Draft, Role, Status, TemplateVersion, User, Variant, pk, utcnow
+from .profiles import set_email
 from .routing import review_roles, set_review_roles
 from .template_versions import save_template
 from .workflow import submit_for_review
@@ -39,6 +41,7 @@ DEMO_REVIEW_ROLES = {"rita": ["medical", "compliance"], "rob": ["legal"], "vera"
 DEMO_AUDIENCE = "Harbor Mutual customers (demo)"
 DEMO_CAMPAIGN = "Renewal reminders — demo"
 DEMO_BRAND = "harbor-mutual"
+DEMO_DUE_DAYS = 2  # the demo campaign's review is due this many days after seeding
 
 FIRST = [
     "Maria",
@@ -126,6 +129,9 @@ def seed_demo(engine: Engine, *, filler: SlotFiller | None = None, generate: boo
         for username, roles in DEMO_REVIEW_ROLES.items():  # roles an admin changed since are left alone
             if admin is not None and users[username].role == Role.REVIEWER and not review_roles(s, pk(users[username])):
                 set_review_roles(s, admin, pk(users[username]), roles)
+        for u in users.values():  # notifications need an address (example.com: nothing is delivered by accident)
+            if u.email is None and admin is not None:
+                set_email(s, admin, pk(u), f"{u.username}@example.com")
         s.commit()
         maria = users["maria"]
         root = settings().templates_dir
@@ -142,7 +148,8 @@ def seed_demo(engine: Engine, *, filler: SlotFiller | None = None, generate: boo
             s.commit()
         camp = s.exec(select(Campaign).where(Campaign.name == DEMO_CAMPAIGN)).first()
         if camp is None:
-            camp = create_campaign(s, maria, name=DEMO_CAMPAIGN, template_version_id=pk(versions["renewal-reminder"]), audience_id=pk(aud))
+            due = utcnow() + timedelta(days=DEMO_DUE_DAYS)
+            camp = create_campaign(s, maria, name=DEMO_CAMPAIGN, template_version_id=pk(versions["renewal-reminder"]), audience_id=pk(aud), due_at=due)
             s.commit()
         log(f"demo: {len(users)} users, {len(versions)} templates, audience {aud.row_count} rows, campaign #{camp.id}")
     with Session(engine) as s:

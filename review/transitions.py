@@ -49,6 +49,9 @@ def transition(session: Session, draft: Draft, to: str, actor: User, *, reason: 
         before={"status": before, "revision": draft.revision},
         after={"status": to, "revision": draft.revision, "reason": reason, **(extra or {})},
     )
+    from .assignments import on_transition  # here: assignments imports routing, which may read this module
+
+    on_transition(session, draft, before, to, actor, reason)  # assign on entering review, close on leaving, notify the authors
     return draft
 
 

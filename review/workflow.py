@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from . import audit, routing, webhooks
+from . import assignments, audit, routing, webhooks
 from .annotations import submit_problem as annotation_problem
 from .auth import check_password, ensure_not_locked, require_role
 from .brands import BrandPolicy, policy_fingerprint, policy_for
@@ -289,6 +289,7 @@ def approve(
     states = routing.step_state(session, draft, policy=policy)
     if all(st.satisfied for st in states):
         transition(session, draft, S.APPROVED, actor, reason=f"every review step signed ({routing.progress(states)})")
+    assignments.on_signed(session, draft, actor)  # the signer's assignment is done; a step that opened is assigned
     return appr
 
 

@@ -479,7 +479,9 @@ def test_perform_takes_each_action_through_its_service(generated) -> None:  # ty
     perform(w.session, w.reviewer2, d.id, "request_changes", comment="Shorter, please.")
     w.session.commit()
     assert d.status == Status.NEEDS_CHANGES
-    assert [e.action for e in w.session.exec(select(AuditEvent).where(AuditEvent.entity_id == str(d.id)).order_by(AuditEvent.seq)).all()][-4:] == [
+    events = w.session.exec(select(AuditEvent).where(AuditEvent.entity_id == str(d.id)).order_by(AuditEvent.seq)).all()
+    # (review assignments and notifications, recorded beside these, are tests/test_assignments.py's)
+    assert [e.action for e in events if not e.action.startswith(("assignment_", "notif"))][-4:] == [
         "draft_in_review",
         "draft_signed",
         "approval_voided",

@@ -208,6 +208,8 @@ PAGES: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("ui/pages/queue.py", "Review queue", ":material/inbox:", (Role.REVIEWER, Role.ADMIN)),
     ("ui/pages/campaigns.py", "Campaigns", ":material/campaign:", (Role.MARKETER, Role.ADMIN)),
     ("ui/pages/draft.py", "Draft", ":material/article:", Role.ALL),
+    ("ui/pages/my_work.py", "My work", ":material/task_alt:", Role.ALL),
+    ("ui/pages/inbox.py", "Inbox", ":material/notifications:", Role.ALL),  # the title carries the unread count (pages_for)
     ("ui/pages/templates.py", "Templates", ":material/edit_note:", (Role.MARKETER, Role.ADMIN)),
     ("ui/pages/audiences.py", "Audiences", ":material/groups:", (Role.MARKETER, Role.ADMIN)),
     ("ui/pages/exports.py", "Exports", ":material/download:", Role.ALL),
@@ -231,14 +233,24 @@ def pages_logged_out() -> list[Any]:
     return [login, *(st.Page(f, title=title, icon=icon, visibility="hidden") for f, title, icon, _ in PAGES)]
 
 
-def pages_for(role: str) -> list[Any]:
-    """The pages this role uses; the first is its home page."""
+def pages_for(role: str, *, unread: int = 0) -> list[Any]:
+    """The pages this role uses; the first is its home page. `unread`: the user's unread
+    notifications, shown in the Inbox entry's title."""
     home = {Role.REVIEWER: "ui/pages/queue.py", Role.MARKETER: "ui/pages/campaigns.py", Role.ADMIN: "ui/pages/queue.py"}[role]
     out = []
     for f, title, icon, roles in PAGES:
         if role in roles:
-            out.append(st.Page(f, title=title, icon=icon, default=(f == home)))
+            shown = f"{title} ({unread})" if f == "ui/pages/inbox.py" and unread else title
+            out.append(st.Page(f, title=shown, icon=icon, default=(f == home)))
     return out
+
+
+def unread_notifications(user: User) -> int:
+    """The user's unread notifications (0 when the count cannot be read: the sidebar never fails)."""
+    from review.notifications import unread_count
+
+    out = call(unread_count, user, show_error=False)
+    return int(out.value) if out.ok else 0
 
 
 def sticky(key: str, default: Any) -> None:

@@ -8,6 +8,7 @@ is created by its own migration in review/db.py (ARCHITECTURE.md, "Where things 
 
 from .annotations import Annotation, AnnotationReply, AnnotationState
 from .api import ApiScope, ApiToken, DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookEvent
+from .assignments import Absence, Assignment, AssignmentState
 from .core import (
     Approval,
     Audience,
@@ -34,16 +35,23 @@ from .core import (
     pk,
     utcnow,
 )
+from .notifications import Delivery, Notification, NotificationKind
 from .recall import Recall, RecallScope
 from .routing import UserReviewRole
 
 __all__ = [
+    "Absence",
     "Annotation",
     "AnnotationReply",
     "AnnotationState",
     "ApiScope",
     "ApiToken",
+    "Assignment",
+    "AssignmentState",
+    "Delivery",
     "DeliveryStatus",
+    "Notification",
+    "NotificationKind",
     "WebhookAttempt",
     "WebhookDelivery",
     "WebhookEndpoint",

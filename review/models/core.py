@@ -66,6 +66,8 @@ class User(SQLModel, table=True):
     password_hash: str
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+    # Where notification emails go (review.notifications); None: in-app inbox only (m010).
+    email: str | None = None
 
 
 class Brand(SQLModel, table=True):
@@ -138,6 +140,8 @@ class Campaign(SQLModel, table=True):
     channel: str = "email"
     created_by: int = Field(foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow)
+    # When its drafts' review is due (UTC); its drafts in review inherit it (m010).
+    due_at: datetime | None = None
 
 
 class Variant(SQLModel, table=True):

@@ -21,7 +21,7 @@ from review.views import (
     templates,
 )
 from review.workflow import submit_ready
-from ui import common, jobs, labels
+from ui import common, due_form, jobs, labels
 from ui.highlight import esc
 
 
@@ -81,8 +81,9 @@ def _create(user) -> None:  # type: ignore[no-untyped-def]
                 hide_index=True,
                 key="camp_plan_table",
             )
+    due = due_form.pick("camp_new")
     if st.button("Create campaign", key="camp_create", type="primary", disabled=not plans.ok):
-        out = common.call(create_campaign, user, name=name, template_version_id=tv_id, audience_id=aud_id)
+        out = common.call(create_campaign, user, name=name, template_version_id=tv_id, audience_id=aud_id, due_at=due)
         if out.ok:
             camp = out.value
             held = common.read(campaign_held_back, user, camp.id)  # who their own field values hold back
@@ -201,6 +202,7 @@ def render() -> None:
         st.session_state.pop("camp_pick", None)
     camp_id = st.selectbox("Campaign", list(opts), format_func=opts.get, key="camp_pick")
     counts = common.read(campaign_drafts, user, camp_id, page_size=1)
+    due_form.edit(user, next(c for c in camps if c.id == camp_id))
     held_back_notice(common.read(campaign_held_back, user, camp_id), "camp_held_back")
     st.subheader("Generation")
     _generation(user, camp_id, counts.groups - counts.drafted)

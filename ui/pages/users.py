@@ -8,7 +8,7 @@ import streamlit as st
 from review.auth import Account, create_user, list_accounts, set_active, unlock_user
 from review.models import Role, User
 from review.routing import known_review_roles, set_review_roles
-from ui import common
+from ui import common, user_work
 
 
 def render() -> None:
@@ -75,6 +75,7 @@ def render() -> None:
                 if res.ok:
                     common.flash(f"{target.username} can sign in again.", "success")
                     st.rerun()
+        user_work.render(user, target)  # email address; away / back for reviewers
     _review_roles(user, accounts)
 
 
