@@ -780,3 +780,88 @@ def test_walk_the_whole_path_in_chromium(server: tuple[str, str], tmp_path: Path
         assert signers == ["Rita Reviewer", "Rob Reviewer"], signers
         assert verify_chain(s).ok
     engine.dispose()
+
+
+# ------------------------------------------------------------------ issue 14: My work, annotations, the inbox
+
+
+def test_my_work_annotation_and_inbox_in_chromium(server: tuple[str, str]) -> None:
+    """The assigned reviewer finds the draft under My work, annotates three words of a slot and
+    sends it back; the author finds the request in the Inbox (the comment as written), opens the
+    draft from it, sees the annotated words and answers the annotation."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from review.db import make_engine
+    from review.models import Assignment, Draft, User
+    from review.workflow import request_changes
+
+    base, url = server
+    engine = make_engine(url)
+    with Session(engine) as s:
+        a = s.exec(select(Assignment).where(Assignment.state == "open").order_by(Assignment.id)).first()  # type: ignore[arg-type]
+        assert a is not None, "the demo world assigns every draft in review"
+        reviewer = s.get(User, a.reviewer_id)
+        draft = s.get(Draft, a.draft_id)
+        assert reviewer is not None and draft is not None
+        slot, text = next((k, v) for k, v in draft.slots.items() if len(v.split()) >= 3)
+        words = " ".join(text.split()[:3])
+        who, draft_id = reviewer.username, draft.id
+    engine.dispose()
+    comment = "Don't promise this; it's the brand's words, not ours."
+
+    with sync_playwright() as p:
+        browser, page = _browser(p)
+        _as(page, base, "/", who)
+        _nav(page, "My work", "My work")
+        expect(page.get_by_role("heading", name="Assigned to you")).to_be_visible()
+        _choose(page, page.locator("[data-testid='stSelectbox']").filter(has_text="Draft"), f"#{draft_id} ·")
+        page.get_by_role("button", name="Open draft").first.click()
+        expect(page.get_by_role("heading", name=f"Draft #{draft_id}")).to_be_visible()
+        page.wait_for_selector(IDLE)
+
+        expander = page.locator("[data-testid='stExpander']").filter(has_text="Annotate words in a slot")
+        if not expander.get_by_role("textbox", name=re.compile("Words to annotate")).is_visible():
+            expander.locator("summary").click()
+        _choose(page, expander.locator("[data-testid='stSelectbox']").filter(has_text="Slot"), slot)
+        _type(expander.get_by_role("textbox", name=re.compile("Words to annotate")), words)
+        page.wait_for_selector(IDLE)
+        radio = expander.locator("[data-testid='stRadio']")
+        if radio.count():
+            radio.get_by_role("radio").first.check()
+        _type(expander.get_by_role("textbox", name="Comment for the author"), "Say this more plainly.")
+        page.wait_for_selector(IDLE)
+        expander.get_by_role("button", name="Add annotation").click()
+        expect(page.get_by_text("Annotation added on")).to_be_visible()
+        expect(page.get_by_role("heading", name="Annotations")).to_be_visible()
+        _save(page, "annotation-added")
+        browser.close()
+
+    engine = make_engine(url)
+    with Session(engine) as s:
+        rev = s.exec(select(User).where(User.username == who)).one()
+        request_changes(s, rev, draft_id, comment=comment)
+        s.commit()
+    engine.dispose()
+
+    with sync_playwright() as p:
+        browser, page = _browser(p)
+        _as(page, base, "/", "maria")
+        nav = page.locator("[data-testid='stSidebarNav']")
+        expect(nav.get_by_role("link", name=re.compile("^Inbox"))).to_be_visible()
+        nav.get_by_role("link", name=re.compile("^Inbox")).click()
+        expect(page.get_by_role("heading", name=re.compile(r"^Inbox \(\d+ unread\)"))).to_be_visible()
+        page.wait_for_selector(IDLE)
+        expect(page.get_by_text(comment, exact=True)).to_be_visible()  # as written: apostrophes, not &#x27;
+        _save(page, "inbox")
+        page.get_by_role("button", name="Open", exact=True).first.click()
+        expect(page.get_by_role("heading", name=f"Draft #{draft_id}")).to_be_visible()
+        page.wait_for_selector(IDLE)
+        card = page.locator("[class*='st-key-annotation_']").first
+        expect(card).to_contain_text(words)
+        box = card.get_by_role("textbox")
+        _type(box, "Rewritten in plainer words.")
+        page.wait_for_selector(IDLE)
+        card.get_by_role("button", name=re.compile("^Reply")).click()
+        expect(page.get_by_text(re.compile(r"now answered"))).to_be_visible()
+        _save(page, "annotation-answered")
+        browser.close()
