@@ -30,7 +30,7 @@ from .campaigns import campaign_template, get_campaign
 from .config import settings
 from .errors import NotReady
 from .export import rendered_messages
-from .models import Approval, Brand, Campaign, Draft, Export, Status, Template, Variant, pk
+from .models import Approval, Brand, Campaign, Draft, Export, Recall, Status, Template, Variant, pk
 from .record_pack import FORMAT, canonical, readme_text, seal
 
 PUBLISHED_STATES = (Status.PUBLISHED, Status.WITHDRAWN)
@@ -93,7 +93,7 @@ def build_record(session: Session, campaign_id: int) -> tuple[dict[str, bytes], 
     export_entries, shipped_rows = record_parts.export_members(session, exports, people, members, notes)
     rendered, holds = rendered_messages(session, campaign_id)
 
-    # the audit events of the campaign, its drafts, signatures, template, audience and exports
+    # the audit events of the campaign, its drafts, signatures, template, audience, exports and recalls
     approval_ids = [pk(a) for rows in approvals.values() for a in rows]
     events, links = record_parts.audit_evidence(
         session,
@@ -105,6 +105,7 @@ def build_record(session: Session, campaign_id: int) -> tuple[dict[str, bytes], 
             "template": [pk(template)],
             "audience": [camp.audience_id],
             "export": [pk(e) for e in exports],
+            "recall": list(session.exec(select(Recall.id).where(Recall.campaign_id == campaign_id)).all()),
         },
         notes,
     )
