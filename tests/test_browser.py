@@ -405,7 +405,7 @@ def test_regenerate_then_edit_another_slot_saves_both(server: tuple[str, str]) -
         for _ in range(4):  # the fake model may repeat itself for a seed; each attempt uses a new one
             page.get_by_role("button", name="Regenerate").click()
             outcome = page.get_by_text(f"Slot '{second}' regenerated").or_(page.get_by_text("the model produced the same text again"))
-            expect(outcome.first).to_be_visible()
+            expect(outcome.first).to_be_visible(timeout=60_000)  # the page's spinner says it can take up to a minute
             page.wait_for_selector(IDLE)
             if page.get_by_text(f"Slot '{second}' regenerated").count():
                 break
