@@ -5,57 +5,26 @@ Every failure exits non-zero with a one-line reason; tracebacks are for bugs onl
 
 from __future__ import annotations
 
-import functools
 import json
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import click
 from sqlmodel import Session, select
 
+from .cli_common import as_user as as_user
+from .cli_common import engine as _engine
+from .cli_common import friendly as friendly
+from .cli_common import login as _login
+from .cli_common import password_opt as password_opt
 from .cli_review import add_review_commands
 from .cli_worker import worker_command
-from .errors import AuditChainBroken, CountersignError
+from .errors import AuditChainBroken
 from .guidelines.cli import check_command
 
 if TYPE_CHECKING:  # the commands import their services lazily, so `--help` stays fast
-    from sqlalchemy.engine import Engine
-
     from .generation import Progress
-    from .models import User
-
-
-def _engine() -> Engine:
-    from .db import make_engine, migrate
-
-    engine = make_engine()
-    migrate(engine)
-    return engine
-
-
-def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
-    @functools.wraps(fn)
-    def wrapper(*a: Any, **kw: Any) -> Any:
-        try:
-            return fn(*a, **kw)
-        except CountersignError as e:
-            raise click.ClickException(str(e)) from None
-
-    return wrapper
-
-
-def _login(session: Session, username: str, password: str) -> User:
-    from .auth import authenticate
-
-    return authenticate(session, username, password)
-
-
-as_user = click.option("--as", "username", required=True, help="Acting user's username.")
-password_opt = click.option(
-    "--password", envvar="COUNTERSIGN_PASSWORD", prompt=True, hide_input=True, help="Acting user's password (or env COUNTERSIGN_PASSWORD)."
-)
 
 
 @click.group()

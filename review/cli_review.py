@@ -10,50 +10,25 @@ review/cli.py (`add_review_commands`).
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import click
 from sqlmodel import Session, select
 
-from .errors import CountersignError, InvalidInput
+from .cli_common import as_user, password_opt
+from .cli_common import engine as _engine
+from .cli_common import friendly as _friendly
+from .errors import InvalidInput
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
-
     from .step_views import SigningSheet, StepPlan
 
 
-def _friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """A domain error is one line and exit status 1 (as review.cli's commands do)."""
-
-    @functools.wraps(fn)
-    def wrapper(*a: Any, **kw: Any) -> Any:
-        try:
-            return fn(*a, **kw)
-        except CountersignError as e:
-            raise click.ClickException(str(e)) from None
-
-    return wrapper
-
-
-def _engine() -> Engine:
-    from .db import make_engine, migrate
-
-    engine = make_engine()
-    migrate(engine)
-    return engine
-
-
-as_user = click.option("--as", "username", required=True, help="Acting user's username.")
 # Asked for after the sheet is shown (approve), or by click before the command runs (the others).
 password_later = click.option(
     "--password", envvar="COUNTERSIGN_PASSWORD", default=None, help="Acting user's password (or env COUNTERSIGN_PASSWORD; else asked, hidden)."
 )
-password_now = click.option(
-    "--password", envvar="COUNTERSIGN_PASSWORD", prompt=True, hide_input=True, help="Acting user's password (or env COUNTERSIGN_PASSWORD)."
-)
+password_now = password_opt
 
 
 def _meaning(value: str | None) -> str:
