@@ -4,15 +4,13 @@ takes one action on an annotation per round, released together with its twin by 
 
 from __future__ import annotations
 
-import traceback
 from typing import Any
 
-from race_worker import connect
+from race_worker import serve
 from sqlalchemy.engine import Engine
 from sqlmodel import select
 
 from review.db import session_scope
-from review.errors import CountersignError
 from review.models import User
 
 
@@ -35,21 +33,4 @@ def perform(engine: Engine, action: str, args: dict[str, Any]) -> str:
 
 
 def racer(url: str, schema: str | None, barrier: Any, inbox: Any, outbox: Any) -> None:
-    engine = connect(url, schema)
-    while True:
-        job = inbox.get()
-        if job is None:
-            break
-        action, args = job
-        try:
-            barrier.wait(timeout=60)
-        except Exception:  # noqa: BLE001 - the parent reports the broken round
-            outbox.put(("CRASH", "barrier broken"))
-            continue
-        try:
-            outbox.put(("ok", perform(engine, action, args)))
-        except CountersignError as e:
-            outbox.put((type(e).__name__, str(e)))
-        except Exception as e:  # noqa: BLE001 - a traceback is exactly what the test must catch
-            outbox.put(("CRASH", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
-    engine.dispose()
+    serve(perform, url, schema, barrier, inbox, outbox)

@@ -8,6 +8,7 @@ own engine, connections and identity map, exactly like two app replicas or two C
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import create_engine
@@ -68,6 +69,12 @@ def perform(engine: Engine, action: str, args: dict[str, Any]) -> str:
 
 
 def racer(url: str, schema: str | None, barrier: Any, inbox: Any, outbox: Any) -> None:
+    serve(perform, url, schema, barrier, inbox, outbox)
+
+
+def serve(run: Callable[[Engine, str, dict[str, Any]], Any], url: str, schema: str | None, barrier: Any, inbox: Any, outbox: Any) -> None:
+    """Take jobs until None: wait at the barrier with the twin, `run` the job, report its outcome
+    (a domain error's type and message, or CRASH with the traceback)."""
     engine = connect(url, schema)
     while True:
         job = inbox.get()
@@ -80,7 +87,7 @@ def racer(url: str, schema: str | None, barrier: Any, inbox: Any, outbox: Any) -
             outbox.put(("CRASH", "barrier broken"))
             continue
         try:
-            outbox.put(("ok", perform(engine, action, args)))
+            outbox.put(("ok", run(engine, action, args)))
         except CountersignError as e:
             outbox.put((type(e).__name__, str(e)))
         except Exception as e:  # noqa: BLE001 - a traceback is exactly what the test must catch
