@@ -9,6 +9,7 @@ result reads the database after its session has closed. No Streamlit here.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, func, select
@@ -20,6 +21,7 @@ from .campaigns import VariantPlan, campaign_template, get_campaign, list_campai
 from .checks import check_slots, recipient_holds, warning_ids
 from .diffs import slot_diff
 from .errors import NotFound
+from .expiry import approval_expires_at
 from .export import approval_evidence, list_exports, readiness
 from .generation import Progress, progress
 from .models import (
@@ -106,6 +108,12 @@ class DraftView:
     held_back: HeldBack = field(default_factory=lambda: HeldBack(0, [], []))  # recipients of this audience group
     siblings: list[int] = field(default_factory=list)  # the campaign's drafts, in order (next / previous)
     plan: StepPlan | None = None  # the review steps and who signed what (review.step_views)
+
+    @property
+    def approval_expires_at(self) -> datetime | None:
+        """When this draft's approval lapses (brand.yaml `approval_valid_days`, review.expiry);
+        None when it holds no approval or the brand's approvals never expire."""
+        return approval_expires_at(self.policy, self.draft)
 
     @property
     def no_model_text(self) -> bool:

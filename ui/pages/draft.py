@@ -4,6 +4,7 @@ actions this user may take: exactly those `workflow.get_actions` returns, each t
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 import streamlit as st
@@ -197,6 +198,19 @@ def _edit(user: User, v: DraftView) -> None:
                 st.rerun()
 
 
+def _approval_expiry(v: DraftView) -> None:
+    """How long the approval holds (brand.yaml approval_valid_days): a lapsed one blocks export."""
+    until = v.approval_expires_at
+    if until is None:
+        return
+    days = v.policy.approval_valid_days
+    if until <= datetime.now(UTC):
+        lapsed = f"The approval expired on {until:%Y-%m-%d} ({esc(v.brand.name)} approvals last {days} days)"
+        st.error(f"{lapsed}: it cannot be exported until re-approved.", icon=":material/event_busy:")
+    else:
+        st.caption(f"Approval valid until {until:%Y-%m-%d %H:%M} UTC ({esc(v.brand.name)} approvals last {days} days).")
+
+
 def _changes_requested(v: DraftView) -> dict[str, Any] | None:
     """The reviewer's request the draft is waiting on (only while it needs changes)."""
     if v.draft.status != "needs_changes":
@@ -293,6 +307,7 @@ def render() -> None:
         f"{v.variant.recipient_count} recipient(s) · revision {d.revision} · template v{v.template_version} · by {esc(v.author)}",
         unsafe_allow_html=True,
     )
+    _approval_expiry(v)
     asked = _changes_requested(v)
     if asked is not None:
         _changes_banner(v, asked)
