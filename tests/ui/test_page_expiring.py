@@ -115,3 +115,17 @@ def test_withdrawing_a_published_campaign_from_the_exports_page_lists_its_recall
     keys = {b.key for b in at.get("download_button")}
     assert {f"recall_dl_{rec.id}_json", f"recall_dl_{rec.id}_csv"} <= keys
     assert all(d.status == Status.WITHDRAWN for d in world.drafts() if d.campaign_id == camp_id)
+
+
+def test_the_draft_page_says_how_long_its_approval_holds(app, world) -> None:  # type: ignore[no-untyped-def]
+    valid, lapsed = [d for d in world.drafts(Status.IN_REVIEW) if not d.warning_count][:2]
+    for d in (valid, lapsed):
+        _approve(world, d)
+    _age(world, lapsed.id, 400)
+    at = app("rita", page="ui/pages/draft.py", query={"draft": str(valid.id)})
+    assert not at.exception
+    assert any("Approval valid until" in c.value and "approvals last 365 days" in c.value for c in at.caption)
+    assert not [e for e in at.error if "expired" in e.value]
+    at = app("rita", page="ui/pages/draft.py", query={"draft": str(lapsed.id)})
+    (error,) = [e.value for e in at.error if "approval expired on" in e.value]
+    assert "cannot be exported until re-approved" in error
