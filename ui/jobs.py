@@ -44,9 +44,15 @@ def launch(engine: Engine, job_id: int) -> None:
     """Run a started job: in a thread of this process, or (team mode) leave it to the workers."""
     if queue_configured():
         return
+    from review.embedding import get_embedder
     from ui import common
 
-    ensure_running(engine, job_id, common.get_filler())
+    filler = common.get_filler()
+    # The sense detectors' embedding model loads here, in the page's own thread, before the
+    # generation thread needs it: loaded first inside that thread while the page kept rerunning
+    # (polling progress), generation stalled at 0 drafts in the browser walk.
+    get_embedder().encode(["warm-up"])
+    ensure_running(engine, job_id, filler)
 
 
 def is_running(engine: Engine, job_id: int) -> bool:
