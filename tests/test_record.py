@@ -294,14 +294,19 @@ def test_cli_record_then_verify_without_any_database(published, tmp_path, monkey
     db = tmp_path / "cli.db"
     from sqlalchemy import create_engine
 
-    # the CLI works on a file database: copy the world into one
-    target = create_engine(f"sqlite:///{db}")
-    raw = published.engine.raw_connection()
-    dest = target.raw_connection()
-    raw.driver_connection.backup(dest.driver_connection)  # type: ignore[union-attr]
-    dest.close()
-    raw.close()
-    monkeypatch.setenv("COUNTERSIGN_DATABASE_URL", f"sqlite:///{db}")
+    if published.engine.dialect.name == "sqlite":
+        # the in-memory world is invisible to the CLI's own engine: copy it into a file database
+        target = create_engine(f"sqlite:///{db}")
+        raw = published.engine.raw_connection()
+        dest = target.raw_connection()
+        raw.driver_connection.backup(dest.driver_connection)  # type: ignore[union-attr]
+        dest.close()
+        raw.close()
+        url = f"sqlite:///{db}"
+    else:  # a server database: the CLI opens the same one
+        published.session.commit()
+        url = published.engine.url.render_as_string(hide_password=False)
+    monkeypatch.setenv("COUNTERSIGN_DATABASE_URL", url)
     runner = CliRunner()
     out = runner.invoke(cli, ["record", str(published.campaign_id), "--out", str(tmp_path / "out")], catch_exceptions=False)
     assert out.exit_code == 0, out.output

@@ -333,7 +333,7 @@ def test_esp_client_receives_a_verified_webhook_and_pulls_the_messages_page_by_p
     webhook at once (the receiver fails it), deliver-webhooks retries it, the client checks the
     signature, follows the link with its token and pulls every message, page by page."""
     import uvicorn
-    from conftest import make_world
+    from tests.conftest import make_world
 
     from api.app import create_app
     from review.db import make_engine, migrate
