@@ -1,7 +1,19 @@
 """Reviewer acceptance: the share of model-written slot fills a compliance reviewer would approve.
 
-Run:  .venv/bin/python bench/acceptance.py [--split test|tune] [--n 1,4,8] [--limit K]
-      .venv/bin/python bench/acceptance.py --build-pool     (regenerates bench/data/pool.jsonl)
+Run:  .venv/bin/python bench/acceptance.py [--split test|tune] [--n 1,4,8] [--limit K] [--mode write|adapt|choose] [--replay]
+      .venv/bin/python bench/acceptance.py --build-pool [--mode adapt]   (regenerates that mode's pool)
+
+Modes: the bench templates (bench/data/templates) declare every slot in `write` mode, the model's
+free fill. `--mode adapt` and `--mode choose` put the approved base sentence (and examples that
+adapt it) or the approved alternatives of bench/data/modes.json in place of each slot that has
+one; the instruction, inputs, limits and fallback stay. Each mode has its own pool and labels:
+pool.jsonl/labels.jsonl (write), pool_adapt.jsonl/labels_adapt.jsonl (adapt); choose needs
+none (it never calls the model: its texts are approved content).
+
+--replay takes the candidates from the mode's pool instead of calling the model: candidate i of
+an item is the pooled text recorded for index i (pool_meta names the model, settings and
+template state it came from), so the detectors, thresholds and selection can be re-run in
+seconds. Without --replay the configured model generates them afresh.
 
 The labeled set lives in bench/data (RUBRIC.md says how it was labeled and in which order):
 items.json (brand, template, slot, inputs), pool.jsonl (every distinct cleaned candidate of
@@ -30,15 +42,19 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from review.checks import brand_rules, build_context, check_message  # noqa: E402
+from review.checks import approved_texts, brand_rules, build_context, check_message  # noqa: E402
 from review.filling import GenerationSettings, clean_output, load_filler  # noqa: E402
+from review.generation.modes import adapt_drop, choose_fill  # noqa: E402
 from review.generation.pipeline import CampaignContext, baseline, derive_seed, select_fill, slot_prompt  # noqa: E402
 from review.models import Brand, Campaign, Recipient, Variant  # noqa: E402
+from review.slot_modes import Alternative  # noqa: E402
 from review.templates import parse_template  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT / "bench" / "data"
 POOL_N = 8
+MODES = ("write", "adapt", "choose", "mixed")
+POOLS = {"write": ("pool.jsonl", "labels.jsonl", "pool_meta.json"), "adapt": ("pool_adapt.jsonl", "labels_adapt.jsonl", "pool_adapt_meta.json")}
 # Recipient fields a message body may use beyond the slot's own inputs (the item's inputs win).
 BASE_ROW = {
     "first_name": "Maria",
@@ -87,6 +103,28 @@ def load_labels(path: Path = DATA / "labels.jsonl") -> dict[tuple[str, str], dic
     return {(d["item"], d["text"]): d for d in read_jsonl(path)}
 
 
+def all_labels() -> dict[tuple[str, str], dict[str, Any]]:
+    """Every mode's labels in one map (a text is judged for its item, whichever mode wrote it);
+    the same text labeled two ways is an error, not a silent pick."""
+    out: dict[tuple[str, str], dict[str, Any]] = {}
+    for _, name, _ in POOLS.values():
+        if not (DATA / name).exists():
+            continue
+        for key, d in load_labels(DATA / name).items():
+            if key in out and out[key]["approvable"] != d["approvable"]:
+                raise SystemExit(f"{name}: {key} is labeled approvable={d['approvable']} here and {out[key]['approvable']} elsewhere")
+            out.setdefault(key, d)
+    return out
+
+
+def load_modes(path: Path = DATA / "modes.json") -> dict[str, dict[str, Any]]:
+    return {k: v for k, v in json.loads(path.read_text(encoding="utf-8")).items() if not k.startswith("_")}
+
+
+def slot_key(item: Item) -> str:
+    return f"{item.brand}/{item.template}/{item.slot}"
+
+
 def template_path(brand: str, name: str) -> Path:
     for base in (DATA / "templates", ROOT / "templates"):
         if (p := base / brand / f"{name}.j2").exists():
@@ -106,10 +144,24 @@ class _OneRecipient:
 
 
 class Pipeline:
-    """The pipeline's own steps for one bench item at a time (no database, no job)."""
+    """The pipeline's own steps for one bench item at a time (no database, no job), with every
+    slot in `mode` where bench/data/modes.json gives that mode's approved texts."""
 
-    def __init__(self) -> None:
+    def __init__(self, mode: str = "write") -> None:
+        self.mode = mode
+        self.modes = load_modes()
         self._ctx: dict[tuple[str, str], CampaignContext] = {}
+
+    def in_mode(self, item: Item) -> bool:
+        """Does this item's slot run in the bench's mode (else it stays a write slot)?"""
+        return self.mode in ("write", "mixed") or self.mode in self.modes.get(slot_key(item), {})
+
+    def slot_mode(self, decl: dict[str, Any]) -> str:
+        """mixed: each slot in the most restrained mode it has approved texts for (choose, then
+        adapt), as a brand would write the template for production; otherwise the bench's mode."""
+        if self.mode != "mixed":
+            return self.mode
+        return next((m for m in ("choose", "adapt") if m in decl), "write")
 
     def context(self, item: Item) -> CampaignContext:
         key = (item.brand, item.template)
@@ -117,6 +169,18 @@ class Pipeline:
             _, policy = brand_rules(item.brand)
             path = template_path(item.brand, item.template)
             spec = parse_template(path.read_text(encoding="utf-8"), policy, name=path.name)
+            slots = dict(spec.slots)
+            for name, slot in spec.slots.items():
+                decl = self.modes.get(f"{item.brand}/{item.template}/{name}", {})
+                slot = slots[name] = replace(slot, must_name=tuple(decl.get("must_name", ())))
+                mode = self.slot_mode(decl)
+                over = decl.get(mode)
+                if over and mode == "adapt":
+                    slots[name] = replace(slot, mode="adapt", base=over["base"], examples=tuple(over["examples"]))
+                elif over and mode == "choose":
+                    alts = tuple(Alternative(a["text"], tuple((f, (str(v),)) for f, v in a.get("when", {}).items())) for a in over["alternatives"])
+                    slots[name] = replace(slot, mode="choose", alternatives=alts)
+            spec = replace(spec, slots=slots)
             self._ctx[key] = CampaignContext(Campaign(name="bench"), spec, spec.content_hash, Brand(slug=item.brand), policy)
         return self._ctx[key]
 
@@ -139,14 +203,21 @@ class Pipeline:
     def select(self, item: Item, raw: list[str]) -> tuple[str, dict[str, Any]]:
         ctx = self.context(item)
         variant, session = self.objects(item)
+        slot = ctx.spec.slots[item.slot]
+        if slot.mode == "choose":  # the pipeline's own choice (fill_requests): no candidates
+            return choose_fill(slot, slot_prompt(ctx, slot, variant)[0])
         base = baseline(session, ctx, variant)  # type: ignore[arg-type]  # stands in for a Session
         return select_fill(session, ctx, variant, ctx.spec.slots[item.slot], raw, base)  # type: ignore[arg-type]  # idem
 
     def dropping_rules(self, item: Item, text: str) -> list[str]:
         """The rules whose error-level findings disqualify this candidate (as select_fill judges
-        it: own-slot findings plus message-level ones the all-fallback message lacks)."""
+        it: an adapt slot's meaning/new-fact check, then own-slot findings plus message-level ones
+        the all-fallback message lacks)."""
         ctx = self.context(item)
         variant, session = self.objects(item)
+        slot = ctx.spec.slots[item.slot]
+        if slot.mode == "adapt" and (problem := adapt_drop(slot, text, {k: str(variant.inputs.get(k, "")) for k in slot.inputs})):
+            return [problem[0]]
         rules, policy = brand_rules(item.brand)
         base = baseline(session, ctx, variant)  # type: ignore[arg-type]  # stands in for a Session
         fallbacks = {k: s.fallback for k, s in ctx.spec.slots.items()}
@@ -157,7 +228,36 @@ class Pipeline:
 
 def generate(filler: Any, pipe: Pipeline, items: list[Item], n: int, settings: GenerationSettings) -> list[list[str]]:
     reqs = [pipe.request(it) for it in items]
+    if any(p is None for p, _ in reqs):  # choose slots never reach the model
+        asked = [i for i, (p, _) in enumerate(reqs) if p is not None]
+        got = generate(filler, pipe, [items[i] for i in asked], n, settings) if asked else []
+        out: list[list[str]] = [[] for _ in items]
+        for i, cands in zip(asked, got, strict=True):
+            out[i] = cands
+        return out
     return filler.generate([p for p, _ in reqs], seeds=[s for _, s in reqs], settings=replace(settings, n_candidates=n))
+
+
+class Replay:
+    """Stands in for the filler: candidate i of an item is the pooled text recorded for index i
+    ("" where cleaning left nothing). Candidates never depend on N, so any N <= POOL_N replays."""
+
+    def __init__(self, mode: str) -> None:
+        pool_name, _, meta_name = POOLS["adapt" if mode == "mixed" else mode]
+        if not (DATA / pool_name).exists():
+            raise SystemExit(f"no {pool_name}: build it first with --build-pool --mode {mode}")
+        self.meta = json.loads((DATA / meta_name).read_text())
+        self.model_name = f"replay of {pool_name} ({self.meta['model']})"
+        self.fingerprint = self.meta["fingerprint"]
+        self.by_item: dict[str, dict[int, str]] = {}
+        for r in read_jsonl(DATA / pool_name):
+            for i in r["candidates"]:
+                self.by_item.setdefault(r["item"], {})[i] = r["text"]
+
+    def candidates(self, items: list[Item], n: int) -> list[list[str]]:
+        if n > self.meta["n"]:
+            raise SystemExit(f"the pool holds {self.meta['n']} candidates per item; --replay cannot give N={n}")
+        return [[self.by_item.get(it.id, {}).get(i, "") for i in range(n)] for it in items]
 
 
 def build_pool(filler: Any, pipe: Pipeline, items: list[Item], settings: GenerationSettings) -> None:
@@ -174,17 +274,28 @@ def build_pool(filler: Any, pipe: Pipeline, items: list[Item], settings: Generat
         if not same:
             raise SystemExit("candidates depend on N; the N-curve would not compare like with like")
     rows = []
+    pool_name, _, meta_name = POOLS[pipe.mode]
     for it, cands in zip(items, raw, strict=True):
         seen: dict[str, list[int]] = {}
         for i, text in enumerate(pipe.cleaned(it, cands)):
             if text:
                 seen.setdefault(text, []).append(i)
         rows += [{"item": it.id, "split": split_of(it.id), "text": t, "candidates": idx} for t, idx in seen.items()]
-    (DATA / "pool.jsonl").write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    (DATA / pool_name).write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
     (DATA / "split.json").write_text(json.dumps({it.id: split_of(it.id) for it in items}, indent=1, ensure_ascii=False) + "\n")
-    meta = {"model": filler.model_name, "fingerprint": filler.fingerprint, "settings": settings.to_dict(), "n": POOL_N}
-    (DATA / "pool_meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    meta = {"model": filler.model_name, "fingerprint": filler.fingerprint, "settings": settings.to_dict(), "n": POOL_N, "mode": pipe.mode}
+    (DATA / meta_name).write_text(json.dumps(meta, indent=1) + "\n")
     print(f"pool: {len(rows)} distinct cleaned texts over {len(items)} items")
+
+
+class NoModel:
+    """`--mode choose`: no slot reaches the model, so none is loaded."""
+
+    model_name = "none (choose slots never call the model)"
+    fingerprint = "-" * 12
+
+    def candidates(self, items: list[Item], n: int) -> list[list[str]]:
+        return [[] for _ in items]
 
 
 def _ratio(a: int, b: int) -> float | None:
@@ -195,6 +306,9 @@ def metrics(results: list[dict[str, Any]], labels: dict[tuple[str, str], dict[st
     """Pure arithmetic over bench results (one per item: source, text, candidates, dropped).
 
     acceptance = approvable / labeled, over the fills the model wrote (fallbacks excluded);
+    fallback rate = fills that fell back (the human-written fallback, or an adapt slot's approved
+    base, including a candidate that gave the approved words back unchanged) / all fills; a choose slot's approved alternative is neither model-written nor a
+    fallback (counted as `approved_text`);
     a rule's precision = of the labeled candidates it dropped, the share a reviewer rejects;
     its recall = of the labeled candidates a reviewer rejects, the share it dropped.
     """
@@ -213,10 +327,13 @@ def metrics(results: list[dict[str, Any]], labels: dict[tuple[str, str], dict[st
     for rule in [*rules, "(any rule)"]:
         hit = {k for k, v in cands.items() if (v if rule == "(any rule)" else rule in v)}
         per_rule[rule] = {"dropped": len(hit), "tp": len(hit & bad), "precision": _ratio(len(hit & bad), len(hit)), "recall": _ratio(len(hit & bad), len(bad))}
+    fell = sum(1 for r in results if r["source"] in ("fallback", "base"))
     return {
         "fills": len(results),
         "model": len(model),
-        "fallback_rate": _ratio(len(results) - len(model), len(results)),
+        "fell_back": fell,
+        "approved_text": sum(1 for r in results if r["source"] == "alternative"),
+        "fallback_rate": _ratio(fell, len(results)),
         "labeled": len(labeled),
         "approved": approved,
         "acceptance": _ratio(approved, len(labeled)),
@@ -229,14 +346,17 @@ def metrics(results: list[dict[str, Any]], labels: dict[tuple[str, str], dict[st
 
 
 def run(filler: Any, pipe: Pipeline, items: list[Item], n: int, settings: GenerationSettings) -> tuple[list[dict[str, Any]], float, float]:
-    """Generate and select for every item; returns results, wall seconds and CPU seconds (the
-    process's, all threads: steadier than wall time on a shared machine)."""
+    """Generate (or replay) and select for every item; returns results, wall seconds and CPU
+    seconds (the process's, all threads: steadier than wall time on a shared machine)."""
     t0, c0 = time.perf_counter(), time.process_time()
-    raw = generate(filler, pipe, items, n, settings)
+    raw = filler.candidates(items, n) if hasattr(filler, "candidates") else generate(filler, pipe, items, n, settings)  # Replay, NoModel
     results = []
     for it, cands in zip(items, raw, strict=True):
         text, meta = pipe.select(it, cands)
-        results.append({"item": it.id, "source": meta.get("source"), "text": text, "raw": cands})
+        source = meta.get("source")
+        if source == "model" and text.strip() in approved_texts(pipe.context(it).spec.slots[it.slot]):
+            source = "base"  # the model gave back approved words unchanged: no personalization happened
+        results.append({"item": it.id, "source": source, "text": text, "raw": cands})
     secs, cpu = time.perf_counter() - t0, time.process_time() - c0
     for r, it in zip(results, items, strict=True):  # outside the timing: the bench's own bookkeeping
         r["candidates"] = list(dict.fromkeys(t for t in pipe.cleaned(it, r.pop("raw")) if t))
@@ -252,7 +372,7 @@ def report(n: int, m: dict[str, Any], secs: float, cpu: float, items: list[Item]
     per_fill, cpu_fill = secs / max(len(items), 1), cpu / max(len(items), 1)
     print(
         f"N={n}: acceptance {_pct(m['acceptance'])} ({m['approved']}/{m['labeled']} labeled model fills), "
-        f"fallback {_pct(m['fallback_rate'])} ({m['fills'] - m['model']}/{m['fills']}), unlabeled {len(m['unlabeled'])}; "
+        f"fallback {_pct(m['fallback_rate'])} ({m['fell_back']}/{m['fills']}), approved alternatives {m['approved_text']}, unlabeled {len(m['unlabeled'])}; "
         f"{per_fill:.2f}s wall ({cpu_fill:.2f}s CPU) per slot fill, ~{per_fill * slots_per_variant:.2f}s wall "
         f"({cpu_fill * slots_per_variant:.2f}s CPU) per variant of {slots_per_variant:.1f} slots"
     )
@@ -272,7 +392,9 @@ def main(argv: list[str] | None = None) -> dict[int, dict[str, Any]]:
     ap.add_argument("--split", choices=["test", "tune"], default="test")
     ap.add_argument("--n", default="1,4,8", help="candidate counts for the curve, comma-separated (default 1,4,8)")
     ap.add_argument("--limit", type=int, default=0, help="only the first K items of the split (0: all)")
-    ap.add_argument("--build-pool", action="store_true", help="regenerate pool.jsonl and split.json (then label before running the bench)")
+    ap.add_argument("--mode", choices=MODES, default="write", help="every slot in this mode where bench/data/modes.json has its approved texts")
+    ap.add_argument("--replay", action="store_true", help="take candidates from the mode's pool, not the model (fast: re-runs detectors and selection)")
+    ap.add_argument("--build-pool", action="store_true", help="regenerate the mode's pool and split.json (then label before running the bench)")
     args = ap.parse_args(argv)
     try:
         ns = [int(x) for x in args.n.split(",") if x.strip()]
@@ -281,19 +403,23 @@ def main(argv: list[str] | None = None) -> dict[int, dict[str, Any]]:
     except ValueError:
         raise SystemExit(f"--n must be positive integers separated by commas, got {args.n!r}") from None
     items = load_items()
-    pipe = Pipeline()
-    filler = load_filler()
+    pipe = Pipeline(args.mode)
     settings = GenerationSettings()
     if args.build_pool:
-        build_pool(filler, pipe, items, settings)
+        if args.mode not in POOLS:
+            raise SystemExit(f"--mode {args.mode} never calls the model: it has no pool")
+        build_pool(load_filler(), pipe, [it for it in items if pipe.in_mode(it)], settings)
         return {}
-    items = [it for it in items if split_of(it.id) == args.split][: args.limit or None]
-    labels = load_labels()
+    items = [it for it in items if split_of(it.id) == args.split and pipe.in_mode(it)][: args.limit or None]
+    filler: Any = NoModel() if args.mode == "choose" else Replay(args.mode) if args.replay else load_filler()
+    if args.mode == "mixed" and not args.replay:
+        raise SystemExit("--mode mixed replays the adapt pool: add --replay (or run --mode adapt and --mode choose)")
+    labels = all_labels()
     brands = sorted({it.brand for it in items})
     ruleset = {b: sorted(r.id for r in brand_rules(b)[0].rules) for b in brands}
     templates = sorted({(it.brand, it.template) for it in items})
     slots_per_variant = sum(len(pipe.context(Item(b, t, "", {})).spec.slots) for b, t in templates) / max(len(templates), 1)
-    print(f"model {filler.model_name} ({filler.fingerprint[:12]}); settings {settings.to_dict()}")
+    print(f"mode {args.mode}; model {filler.model_name} ({filler.fingerprint[:12]}); settings {settings.to_dict()}")
     for b in brands:
         print(f"rules for {b} ({len(ruleset[b])}): {', '.join(ruleset[b])}")
     print(f"split {args.split}: {len(items)} items, {len(templates)} templates, {len(labels)} labels")

@@ -30,7 +30,7 @@ from sqlmodel import Session, col, select
 from . import audit
 from .auth import require_role
 from .brands import brand_by_slug
-from .errors import AuthenticationError, Conflict, InvalidInput, NotFound, PermissionDenied
+from .errors import AuthenticationError, Conflict, InvalidInput, NotFound, PermissionDenied, checked_choices
 from .locks import lock_one
 from .models import ApiScope, ApiToken, Brand, Role, User, pk, utcnow
 
@@ -103,13 +103,7 @@ class Principal:
 
 
 def _clean_scopes(scopes: list[str] | tuple[str, ...]) -> list[str]:
-    wanted = sorted({s.strip() for s in scopes if s.strip()})
-    if not wanted:
-        raise InvalidInput(f"a token needs at least one scope: {', '.join(ApiScope.ALL)}")
-    unknown = [s for s in wanted if s not in ApiScope.ALL]
-    if unknown:
-        raise InvalidInput(f"unknown scope '{unknown[0]}'; scopes are {', '.join(ApiScope.ALL)}")
-    return wanted
+    return checked_choices(scopes, ApiScope.ALL, noun="scope", none_chosen="a token needs at least one scope")
 
 
 def _info(session: Session, t: ApiToken) -> TokenInfo:

@@ -58,6 +58,18 @@ class InvalidInput(WorkflowError):
     """Something the user typed or chose is missing or malformed (a name, a comment, a slot)."""
 
 
+def checked_choices(chosen: list[str] | tuple[str, ...], allowed: tuple[str, ...], *, noun: str, none_chosen: str) -> list[str]:
+    """The distinct, stripped `chosen` values, sorted; InvalidInput naming the first that is not in
+    `allowed` ("unknown scope 'x'; scopes are ..."), or `none_chosen` when nothing is left."""
+    wanted = sorted({c.strip() for c in chosen if c.strip()})
+    if not wanted:
+        raise InvalidInput(f"{none_chosen}: {', '.join(allowed)}")
+    unknown = [c for c in wanted if c not in allowed]
+    if unknown:
+        raise InvalidInput(f"unknown {noun} '{unknown[0]}'; {noun}s are {', '.join(allowed)}")
+    return wanted
+
+
 class Conflict(WorkflowError):
     """The action clashes with what is already there: a name taken, a newer revision, work done."""
 

@@ -68,7 +68,7 @@ __all__ = [  # render and Rendered live in template_render; importing them from 
     "sha256_json",
 ]
 
-SLOT_KEYS = {"instruction", "inputs", "max_words", "examples", "fallback", "mode", "base", "alternatives"}
+SLOT_KEYS = {"instruction", "inputs", "max_words", "examples", "fallback", "mode", "base", "alternatives", "must_name"}
 TOP_KEYS = {"name", "channel", "subject", "description", "slots"}
 CHANNELS = ("email", "sms", "push", "letter")
 MAX_TEMPLATE_CHARS = 100_000
@@ -88,6 +88,9 @@ class SlotSpec:
     mode: str = "write"  # write | adapt | choose (review.slot_modes)
     base: str = ""  # adapt: the approved sentence the model personalizes
     alternatives: tuple[Alternative, ...] = ()  # choose: approved texts, each with its conditions
+    # Inputs a model-written fill must name ("Mention their type of account"): a brand's `mention`
+    # rule reports a fill that leaves one out (brand_guidelines/README.md).
+    must_name: tuple[str, ...] = ()
 
     def approved_texts(self) -> dict[str, Any]:
         """The mode and the approved texts it draws on: part of the fill cache's key."""
@@ -220,6 +223,13 @@ def _slot_spec(fm: _FrontMatter, sname: str, decl: Any) -> SlotSpec:
     if word_count(fallback) > max_words:
         raise fm.fail(f"slot '{sname}': the fallback has more than max_words ({max_words}) words", "slots", sname, "fallback")
     mode, base, alternatives = parse_mode(fm, sname, decl, inputs, max_words)
+    must_name = _as_str_list(decl.get("must_name"))
+    if must_name is None:
+        raise fm.fail(f"slot '{sname}': 'must_name' must be a list of the slot's inputs", "slots", sname, "must_name")
+    for f in must_name:
+        if f not in inputs:
+            declared = ", ".join(inputs) or "none"
+            raise fm.fail(f"slot '{sname}': 'must_name' lists '{f}', which is not one of the slot's inputs ({declared})", "slots", sname, "must_name")
     return SlotSpec(
         name=sname,
         instruction=instruction.strip(),
@@ -230,6 +240,7 @@ def _slot_spec(fm: _FrontMatter, sname: str, decl: Any) -> SlotSpec:
         mode=mode,
         base=base,
         alternatives=alternatives,
+        must_name=tuple(must_name),
     )
 
 

@@ -37,7 +37,7 @@ from . import audit
 from .auth import require_role
 from .brands import brand_by_slug
 from .db import after_outcome
-from .errors import Conflict, InvalidInput
+from .errors import Conflict, InvalidInput, checked_choices
 from .locks import lock_one
 from .models import (
     Brand,
@@ -147,13 +147,7 @@ def check_url(url: str) -> str:
 
 
 def _clean_events(events: list[str] | tuple[str, ...]) -> list[str]:
-    wanted = sorted({e.strip() for e in events if e.strip()})
-    if not wanted:
-        raise InvalidInput(f"choose at least one event: {', '.join(WebhookEvent.ALL)}")
-    unknown = [e for e in wanted if e not in WebhookEvent.ALL]
-    if unknown:
-        raise InvalidInput(f"unknown event '{unknown[0]}'; events are {', '.join(WebhookEvent.ALL)}")
-    return wanted
+    return checked_choices(events, WebhookEvent.ALL, noun="event", none_chosen="choose at least one event")
 
 
 def _endpoint_info(session: Session, e: WebhookEndpoint) -> EndpointInfo:

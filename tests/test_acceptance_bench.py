@@ -47,12 +47,13 @@ def test_item_inputs_are_the_slots_declared_brand_fields(bench):
         assert not set(it.inputs) & set(policy.sensitive_fields)
 
 
-def test_every_pooled_text_has_exactly_one_wellformed_label(bench):
-    pool = bench.read_jsonl(DATA / "pool.jsonl")
-    labels = bench.read_jsonl(DATA / "labels.jsonl")
+@pytest.mark.parametrize(("pool_name", "labels_name", "at_least"), [("pool.jsonl", "labels.jsonl", 300), ("pool_adapt.jsonl", "labels_adapt.jsonl", 150)])
+def test_every_pooled_text_has_exactly_one_wellformed_label(bench, pool_name, labels_name, at_least):
+    pool = bench.read_jsonl(DATA / pool_name)
+    labels = bench.read_jsonl(DATA / labels_name)
     ids = {it.id for it in bench.load_items()}
     pooled = [(r["item"], r["text"]) for r in pool]
-    assert len(pooled) == len(set(pooled)) >= 300
+    assert len(pooled) == len(set(pooled)) >= at_least
     assert {r["item"] for r in pool} <= ids
     keys = [(d["item"], d["text"]) for d in labels]
     assert len(keys) == len(set(keys)), "a text is labeled twice"
@@ -114,3 +115,58 @@ def test_metric_arithmetic_on_a_hand_made_example(bench):
 def test_metrics_with_nothing_labeled_say_so_rather_than_divide_by_zero(bench):
     m = bench.metrics([{"item": "x", "source": "fallback", "text": "f", "candidates": [], "dropped": {}}], {})
     assert m["acceptance"] is None and m["fallback_rate"] == 1.0 and m["rules"]["(any rule)"]["precision"] is None
+
+
+@pytest.fixture
+def real_guidelines(monkeypatch):  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("COUNTERSIGN_GUIDELINES_DIR", str(ROOT / "brand_guidelines"))
+
+
+def test_modes_file_names_real_slots_and_parses_in_every_mode(bench, real_guidelines):
+    """modes.json's approved texts make valid adapt/choose slots of the bench templates, and
+    must_name lists each slot's own inputs."""
+    modes = bench.load_modes()
+    items = bench.load_items()
+    assert {bench.slot_key(it) for it in items} == set(modes)
+    for mode in ("write", "adapt", "choose", "mixed"):
+        pipe = bench.Pipeline(mode)
+        for it in items:
+            slot = pipe.context(it).spec.slots[it.slot]
+            assert set(slot.must_name) <= set(slot.inputs)
+            if pipe.in_mode(it) and mode in ("adapt", "choose"):
+                assert slot.mode == mode and (slot.base or slot.alternatives), it.id
+    mixed = bench.Pipeline("mixed")
+    tip = next(it for it in items if it.slot == "tip")
+    assert mixed.context(tip).spec.slots["tip"].mode == "choose"  # the most restrained mode with approved texts
+    assert mixed.context(tip).spec.slots["opening"].mode == "adapt"
+
+
+def test_replay_gives_each_candidate_index_its_pooled_text(bench):
+    """Replay reads the pool back by candidate index: N=1 and N=4 are prefixes of N=8, and every
+    non-empty replayed text is a pooled (so labeled) one."""
+    items = [it for it in bench.load_items() if bench.split_of(it.id) == "tune"][:6]
+    rep = bench.Replay("adapt")
+    eight = rep.candidates(items, 8)
+    assert [c[:4] for c in eight] == rep.candidates(items, 4) and [c[:1] for c in eight] == rep.candidates(items, 1)
+    pooled = {(r["item"], r["text"]) for r in bench.read_jsonl(DATA / "pool_adapt.jsonl")}
+    assert all((it.id, t) in pooled for it, cands in zip(items, eight, strict=True) for t in cands if t)
+    with pytest.raises(SystemExit, match="cannot give N=9"):
+        rep.candidates(items, 9)
+
+
+def test_a_model_text_equal_to_the_approved_base_counts_as_falling_back(bench, real_guidelines):
+    """No personalization happened: the pipeline calls it a model fill, the bench a fallback."""
+    pipe = bench.Pipeline("adapt")
+    items = [it for it in bench.load_items() if it.slot == "thanks"][:2]
+    base = "Thank you for banking with Northbank."
+
+    class GivesBaseBack:
+        def candidates(self, asked, n):  # type: ignore[no-untyped-def]
+            return [[base] * n for _ in asked]
+
+    text, meta = pipe.select(items[0], [base])
+    assert (text, meta["source"]) == (base, "model")
+    results, _, _ = bench.run(GivesBaseBack(), pipe, items, 2, None)
+    assert [(r["source"], r["text"]) for r in results] == [("base", base)] * 2
+    m = bench.metrics(results, {})
+    assert (m["model"], m["fell_back"], m["fallback_rate"]) == (0, 2, 1.0)

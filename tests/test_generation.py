@@ -414,7 +414,7 @@ def test_adapt_drops_drift_new_facts_and_claims_by_rule() -> None:
     # Meaning, with the real embedding model: good adaptations keep it, a tip about driving does not.
     assert adapt_drop(slot, "Hello from all of us at Acme to everyone in York.", {"city": "York"}) is None
     rule, why = adapt_drop(slot, "Please get your driver's license before a trip.", {"city": "York"})  # type: ignore[misc]
-    assert rule == "adapt.meaning" and "floor 0.60" in why
+    assert rule == "adapt.meaning" and "floor 0.55" in why
     base, inputs = "Thank you for trusting Harbor Mutual with your cover.", {"tenure_years": "3"}
     assert adapt_problem("Thank you for trusting Harbor Mutual with your cover for 3 years.", base, inputs, 0.9) is None
     assert adapt_problem("Thank you for trusting Harbor Mutual with your cover for 30 years.", base, inputs, 0.9) == (

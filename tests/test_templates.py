@@ -228,3 +228,27 @@ def test_a_write_slot_still_needs_its_instruction() -> None:
     with pytest.raises(TemplateError, match="'instruction' is required") as e:
         parse_template(GOOD.replace("    instruction: Say hello mentioning the city.\n", ""), POLICY, name="g.j2")
     assert e.value.line == 5
+
+
+def test_must_name_lists_inputs_and_reaches_the_check_context() -> None:
+    from review.checks import approved_texts
+
+    src = MODES.replace("    inputs: [city]\n", "    inputs: [city]\n    must_name: [city]\n", 1)
+    spec = parse_template(src, MODES_POLICY)
+    assert spec.slots["opening"].must_name == ("city",) and spec.slots["tip"].must_name == ()
+    alternatives = ("Gold members get priority support.", "Silver members can upgrade any time.", "Thanks for reading.")
+    assert approved_texts(spec.slots["tip"]) == ("Thanks for reading.", *alternatives)
+    assert approved_texts(spec.slots["opening"]) == ("Hello from all of us.", "Hello from all of us.")
+
+
+@pytest.mark.parametrize(
+    ("decl", "fragment"),
+    [
+        ("    must_name: [tier]\n", "'must_name' lists 'tier', which is not one of the slot's inputs (city)"),
+        ("    must_name: {city: yes}\n", "'must_name' must be a list of the slot's inputs"),
+    ],
+)
+def test_must_name_refusals_name_the_line(decl: str, fragment: str) -> None:
+    with pytest.raises(TemplateError) as e:
+        parse_template(MODES.replace("    inputs: [city]\n", "    inputs: [city]\n" + decl, 1), MODES_POLICY, name="m.j2")
+    assert fragment in str(e.value) and e.value.line == 8, str(e.value)

@@ -333,10 +333,10 @@ def test_esp_client_receives_a_verified_webhook_and_pulls_the_messages_page_by_p
     webhook at once (the receiver fails it), deliver-webhooks retries it, the client checks the
     signature, follows the link with its token and pulls every message, page by page."""
     import uvicorn
-    from tests.conftest import make_world
 
     from api.app import create_app
     from review.db import make_engine, migrate
+    from tests.conftest import make_world
 
     monkeypatch.setenv("COUNTERSIGN_WEBHOOK_SEND_AFTER_COMMIT", "1")
     engine = make_engine(f"sqlite:///{tmp_path / 'esp.db'}")

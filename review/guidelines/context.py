@@ -28,6 +28,12 @@ class CheckContext:
     # The values brand.yaml declares for each enum field (policy_type: home, motor, ...): a fill
     # about another value of the field than the one it was given contradicts its input.
     field_values: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # Each slot's approved texts (its fallback, an adapt slot's base, a choose slot's
+    # alternatives): people approved these words as they are, so rules about what a model-written
+    # fill must do (name its inputs) leave them alone.
+    slot_approved: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # The inputs each slot's fill must name (the template's `must_name`).
+    slot_must_name: dict[str, tuple[str, ...]] = field(default_factory=dict)
     # The day claims' `valid_until` is compared with (None: today, UTC). A claim past it counts as
     # retired; tests and "what will expire" previews pass a date.
     today: date | None = None

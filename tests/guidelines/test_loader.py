@@ -12,7 +12,7 @@ EXPECTED = {
         "rules/unknown-type.yaml",
         2,
         "unknown rule type 'existance' (known: budget, capitalization, claims, conditional, contradiction, existence, fixed, grounding, "
-        "leak, length, occurrence, persona, pii, question, readability, relevance, repetition, required, sensitive, substitution, "
+        "leak, length, mention, occurrence, persona, pii, question, readability, relevance, repetition, required, sensitive, substitution, "
         "superlative) (did you mean 'existence'?)",
     ),
     ("rules/bad-regex.yaml", 4, "bad regular expression '/(unclosed/': missing ), unterminated subpattern at position 0"),

@@ -21,6 +21,7 @@ def test_builtins_registered():
         "budget",
         "fixed",
         "length",
+        "mention",
         "relevance",
         "contradiction",
         "repetition",

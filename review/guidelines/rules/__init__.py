@@ -11,6 +11,7 @@ from . import (  # noqa: F401
     grounding,
     leak,
     length,
+    mention,
     occurrence,
     persona,
     pii,

@@ -1,5 +1,6 @@
-"""persona: the writer showing through ("As an AI", "I'm here for you", "I think"), or a single
-person speaking where the brand speaks as "we"."""
+"""persona: the writer showing through ("As an AI", "I'm here for you", "I think"), a single
+person speaking where the brand speaks as "we", the reader talked about instead of to ("They've
+been with us for 1 year"), or the prompt's own words ("Click here to view complete JSON data")."""
 
 from __future__ import annotations
 
@@ -32,6 +33,17 @@ PHRASES = [
     "here is a sentence",
     "here's a sentence",
 ]
+# The reader talked about, not to: the model describing its task ("the customer has received
+# their claim", a sentence that starts "They've been with us"). A slot's fill speaks to the reader
+# as "you"; "they" inside a sentence is usually about things ("keep photos; they make it easier").
+_THIRD_PERSON = re.compile(
+    r"(?:^|(?<=[.!?]\s))(?:They|They['\u2019](?:re|ve|ll|d)|Their)(?![\w'\u2019])"  # a sentence about "them"
+    r"|(?<![\w'\u2019])(?:the customer|our customers?|customers['\u2019]?|customer['\u2019]s)(?![\w'\u2019])",
+    re.IGNORECASE,
+)
+# The prompt's machinery showing through: it asks for "one sentence" about "customer data" and
+# the model writes about sentences, JSON and data, or leaves a [placeholder].
+_PROMPT_WORDS = re.compile(r"(?<![\w])(?:json|sentences?|premise|instructions?|customer data|the data|placeholder)(?![\w])|[\[\]{}]", re.IGNORECASE)
 _SINGULAR = re.compile(r"(?<![\w'\u2019])(?:I|I['\u2019](?:m|ve|d|ll)|[Mm]e|[Mm]y|[Mm]ine|[Mm]yself)(?![\w'\u2019])")
 
 
@@ -42,6 +54,8 @@ class Persona(TextRule):
         "phrases": Opt("terms", doc="phrases that give the writer away (default: a built-in list: 'as an AI', 'I'm here for you', 'I think', ...)"),
         "extra_phrases": Opt("terms", default=[], doc="phrases added to the list"),
         "first_person": Opt("bool", default=True, doc="also report I, me, my, mine, myself (the brand speaks as 'we')"),
+        "third_person": Opt("bool", default=True, doc="also report the reader talked about instead of to: they, them, their, the customer"),
+        "prompt_words": Opt("bool", default=True, doc="also report the prompt's own words: JSON, sentence, instruction, customer data, [ ] { }"),
     }
     default_level = "error"
     default_scope = "slot"
@@ -50,6 +64,8 @@ class Persona(TextRule):
     def setup(self, opts: dict[str, Any], env: BrandEnv) -> None:
         self.phrases = compile_terms(list(opts.get("phrases") or PHRASES) + list(opts["extra_phrases"]), ignorecase=True, path=("phrases",))
         self.first_person = bool(opts["first_person"])
+        self.third_person = bool(opts["third_person"])
+        self.prompt_words = bool(opts["prompt_words"])
 
     def check_text(self, st: ScopeText) -> Iterator[Finding]:
         taken: list[tuple[int, int]] = []
@@ -64,3 +80,9 @@ class Persona(TextRule):
                 why = f"'{m.group()}' speaks as one person; the brand speaks as 'we'"
                 yield self.finding(st, (m.start(), m.end()), m.group(), why)
                 break  # one per text is enough to send it back
+        checks = [(self.third_person, _THIRD_PERSON, "'{}' talks about the reader instead of to them; a fill speaks to the reader as 'you'")]
+        checks.append((self.prompt_words, _PROMPT_WORDS, "'{}' is the prompt showing through, not words for the reader"))
+        for on, pattern, why in checks:
+            found = pattern.search(st.original) if on else None
+            if found is not None:
+                yield self.finding(st, (found.start(), found.end()), found.group(), why.format(found.group()))
