@@ -55,6 +55,17 @@ DATA = ROOT / "bench" / "data"
 POOL_N = 8
 MODES = ("write", "adapt", "choose", "mixed")
 POOLS = {"write": ("pool.jsonl", "labels.jsonl", "pool_meta.json"), "adapt": ("pool_adapt.jsonl", "labels_adapt.jsonl", "pool_adapt_meta.json")}
+DEFAULT_TEMPERATURE = GenerationSettings().temperature
+
+
+def pool_files(mode: str, temperature: float = DEFAULT_TEMPERATURE) -> tuple[str, str, str]:
+    """(pool, labels, meta) file names of a mode's pool; a pool sampled at another temperature
+    than the pipeline's default has its own files (pool_adapt_t0.4.jsonl ...)."""
+    names = POOLS["adapt" if mode == "mixed" else mode]
+    if temperature == DEFAULT_TEMPERATURE:
+        return names
+    tag = f"_t{temperature:g}"
+    return names[0].replace(".jsonl", f"{tag}.jsonl"), names[1].replace(".jsonl", f"{tag}.jsonl"), names[2].replace(".json", f"{tag}.json")
 # Recipient fields a message body may use beyond the slot's own inputs (the item's inputs win).
 BASE_ROW = {
     "first_name": "Maria",
@@ -107,9 +118,8 @@ def all_labels() -> dict[tuple[str, str], dict[str, Any]]:
     """Every mode's labels in one map (a text is judged for its item, whichever mode wrote it);
     the same text labeled two ways is an error, not a silent pick."""
     out: dict[tuple[str, str], dict[str, Any]] = {}
-    for _, name, _ in POOLS.values():
-        if not (DATA / name).exists():
-            continue
+    names = sorted(p.name for p in DATA.glob("labels*.jsonl"))
+    for name in names:
         for key, d in load_labels(DATA / name).items():
             if key in out and out[key]["approvable"] != d["approvable"]:
                 raise SystemExit(f"{name}: {key} is labeled approvable={d['approvable']} here and {out[key]['approvable']} elsewhere")
@@ -242,8 +252,8 @@ class Replay:
     """Stands in for the filler: candidate i of an item is the pooled text recorded for index i
     ("" where cleaning left nothing). Candidates never depend on N, so any N <= POOL_N replays."""
 
-    def __init__(self, mode: str) -> None:
-        pool_name, _, meta_name = POOLS["adapt" if mode == "mixed" else mode]
+    def __init__(self, mode: str, temperature: float = DEFAULT_TEMPERATURE) -> None:
+        pool_name, _, meta_name = pool_files(mode, temperature)
         if not (DATA / pool_name).exists():
             raise SystemExit(f"no {pool_name}: build it first with --build-pool --mode {mode}")
         self.meta = json.loads((DATA / meta_name).read_text())
@@ -274,7 +284,7 @@ def build_pool(filler: Any, pipe: Pipeline, items: list[Item], settings: Generat
         if not same:
             raise SystemExit("candidates depend on N; the N-curve would not compare like with like")
     rows = []
-    pool_name, _, meta_name = POOLS[pipe.mode]
+    pool_name, _, meta_name = pool_files(pipe.mode, settings.temperature)
     for it, cands in zip(items, raw, strict=True):
         seen: dict[str, list[int]] = {}
         for i, text in enumerate(pipe.cleaned(it, cands)):
@@ -395,6 +405,7 @@ def main(argv: list[str] | None = None) -> dict[int, dict[str, Any]]:
     ap.add_argument("--mode", choices=MODES, default="write", help="every slot in this mode where bench/data/modes.json has its approved texts")
     ap.add_argument("--replay", action="store_true", help="take candidates from the mode's pool, not the model (fast: re-runs detectors and selection)")
     ap.add_argument("--build-pool", action="store_true", help="regenerate the mode's pool and split.json (then label before running the bench)")
+    ap.add_argument("--temperature", type=float, default=DEFAULT_TEMPERATURE, help="sampling temperature (a pool per temperature)")
     args = ap.parse_args(argv)
     try:
         ns = [int(x) for x in args.n.split(",") if x.strip()]
@@ -404,14 +415,14 @@ def main(argv: list[str] | None = None) -> dict[int, dict[str, Any]]:
         raise SystemExit(f"--n must be positive integers separated by commas, got {args.n!r}") from None
     items = load_items()
     pipe = Pipeline(args.mode)
-    settings = GenerationSettings()
+    settings = GenerationSettings(temperature=args.temperature)
     if args.build_pool:
         if args.mode not in POOLS:
             raise SystemExit(f"--mode {args.mode} never calls the model: it has no pool")
         build_pool(load_filler(), pipe, [it for it in items if pipe.in_mode(it)], settings)
         return {}
     items = [it for it in items if split_of(it.id) == args.split and pipe.in_mode(it)][: args.limit or None]
-    filler: Any = NoModel() if args.mode == "choose" else Replay(args.mode) if args.replay else load_filler()
+    filler: Any = NoModel() if args.mode == "choose" else Replay(args.mode, args.temperature) if args.replay else load_filler()
     if args.mode == "mixed" and not args.replay:
         raise SystemExit("--mode mixed replays the adapt pool: add --replay (or run --mode adapt and --mode choose)")
     labels = all_labels()
