@@ -301,6 +301,7 @@ from .cli_tokens import register as _register_api_commands  # noqa: E402  (they 
 _register_api_commands(cli)
 cli.add_command(worker_command, "worker")
 from . import cli_work  # noqa: E402, F401  (registers remind, assign, my-work, set-due, away, set-email)
+from . import cli_sso  # noqa: E402, F401  (registers link-sso)
 
 
 def main() -> None:
