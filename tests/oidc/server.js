@@ -16,11 +16,14 @@ if (!port || !redirectUri) {
 }
 const issuer = `http://localhost:${port}`;
 
+// Login names at this provider. `rita` shares her name with the demo's local reviewer (a company
+// account that must never take that local account over).
 const ACCOUNTS = {
-  rita: { name: 'Rita Reviewer', email: 'rita@example.com', groups: ['staff', 'cs-reviewers'] },
+  riley: { name: 'Riley Reviewer', email: 'riley@example.com', groups: ['staff', 'cs-reviewers'] },
   adam: { name: 'Adam Admin', email: 'adam@example.com', groups: ['cs-admins', 'cs-reviewers'] },
   mark: { name: 'Mark Marketer', email: 'mark@example.com', groups: ['cs-marketing'] },
   nora: { name: 'Nora Nogroup', email: 'nora@example.com', groups: ['staff'] },
+  rita: { name: 'Rita Elsewhere', email: 'rita@example.com', groups: ['cs-reviewers'] },
 };
 
 const configuration = {
