@@ -25,7 +25,8 @@ else:
             with st.expander("Signing password", icon=":material/key:"):
                 signing_password_form(user, key="sidebar_signing_pw")
         if st.button("Log out", key="logout", icon=":material/logout:", width="stretch"):
-            common.log_out()
+            if common.log_out():
+                st.stop()  # a company session: the browser is on its way through the provider's logout
             common.flash("You are logged out.", "success")
             st.rerun()
 common.show_flash()

@@ -157,9 +157,7 @@ def identity(claims: Mapping[str, Any], groups_claim: str = "groups") -> Identit
     preferred = _text(claims, "preferred_username")
     username = preferred or (email.split("@", 1)[0] if email else None) or subject
     if not USERNAME_RE.match(username):
-        raise InvalidInput(
-            f"the company account's user name {username[:64]!r} cannot be a Countersign username (letters, digits, '.', '_' or '-', at most 64)"
-        )
+        raise InvalidInput(f"the company account's user name {username[:64]!r} cannot be a Countersign username (letters, digits, '.', '_' or '-', at most 64)")
     full_name = _text(claims, "name") or username
     return Identity(issuer, subject, username, full_name, email, _groups(claims, groups_claim), _when(claims))
 

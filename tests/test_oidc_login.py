@@ -185,9 +185,14 @@ def test_company_sign_in_against_a_real_provider(app: tuple[str, str]) -> None:
         # Log out: of the app and of the company session (the provider asks to confirm).
         page.wait_for_selector(IDLE)
         sidebar.get_by_role("button", name="Log out").click()
-        page.wait_for_selector("button[name='logout'][value='yes']")
-        page.click("button[name='logout'][value='yes']")
-        page.wait_for_url(f"{base}/**")
+        # Streamlit sends the browser to the provider's logout page when it could read the
+        # provider's metadata (on a loaded machine that read can time out: then it ends only its
+        # own cookie and goes straight back to the app, which is what the app then checks).
+        confirm = page.locator("button[name='logout'][value='yes']")
+        expect(confirm.or_(page.get_by_role("button", name="Sign in with your company account"))).to_be_visible()
+        if confirm.count():
+            confirm.click()
+            page.wait_for_url(f"{base}/**")
         page.wait_for_selector(IDLE)
         expect(page.get_by_role("button", name="Sign in with your company account")).to_be_visible()
         page.goto(base)  # a new session: not signed in again silently

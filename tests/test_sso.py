@@ -13,7 +13,7 @@ from sqlmodel import Session, col, select
 from review import sso
 from review.auth import authenticate, create_user, set_active
 from review.db import session_scope
-from review.errors import AccountLocked, AuthenticationError, ConfigError, InvalidInput, NotReady, PermissionDenied, SignInRefused
+from review.errors import AuthenticationError, ConfigError, InvalidInput, PermissionDenied, SignInRefused
 from review.models import AuditEvent, Role, User, UserReviewRole
 
 ISS = "https://idp.example.com"
@@ -195,12 +195,10 @@ def test_a_local_account_of_the_same_name_is_never_taken_over(engine) -> None:  
 def test_only_an_admin_links_and_never_to_an_account_linked_elsewhere(engine) -> None:  # type: ignore[no-untyped-def]
     rita = sign_in(engine, claims())
     sign_in(engine, claims(sub="00u-adam", preferred_username="adam", groups=("cs-admins",)))
-    with session_scope(engine) as s:
-        with pytest.raises(PermissionDenied):
-            sso.link_sso(s, s.get(User, rita.id), "adam", issuer=ISS, subject="00u-x")
-    with session_scope(engine) as s:
-        with pytest.raises(InvalidInput, match="already linked to rita.sso"):
-            sso.link_sso(s, None, "adam", issuer=ISS, subject="00u-rita")
+    with session_scope(engine) as s, pytest.raises(PermissionDenied):
+        sso.link_sso(s, s.get(User, rita.id), "adam", issuer=ISS, subject="00u-x")
+    with session_scope(engine) as s, pytest.raises(InvalidInput, match="already linked to rita.sso"):
+        sso.link_sso(s, None, "adam", issuer=ISS, subject="00u-rita")
 
 
 def test_a_name_linked_to_another_company_account_is_refused(engine) -> None:  # type: ignore[no-untyped-def]

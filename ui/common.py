@@ -131,10 +131,11 @@ def log_in(user: User) -> None:
     st.session_state[ACTIVITY_KEY] = time.time()
 
 
-def log_out(message: str | None = None) -> None:
+def log_out(message: str | None = None) -> bool:
     """End the session. One signed in with the company account also ends Streamlit's identity
     cookie (st.logout, which goes through the provider's logout), so neither this tab nor a new
-    one is signed in again silently; the browser then reloads the app at its login page."""
+    one is signed in again silently; the browser then reloads the app at its login page, and
+    this returns True (the caller should not rerun: that reload is the next run)."""
     via_sso = bool(st.session_state.get(SSO_KEY))
     for key in list(st.session_state.keys()):
         if key != FLASH_KEY:
@@ -143,6 +144,7 @@ def log_out(message: str | None = None) -> None:
         flash(message, "warning")
     if via_sso:
         st.logout()
+    return via_sso
 
 
 def current_user() -> User | None:

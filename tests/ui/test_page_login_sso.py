@@ -80,8 +80,8 @@ def test_a_company_user_in_a_mapped_group_is_signed_in_then_logged_out_of_both(w
     assert not at.exception
     assert "user_id" not in at.session_state
     assert at.user == {"is_logged_in": False}  # st.logout ended the company session too
-    at.run()
-    assert "user_id" not in at.session_state and at.button(key="login_submit")  # not signed in again silently
+    again = run(world, user=at.user)  # the browser's reload after the provider's logout: a new session
+    assert "user_id" not in again.session_state and again.button(key="login_submit")  # not signed in again silently
 
 
 def test_a_company_user_in_no_mapped_group_sees_why_and_may_sign_out(world) -> None:  # type: ignore[no-untyped-def]
@@ -127,3 +127,27 @@ def test_a_local_user_has_no_signing_password_form(world) -> None:  # type: igno
     at.button(key="login_submit").click().run()
     assert at.title[0].value == "Review queue"
     assert "sidebar_signing_pw_new" not in {t.key for t in at.text_input}
+
+
+def test_an_sso_reviewer_sets_a_signing_password_on_the_draft_page_then_signs_with_it(world) -> None:  # type: ignore[no-untyped-def]
+    from review.checks import warning_ids
+    from review.models import Status
+
+    d = next(d for d in world.drafts(Status.IN_REVIEW) if not d.warning_count)
+    at = run(world, user=company_user(["cs-reviewers"]))
+    at.query_params["draft"] = str(d.id)
+    at.switch_page("ui/pages/draft.py").run()
+    assert not at.exception, at.exception
+    keys = {t.key for t in at.text_input}
+    assert "approve_password" not in keys and "draft_signing_pw_new" in keys  # the form comes first
+    at.text_input(key="draft_signing_pw_new").input("sara-signs-here")
+    at.text_input(key="draft_signing_pw_again").input("sara-signs-here")
+    at.button(key="draft_signing_pw_submit").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    box = at.text_input(key="approve_password")
+    assert box.label == "Re-enter your signing password to sign"
+    assert not warning_ids(d.findings)
+    box.input("sara-signs-here")
+    at.button(key="approve_btn").click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("signed by Sara Single-Sign-On" in s.value for s in at.success)
