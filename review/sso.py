@@ -18,12 +18,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from . import audit
 from .auth import MIN_PASSWORD, ensure_not_locked, hash_password, require_role, signing_hash, verify_hash
 from .config import settings
-from .errors import AuthenticationError, ConfigError, InvalidInput, NotFound, PermissionDenied, SignInRefused
+from .errors import AuthenticationError, ConfigError, Conflict, InvalidInput, NotFound, PermissionDenied, SignInRefused
 from .locks import lock_one
 from .models import Role, User, UserReviewRole, pk, utcnow
 from .review_steps import name_problem
@@ -215,7 +216,10 @@ def sign_in(session: Session, claims: Mapping[str, Any]) -> User:
             oidc_subject=ident.subject,
         )
         session.add(user)
-        session.flush()
+        try:
+            session.flush()
+        except IntegrityError:  # the same company account signing in twice at once (two tabs): one wins
+            raise Conflict("This company account was just signed in elsewhere: reload the page.") from None
         after = {"username": user.username, "role": role, "full_name": user.full_name, "via": "sso", "issuer": ident.issuer, "subject": ident.subject}
         audit.append(session, actor="system", action="user_created", entity="user", entity_id=user.id, after=after)
     else:

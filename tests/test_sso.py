@@ -266,3 +266,13 @@ def test_claims_that_are_not_a_mapping_are_refused(engine) -> None:  # type: ign
 def test_a_username_falls_back_to_the_email_then_the_subject(engine) -> None:  # type: ignore[no-untyped-def]
     assert sign_in(engine, claims(preferred_username=None)).username == "rita"
     assert sign_in(engine, claims(sub="00u-x", preferred_username=None, email=None, name=None)).username == "00u-x"
+
+
+def test_two_first_sign_ins_at_once_end_in_one_user_and_a_plain_conflict(engine, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    from review.errors import Conflict
+
+    sign_in(engine, claims())
+    monkeypatch.setattr(sso, "find_linked", lambda *_a: None)  # the second did not see the first's user yet
+    with pytest.raises(Conflict, match="reload the page"):
+        sign_in(engine, claims(preferred_username="rita.other"))
+    assert len(users(engine)) == 1

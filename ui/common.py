@@ -136,7 +136,9 @@ def log_out(message: str | None = None) -> bool:
     cookie (st.logout, which goes through the provider's logout), so neither this tab nor a new
     one is signed in again silently; the browser then reloads the app at its login page, and
     this returns True (the caller should not rerun: that reload is the next run)."""
-    via_sso = bool(st.session_state.get(SSO_KEY))
+    # Also when this session signed in with the local form over a company cookie: logging out
+    # must not leave a company sign-in behind that the next run would take up silently.
+    via_sso = bool(st.session_state.get(SSO_KEY)) or sso_claims() is not None
     for key in list(st.session_state.keys()):
         if key != FLASH_KEY:
             del st.session_state[key]
