@@ -115,7 +115,8 @@ def lockout(session: Session, name: str, user_id: int | None = None, *, now: dat
     failures: list[datetime] = []  # newest first
     for ev in rows:
         ts = ev.ts if ev.ts.tzinfo else ev.ts.replace(tzinfo=UTC)
-        if ev.action in _RESET:
+        # A company sign-in (review.sso) proves nothing about a password: it never resets the count.
+        if ev.action in _RESET and ev.after.get("via") != "sso":
             break
         if _wrong_password(ev.after) and ev.after.get("attempted") in ("login", "sign"):
             failures.append(ts)

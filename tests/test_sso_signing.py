@@ -138,3 +138,17 @@ def test_bulk_signing_needs_the_signing_password_too(world, draft: Draft) -> Non
     user = sso_user(world.engine)
     with pytest.raises(NotReady), session_scope(world.engine) as s:
         approve_shown(s, user, {draft.id: draft.content_hash}, password="x", meaning=SIGNATURE_MEANINGS[0])  # type: ignore[dict-item]
+
+
+def test_a_company_sign_in_does_not_reset_the_count_of_wrong_signing_passwords(world, draft: Draft, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+    """Else a new tab (a new sign-in) would buy another round of guesses at the signing password."""
+    monkeypatch.setenv("COUNTERSIGN_LOGIN_MAX_FAILURES", "3")
+    user = set_pw(world.engine, sso_user(world.engine), sso_claims=claims())
+    for _ in range(2):
+        with pytest.raises(AuthenticationError):
+            _approve(world.engine, user, draft, "wrong-signing-pw")
+        user = sso_user(world.engine)  # signs in again between guesses
+    with pytest.raises(AuthenticationError):
+        _approve(world.engine, user, draft, "wrong-signing-pw")
+    with pytest.raises(AccountLocked):
+        _approve(world.engine, user, draft, SIGNING)
