@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from . import audit
 from .auth import MIN_PASSWORD, ensure_not_locked, hash_password, require_role, signing_hash, verify_hash
@@ -197,12 +197,12 @@ def sign_in(session: Session, claims: Mapping[str, Any]) -> User:
     if user is None:
         if role is None:
             raise _refuse(NO_GROUP, who)
-        same_name = session.exec(select(User).where(User.username == ident.username)).first()
+        same_name = session.exec(select(User).where(func.lower(User.username) == ident.username.lower())).first()  # "Rita" is rita's namesake
         if same_name is not None:
             linked = "is linked to another company account" if same_name.oidc_subject else "is a local account not linked to your company account"
             raise _refuse(
-                f"A Countersign account named '{ident.username}' already exists and {linked}; it is never taken over. "
-                f"An administrator must link it: python -m review link-sso {ident.username} --issuer ISSUER --subject SUBJECT.",
+                f"A Countersign account named '{same_name.username}' already exists and {linked}; it is never taken over. "
+                f"An administrator must link it: python -m review link-sso {same_name.username} --issuer {ident.issuer} --subject {ident.subject}",
                 who,
                 same_name,
             )

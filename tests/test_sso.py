@@ -176,7 +176,10 @@ def test_a_local_account_of_the_same_name_is_never_taken_over(engine) -> None:  
         create_user(s, admin, username="rita", full_name="Rita Local", role=Role.MARKETER, password="rita-pass-1")
     with pytest.raises(SignInRefused) as e:
         sign_in(engine, claims(preferred_username="rita"))
-    assert "never taken over" in str(e.value) and "administrator must link it" in str(e.value) and "link-sso rita" in str(e.value)
+    assert "never taken over" in str(e.value) and "administrator must link it" in str(e.value)
+    assert f"link-sso rita --issuer {ISS} --subject 00u-rita" in str(e.value)  # what the admin runs, once sure it is the same person
+    with pytest.raises(SignInRefused, match="named 'rita' already exists"):
+        sign_in(engine, claims(preferred_username="Rita"))  # nor by a change of case
     with Session(engine) as s:
         local = s.exec(select(User).where(User.username == "rita")).one()
         assert local.oidc_subject is None and local.role == Role.MARKETER and local.full_name == "Rita Local"
