@@ -151,3 +151,16 @@ def test_an_sso_reviewer_sets_a_signing_password_on_the_draft_page_then_signs_wi
     at.button(key="approve_btn").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("signed by Sara Single-Sign-On" in s.value for s in at.success)
+
+
+def test_a_stale_company_sign_in_is_asked_to_sign_in_again_before_setting_it(world) -> None:  # type: ignore[no-untyped-def]
+    old = company_user(["cs-reviewers"])
+    old["iat"] = old["auth_time"] = int(time.time()) - 3600
+    at = run(world, user=old)
+    at.text_input(key="sidebar_signing_pw_new").input("sara-signs-here")
+    at.text_input(key="sidebar_signing_pw_again").input("sara-signs-here")
+    at.button(key="sidebar_signing_pw_submit").click().run()
+    assert not at.exception
+    assert any("sign in with your company account again" in e.value for e in at.error)
+    assert at.button(key="sidebar_signing_pw_relogin").label == "Sign in with your company account again"
+    assert world.user("sara").signing_password_hash is None
