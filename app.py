@@ -19,8 +19,14 @@ else:
     nav = st.navigation(common.pages_for(user.role, unread=common.unread_notifications(user)))
     with st.sidebar:
         st.markdown(f"**{user.full_name}**  \n`{user.username}` · {user.role}")
+        if user.oidc_subject:  # a company (SSO) account: it signs with a signing password of its own
+            from ui.signing_password import signing_password_form
+
+            with st.expander("Signing password", icon=":material/key:"):
+                signing_password_form(user, key="sidebar_signing_pw")
         if st.button("Log out", key="logout", icon=":material/logout:", width="stretch"):
-            common.log_out()
+            if common.log_out():
+                st.stop()  # a company session: the browser is on its way through the provider's logout
             common.flash("You are logged out.", "success")
             st.rerun()
 common.show_flash()

@@ -12,7 +12,7 @@ from sqlmodel import Session, col, or_, select
 
 from . import audit
 from .config import settings
-from .errors import AccountLocked, AuthenticationError, Conflict, InvalidInput, NotFound, PermissionDenied
+from .errors import AccountLocked, AuthenticationError, Conflict, InvalidInput, NotFound, NotReady, PermissionDenied
 from .models import AuditEvent, Role, User, UserReviewRole, utcnow
 
 _hasher = PasswordHasher()
@@ -23,11 +23,38 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
-def check_password(user: User, password: str) -> bool:
+def verify_hash(hashed: str, password: str) -> bool:
     try:
-        return _hasher.verify(user.password_hash, password)
+        return _hasher.verify(hashed, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+def check_password(user: User, password: str) -> bool:
+    return verify_hash(user.password_hash, password)
+
+
+def signing_hash(user: User) -> str | None:
+    """What a signature's password is checked against: the signing password of a company (SSO)
+    account when it set one (review.sso), else the login password; None when the account has
+    neither (an SSO account before its first signing password)."""
+    return user.signing_password_hash or user.password_hash or None
+
+
+def needs_signing_password(user: User) -> bool:
+    """A company account that must set its signing password before it can sign."""
+    return signing_hash(user) is None
+
+
+def check_signing_password(user: User, password: str) -> bool:
+    """The second identification component of an electronic signature (21 CFR 11.200(a))."""
+    held = signing_hash(user)
+    return bool(password) and held is not None and verify_hash(held, password)
+
+
+def require_signing_password(user: User) -> None:
+    if needs_signing_password(user):
+        raise NotReady("Set your signing password first (the 'Signing password' form): a company account signs with it.")
 
 
 def authenticate(session: Session, username: str, password: str) -> User:
@@ -88,7 +115,8 @@ def lockout(session: Session, name: str, user_id: int | None = None, *, now: dat
     failures: list[datetime] = []  # newest first
     for ev in rows:
         ts = ev.ts if ev.ts.tzinfo else ev.ts.replace(tzinfo=UTC)
-        if ev.action in _RESET:
+        # A company sign-in (review.sso) proves nothing about a password: it never resets the count.
+        if ev.action in _RESET and ev.after.get("via") != "sso":
             break
         if _wrong_password(ev.after) and ev.after.get("attempted") in ("login", "sign"):
             failures.append(ts)

@@ -295,6 +295,7 @@ def regenerate_cmd(draft_id: int, verify: bool, model_path: str | None) -> None:
 cli.add_command(check_command, "check")
 add_review_commands(cli)  # approve, request-changes, reject, review-roles (review/cli_review.py)
 from . import cli_record as cli_record  # noqa: E402  (registers `record` and `verify-record` on `cli`)
+from . import cli_sso as cli_sso  # noqa: E402  (registers `link-sso` on `cli`)
 from . import expiry_cli as expiry_cli  # noqa: E402  (registers `expiring` and `withdraw-campaign` on `cli`)
 from .cli_tokens import register as _register_api_commands  # noqa: E402  (they use this module's helpers)
 

@@ -67,6 +67,12 @@ class Settings:
     worker_poll_seconds: float = 5.0
     worker_max_attempts: int = 5
     fake_filler_seconds: float = 0.0
+    # Company sign-in (review.sso): the ID token claim listing the user's groups, the
+    # `group=role,...` mapping (parsed by review.sso.parse_role_map), and how recent a company
+    # sign-in must be to set a signing password without the old one.
+    oidc_groups_claim: str = "groups"
+    oidc_roles: str = ""
+    oidc_fresh_minutes: int = 10
 
 
 def settings() -> Settings:
@@ -132,6 +138,9 @@ def settings() -> Settings:
         # The fake filler's pretend model time per prompt (tests and bench/workers.py only).
         fake_filler_seconds=_positive_float("COUNTERSIGN_FAKE_FILLER_SECONDS", 0.0, allow_zero=True),
         smtp=_smtp(),
+        oidc_groups_claim=os.environ.get("COUNTERSIGN_OIDC_GROUPS_CLAIM", "").strip() or "groups",
+        oidc_roles=os.environ.get("COUNTERSIGN_OIDC_ROLES", "").strip(),
+        oidc_fresh_minutes=_positive_int("COUNTERSIGN_OIDC_FRESH_MINUTES") or 10,
         # The app's address as recipients' browsers reach it: links in notification emails.
         app_url=(os.environ.get("COUNTERSIGN_APP_URL", "").strip() or "http://localhost:8501").rstrip("/"),
     )

@@ -215,6 +215,16 @@ def m014_generation_queue(conn: Connection) -> None:
         conn.exec_driver_sql(SchemaManager.get_schema().replace("%", "%%"))  # the driver reads % as a placeholder
 
 
+def m015_company_sign_in(conn: Connection) -> None:
+    """Company sign-in (review.sso): users linked to an identity provider's (issuer, subject),
+    unique together, and their signing password. Existing users keep NULL: local accounts."""
+    have = {c["name"] for c in inspect(conn).get_columns("user")}
+    for column in ("oidc_issuer", "oidc_subject", "signing_password_hash"):
+        if column not in have:
+            conn.execute(text(f'ALTER TABLE "user" ADD COLUMN {column} VARCHAR'))
+    conn.execute(text('CREATE UNIQUE INDEX IF NOT EXISTS ux_user_oidc ON "user" (oidc_issuer, oidc_subject)'))
+
+
 MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m001_initial", m001_initial),
     ("m002_review_indexes", m002_review_indexes),
@@ -230,6 +240,7 @@ MIGRATIONS: list[tuple[str, Callable[[Connection], None]]] = [
     ("m012_approval_expiry_and_recalls", m012_approval_expiry_and_recalls),
     ("m013_api_tokens_webhooks", m013_api_tokens_webhooks),
     ("m014_generation_queue", m014_generation_queue),
+    ("m015_company_sign_in", m015_company_sign_in),
 ]
 
 

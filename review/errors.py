@@ -46,6 +46,14 @@ class AccountLocked(AuthenticationError):
     code = "account_locked"
 
 
+class SignInRefused(Refusal):
+    """A company (OpenID Connect) sign-in was refused: no mapped group, a deactivated or unlinked
+    account, or claims that cannot be trusted (review.sso). Not a wrong password: it never counts
+    towards the lock-out."""
+
+    code = "sso_refused"
+
+
 class InvalidTransition(CountersignError):
     """A draft cannot move from its current status to the requested one."""
 

@@ -131,3 +131,25 @@ def test_after_outcome_runs_exactly_one_side_once_and_a_failing_commit_side_is_r
             s.commit()
         s.rollback()  # the session is usable again: session_scope's rollback does not mask the error
         assert s.execute(text("SELECT 1")).scalar_one() == 1
+
+
+def test_m015_adds_company_sign_in_to_an_older_database_keeping_its_users(engine: Engine) -> None:
+    # An older database: users without the columns company sign-in added, m015 not yet applied.
+    with engine.begin() as c:
+        c.execute(text("DROP INDEX IF EXISTS ux_user_oidc"))
+        for column in ("oidc_issuer", "oidc_subject", "signing_password_hash"):
+            c.execute(text(f'ALTER TABLE "user" DROP COLUMN {column}'))
+        c.execute(text("DELETE FROM schema_migrations WHERE name = 'm015_company_sign_in'"))
+        c.execute(
+            text(
+                'INSERT INTO "user" (username, full_name, role, password_hash, active, created_at) '
+                "VALUES ('old', 'Old Timer', 'reviewer', 'x', true, CURRENT_TIMESTAMP)"
+            )
+        )
+    assert "oidc_subject" not in {c["name"] for c in inspect(engine).get_columns("user")}
+    assert db.migrate(engine) == ["m015_company_sign_in"]
+    assert {"oidc_issuer", "oidc_subject", "signing_password_hash"} <= {c["name"] for c in inspect(engine).get_columns("user")}
+    assert "ux_user_oidc" in {ix["name"] for ix in inspect(engine).get_indexes("user")}
+    with engine.connect() as c:
+        row = c.execute(text("SELECT full_name, oidc_issuer, oidc_subject, signing_password_hash FROM \"user\" WHERE username = 'old'")).one()
+    assert tuple(row) == ("Old Timer", None, None, None)  # a local account, as before

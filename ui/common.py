@@ -9,7 +9,7 @@ Permission decisions live in the services; a hidden page is not a permission.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -29,6 +29,9 @@ T = TypeVar("T")
 USER_KEY = "user_id"
 ACTIVITY_KEY = "last_activity"
 FLASH_KEY = "flash"
+SSO_KEY = "signed_in_via_sso"  # this session signed in with the company account (st.user)
+SSO_REFUSED_KEY = "sso_refused"  # why company sign-in refused this session (shown on the login page)
+COMPANY = "company"  # the provider's name in secrets.toml: [auth.company]
 
 
 # ------------------------------------------------------------------ cached resources
@@ -128,20 +131,91 @@ def log_in(user: User) -> None:
     st.session_state[ACTIVITY_KEY] = time.time()
 
 
-def log_out(message: str | None = None) -> None:
+def log_out(message: str | None = None) -> bool:
+    """End the session. One signed in with the company account also ends Streamlit's identity
+    cookie (st.logout, which goes through the provider's logout), so neither this tab nor a new
+    one is signed in again silently; the browser then reloads the app at its login page, and
+    this returns True (the caller should not rerun: that reload is the next run)."""
+    # Also when this session signed in with the local form over a company cookie: logging out
+    # must not leave a company sign-in behind that the next run would take up silently.
+    via_sso = bool(st.session_state.get(SSO_KEY)) or sso_claims() is not None
     for key in list(st.session_state.keys()):
         if key != FLASH_KEY:
             del st.session_state[key]
     if message:
         flash(message, "warning")
+    if via_sso:
+        st.logout()
+    return via_sso
 
 
 def current_user() -> User | None:
-    """The logged-in, still active user, or None. Applies the inactivity timeout."""
+    """The logged-in, still active user, or None. Applies the inactivity timeout. A browser that
+    comes back from company sign-in (st.user) is signed in here through review.sso.sign_in."""
     user = _signed_in_user()
+    if user is None and USER_KEY not in st.session_state:
+        user = _company_user()
     if user is not None:
         st.session_state[ACTIVITY_KEY] = time.time()
     return user
+
+
+# ------------------------------------------------------------------ company sign-in (OIDC)
+
+
+def company_sign_in() -> bool:
+    """Is company sign-in configured: an [auth] section with [auth.company] in secrets.toml?"""
+    try:
+        if not st.secrets.load_if_toml_exists():
+            return False
+        auth = st.secrets.get("auth")
+        return isinstance(auth, Mapping) and isinstance(auth.get(COMPANY), Mapping)
+    except Exception:  # an unreadable secrets file: the local form still works
+        return False
+
+
+def sso_claims() -> dict[str, Any] | None:
+    """The ID token claims of the company sign-in behind this browser session (st.user), if any."""
+    if not company_sign_in():
+        return None
+    info = st.user.to_dict()
+    if not info.get("is_logged_in"):
+        return None
+    return {k: v for k, v in info.items() if k not in ("is_logged_in", "tokens")}
+
+
+def _company_user() -> User | None:
+    """Sign in the user the company account names (once per session; a refusal is kept for the
+    login page to show instead of being asked again on every rerun)."""
+    if st.session_state.get(SSO_REFUSED_KEY):
+        return None
+    claims = sso_claims()
+    if claims is None:
+        return None
+    from review.sso import sign_in
+
+    out = call(sign_in, claims, show_error=False)
+    if not out.ok:
+        st.session_state[SSO_REFUSED_KEY] = str(out.error)
+        return None
+    log_in(out.value)
+    st.session_state[SSO_KEY] = True
+    return out.value  # type: ignore[no-any-return]
+
+
+def company_sign_in_button() -> None:
+    """The login page's way to company sign-in (only when it is configured), and a refusal's reason."""
+    if not company_sign_in():
+        return
+    refused = st.session_state.get(SSO_REFUSED_KEY)
+    if refused:
+        st.error(refused, icon=":material/error:")
+        if st.button("Sign out of the company account", key="sso_sign_out", icon=":material/logout:", width="stretch"):
+            st.session_state.pop(SSO_REFUSED_KEY, None)
+            st.logout()
+    st.divider()
+    if st.button("Sign in with your company account", key="sso_login", icon=":material/badge:", width="stretch"):
+        st.login(COMPANY)
 
 
 def _signed_in_user() -> User | None:
@@ -188,6 +262,7 @@ def login_form() -> None:
             if out.ok:
                 log_in(out.value)
                 st.rerun()
+        company_sign_in_button()
 
 
 def require_user() -> User:

@@ -68,6 +68,13 @@ class User(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     # Where notification emails go (review.notifications); None: in-app inbox only (m010).
     email: str | None = None
+    # Company sign-in (review.sso, m015): the identity provider's issuer and subject this user is
+    # linked to (both None for a local-only user), and the signing password an SSO user re-enters
+    # at each signature (argon2, like password_hash; None until set). A user created by company
+    # sign-in has an empty password_hash: it cannot log in with the local form.
+    oidc_issuer: str | None = None
+    oidc_subject: str | None = None
+    signing_password_hash: str | None = None
 
 
 class Brand(SQLModel, table=True):

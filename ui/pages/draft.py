@@ -10,6 +10,7 @@ from typing import Any
 import streamlit as st
 
 from review import workflow
+from review.auth import needs_signing_password
 from review.generation import regenerate_slot
 from review.models import User
 from review.views import DraftView, draft_view, live_check
@@ -18,6 +19,7 @@ from ui import annotation_panel, common, diff_panel, labels
 from ui.draft_panels import findings_list, held_back, history, md, provenance_banner, slots_table
 from ui.highlight import esc, message_html
 from ui.review_steps_panel import STEP_KEY, plan_panel, step_picker
+from ui.signing_password import signing_password_form
 
 STATUS_COLOR = {
     "checked": "gray",
@@ -76,6 +78,9 @@ def _sign_form_state(d: Any) -> str | None:
 
 def _approve_form(user: User, v: DraftView, action: Action) -> None:
     d = v.draft
+    if needs_signing_password(user):  # a company (SSO) account before its first signing password
+        signing_password_form(user, key="draft_signing_pw")
+        return
     st.markdown(
         f"**Approve (electronic signature)** — signing as **{esc(user.full_name)}**; "
         f"needs {v.policy.approvals_required} distinct approval(s), {v.valid_approval_count} so far.",
@@ -94,7 +99,8 @@ def _approve_form(user: User, v: DraftView, action: Action) -> None:
                 label = f":material/warning: {f.get('message', '')}" + (f" — “{f.get('match')}”" if f.get("match") else "")
                 if st.checkbox(label, key=f"ack_{i}"):
                     acked.append(wid)
-        password = st.text_input("Re-enter your password to sign", type="password", key=SIGN_PASSWORD_KEY)
+        which = "signing password" if user.signing_password_hash else "password"  # company accounts: review.sso
+        password = st.text_input(f"Re-enter your {which} to sign", type="password", key=SIGN_PASSWORD_KEY)
         go = st.form_submit_button("Sign and approve", key=f"{action.name}_btn", type=action.style, icon=":material/verified:")  # type: ignore[arg-type]
     # Sign what the reviewer saw: the hash shown on the previous run, not the one just reloaded.
     seen_key = f"seen_hash_{d.id}"

@@ -27,6 +27,8 @@ def render() -> None:
                 "Role": a.user.role,
                 "Review roles": ", ".join(a.review_roles) if a.user.role == Role.REVIEWER else "",
                 "Active": "active" if a.user.active else "deactivated",
+                # Company sign-in (review.sso): the provider's subject this account is linked to.
+                "Company account": a.user.oidc_subject or "",
                 "Sign-in": f"paused until {common.fmt_ts(a.lockout.until)}" if a.lockout.locked else "ok",
                 "Recent wrong passwords": a.lockout.failures,
                 "Created": common.fmt_ts(a.user.created_at),
