@@ -303,9 +303,13 @@ def test_cli_record_then_verify_without_any_database(published, tmp_path, monkey
         dest.close()
         raw.close()
         url = f"sqlite:///{db}"
-    else:  # a server database: the CLI opens the same one
+    else:  # a server database: the CLI opens the same one, in the test's own schema
+        from sqlalchemy import text
+
         published.session.commit()
-        url = published.engine.url.render_as_string(hide_password=False)
+        schema = published.session.connection().execute(text("select current_schema()")).scalar_one()
+        published.session.commit()
+        url = published.engine.url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
     monkeypatch.setenv("COUNTERSIGN_DATABASE_URL", url)
     runner = CliRunner()
     out = runner.invoke(cli, ["record", str(published.campaign_id), "--out", str(tmp_path / "out")], catch_exceptions=False)
