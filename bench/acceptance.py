@@ -66,6 +66,8 @@ def pool_files(mode: str, temperature: float = DEFAULT_TEMPERATURE) -> tuple[str
         return names
     tag = f"_t{temperature:g}"
     return names[0].replace(".jsonl", f"{tag}.jsonl"), names[1].replace(".jsonl", f"{tag}.jsonl"), names[2].replace(".json", f"{tag}.json")
+
+
 # Recipient fields a message body may use beyond the slot's own inputs (the item's inputs win).
 BASE_ROW = {
     "first_name": "Maria",
