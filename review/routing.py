@@ -209,14 +209,9 @@ def _clean_roles(roles: Iterable[str]) -> tuple[str, ...]:
     return tuple(sorted(out))
 
 
-def set_review_roles(session: Session, actor: User, user_id: int, roles: list[str]) -> tuple[str, ...]:
-    """Replace the review roles a reviewer holds (admin only; audited). Returns the roles held
-    after the change; setting the roles already held changes and records nothing."""
-    require_role(actor, Role.ADMIN)
-    user = lock_one(session, User, user_id, "user")
-    wanted = _clean_roles(roles)
-    if wanted and user.role != Role.REVIEWER:
-        raise InvalidInput(f"{user.username} is a {user.role}; only reviewers hold review roles")
+def replace_review_roles(session: Session, user: User, wanted: tuple[str, ...], *, granted_by: User) -> tuple[str, ...]:
+    """Make `user` hold exactly `wanted` (sorted) and return the roles held before; writes nothing
+    when they are the same. The caller checks permission and writes the audit event."""
     rows = list(session.exec(select(UserReviewRole).where(UserReviewRole.user_id == user.id)).all())
     before = tuple(sorted(r.role for r in rows))
     if before == wanted:
@@ -226,8 +221,22 @@ def set_review_roles(session: Session, actor: User, user_id: int, roles: list[st
             session.delete(r)
     for role in wanted:
         if role not in before:
-            session.add(UserReviewRole(user_id=pk(user), role=role, granted_by=pk(actor)))
+            session.add(UserReviewRole(user_id=pk(user), role=role, granted_by=pk(granted_by)))
     session.flush()
+    return before
+
+
+def set_review_roles(session: Session, actor: User, user_id: int, roles: list[str]) -> tuple[str, ...]:
+    """Replace the review roles a reviewer holds (admin only; audited). Returns the roles held
+    after the change; setting the roles already held changes and records nothing."""
+    require_role(actor, Role.ADMIN)
+    user = lock_one(session, User, user_id, "user")
+    wanted = _clean_roles(roles)
+    if wanted and user.role != Role.REVIEWER:
+        raise InvalidInput(f"{user.username} is a {user.role}; only reviewers hold review roles")
+    before = replace_review_roles(session, user, wanted, granted_by=actor)
+    if before == wanted:
+        return before
     audit.append(
         session,
         actor=actor.username,

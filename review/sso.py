@@ -26,8 +26,9 @@ from .auth import MIN_PASSWORD, ensure_not_locked, hash_password, require_role, 
 from .config import settings
 from .errors import AuthenticationError, ConfigError, Conflict, InvalidInput, NotFound, PermissionDenied, SignInRefused
 from .locks import lock_one
-from .models import Role, User, UserReviewRole, pk, utcnow
+from .models import Role, User, pk, utcnow
 from .review_steps import name_problem
+from .routing import replace_review_roles
 
 REVIEW_PREFIX = "review:"
 NO_GROUP = "Your company account is in none of the groups Countersign maps to a role: ask an administrator."
@@ -249,17 +250,9 @@ def _update(session: Session, user: User, ident: Identity, role: str) -> None:
 
 
 def _sync_review_roles(session: Session, user: User, wanted: tuple[str, ...]) -> None:
-    rows = list(session.exec(select(UserReviewRole).where(UserReviewRole.user_id == user.id)).all())
-    before = tuple(sorted(r.role for r in rows))
+    before = replace_review_roles(session, user, wanted, granted_by=user)
     if before == wanted:
         return
-    for r in rows:
-        if r.role not in wanted:
-            session.delete(r)
-    for name in wanted:
-        if name not in before:
-            session.add(UserReviewRole(user_id=pk(user), role=name, granted_by=pk(user)))
-    session.flush()
     after = {"username": user.username, "review_roles": list(wanted), "via": "sso"}
     audit.append(session, actor="system", action="review_roles_changed", entity="user", entity_id=user.id, before={"review_roles": list(before)}, after=after)
 
