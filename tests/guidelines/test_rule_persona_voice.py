@@ -23,7 +23,6 @@ def _found(tmp_path, fill: str, rule: str = RULE) -> list[str]:
         ("Customers can find their pet insurance documents anywhere.", "Customers"),
         ("Click here to view complete JSON data.", "JSON"),
         ("Here's your extra rewards in one sentence.", "sentence"),
-        ("In your area, we're getting the [pet policy] right here.", "["),
         ("Thank you for trusting Harbor Mutual with your cover. Thank you for 20 years. Their cover matters.", "Their"),
     ],
 )
@@ -38,6 +37,7 @@ def test_reported(tmp_path, fill, match):
         "Keep your pet's vaccination and vet records together; they make it easier to answer questions about their care.",
         "You have been with us for 10 years, and we appreciate your loyalty.",
         "We have received your home insurance claim and are looking at it now.",
+        "See [our guide](https://example.com) for more.",  # brackets in a person's edit are left alone
     ],
 )
 def test_good_fills_pass(tmp_path, fill):

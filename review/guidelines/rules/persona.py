@@ -42,8 +42,10 @@ _THIRD_PERSON = re.compile(
     re.IGNORECASE,
 )
 # The prompt's machinery showing through: it asks for "one sentence" about "customer data" and
-# the model writes about sentences, JSON and data, or leaves a [placeholder].
-_PROMPT_WORDS = re.compile(r"(?<![\w])(?:json|sentences?|premise|instructions?|customer data|the data|placeholder)(?![\w])|[\[\]{}]", re.IGNORECASE)
+# the model writes about sentences, JSON and data. (Brackets are left alone: a person's edit may
+# hold them, and an error here would block it; the one bracketed fill on the tune half, "[pet
+# policy]", was the only catch they added.)
+_PROMPT_WORDS = re.compile(r"(?<![\w])(?:json|sentences?|premise|instructions?|customer data|the data|placeholder)(?![\w])", re.IGNORECASE)
 _SINGULAR = re.compile(r"(?<![\w'\u2019])(?:I|I['\u2019](?:m|ve|d|ll)|[Mm]e|[Mm]y|[Mm]ine|[Mm]yself)(?![\w'\u2019])")
 
 
@@ -55,7 +57,7 @@ class Persona(TextRule):
         "extra_phrases": Opt("terms", default=[], doc="phrases added to the list"),
         "first_person": Opt("bool", default=True, doc="also report I, me, my, mine, myself (the brand speaks as 'we')"),
         "third_person": Opt("bool", default=True, doc="also report the reader talked about instead of to: they, them, their, the customer"),
-        "prompt_words": Opt("bool", default=True, doc="also report the prompt's own words: JSON, sentence, instruction, customer data, [ ] { }"),
+        "prompt_words": Opt("bool", default=True, doc="also report the prompt's own words: JSON, sentence, instruction, customer data"),
     }
     default_level = "error"
     default_scope = "slot"
