@@ -57,6 +57,17 @@ def perform(engine: Engine, action: str, args: dict[str, Any]) -> str:
             workflow.edit_draft(s, who, args["draft"], slots={args["slot"]: args["text"]}, expected_revision=args["revision"])
         elif action == "publish":
             export.publish(s, who, args["campaign"], args["export_dir"])
+        elif action == "remind":
+            from datetime import datetime
+
+            from review.reminders import remind
+
+            report = remind(s, now=datetime.fromisoformat(args["now"]))
+            return f"ok {report.reminded} already {report.already}"
+        elif action == "assign":
+            from review.assignments import assign
+
+            assign(s, who, args["draft"], step=args.get("step", "review"), to_user_id=_user(s, args["to"]).id)  # type: ignore[arg-type]
         elif action == "generate":
             pass
         else:  # pragma: no cover - a typo in the test
