@@ -19,9 +19,13 @@ from sqlalchemy import text
 from sqlmodel import col, select
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_races import ROUNDS, Racers, Shared, campaign, finish, racers, shared  # noqa: E402, F401  (fixtures)
+import test_races  # noqa: E402
+from test_races import ROUNDS, Racers, Shared, campaign, finish  # noqa: E402
 
 from review.models import Assignment, AssignmentState, Notification, NotificationKind, User  # noqa: E402
+
+shared = test_races.shared  # the fixtures: a world in a file (or a PostgreSQL schema), two racers
+racers = test_races.racers
 
 
 def _overdue(shared: Shared, camp_id: int) -> None:
