@@ -11,16 +11,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
+
+from tests.app_server import free_port, seeded_env, streamlit
 
 pytestmark = pytest.mark.browser
 
@@ -39,12 +36,6 @@ ARGS = [
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, str]]:
     if not Path(CHROMIUM).exists():
@@ -57,73 +48,10 @@ def server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[st
     # the inbox count) on 2 shared CPU cores, beside Chromium and the test itself, can take longer
     # than Playwright's default 5 s. Waiting is not a speed test: bench/ui.py measures speed.
     expect.set_options(timeout=20_000)
-    db = tmp_path / "countersign.db"
-    url = f"sqlite:///{db}"
-    env = {
-        **os.environ,
-        "COUNTERSIGN_DATABASE_URL": url,
-        "COUNTERSIGN_FILLER": "fake",
-        "COUNTERSIGN_GUIDELINES_DIR": str(ROOT / "brand_guidelines"),
-        "COUNTERSIGN_TEMPLATES_DIR": str(ROOT / "templates"),
-        "COUNTERSIGN_DATA_DIR": str(tmp_path / "data"),
-        "COUNTERSIGN_EXPORT_DIR": str(tmp_path / "exports"),
-    }
-    for k, v in env.items():
-        if k.startswith("COUNTERSIGN_"):
-            monkeypatch.setenv(k, v)
-    sys.path.insert(0, str(Path(__file__).parent / "ui"))
-    from ui_helpers import seed  # the same demo world as the AppTests
-
-    from review.db import make_engine
-
-    engine = make_engine(url)
-    seed(engine)
-    engine.dispose()
-    port = _free_port()
-    log = tmp_path / "streamlit.log"
-    cmd = [
-        sys.executable,
-        "-m",
-        "streamlit",
-        "run",
-        "app.py",
-        "--server.headless",
-        "true",
-        "--server.port",
-        str(port),
-        "--server.address",
-        "127.0.0.1",
-        "--browser.gatherUsageStats",
-        "false",
-        "--server.fileWatcherType",
-        "none",
-    ]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            deadline = time.monotonic() + 60
-            while True:
-                if proc.poll() is not None:
-                    pytest.fail(f"streamlit exited with {proc.returncode}:\n{log.read_text(errors='replace')[-4000:]}")
-                try:
-                    with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
-                        if r.status == 200:
-                            break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    pytest.fail(f"streamlit did not become healthy in 60 s:\n{log.read_text(errors='replace')[-4000:]}")
-                time.sleep(0.25)
-            yield base, url
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-            if proc.returncode not in (0, -15, None) and os.environ.get("CI"):
-                print(log.read_text(errors="replace")[-4000:])
+    env, url = seeded_env(tmp_path, monkeypatch)
+    port = free_port()
+    with streamlit(env, port, tmp_path / "streamlit.log"):
+        yield f"http://127.0.0.1:{port}", url
 
 
 def _save(page, name: str) -> None:  # type: ignore[no-untyped-def]

@@ -14,14 +14,13 @@ import os
 import secrets
 import shutil
 import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlmodel import Session, select
+
+from tests.app_server import free_port, seeded_env, stop, streamlit, wait_http
 
 pytestmark = pytest.mark.browser
 
@@ -39,38 +38,6 @@ def _missing(reason: str) -> None:
     pytest.skip(reason)
 
 
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _wait_http(url: str, proc: subprocess.Popen[bytes], log: Path, what: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        if proc.poll() is not None:
-            pytest.fail(f"{what} exited with {proc.returncode}:\n{log.read_text(errors='replace')[-4000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=2) as r:
-                if r.status == 200:
-                    return
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what} did not answer in {seconds:.0f} s:\n{log.read_text(errors='replace')[-4000:]}")
-        time.sleep(0.25)
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-
-
 @pytest.fixture(scope="session")
 def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
     """(issuer, the app port its client redirects to): one provider per test session."""
@@ -81,16 +48,16 @@ def provider(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, in
         _missing("tests/oidc/node_modules is missing: `make install-dev` runs npm ci there")
     if not Path(CHROMIUM).exists():
         _missing(f"{CHROMIUM} not installed (make browser installs it)")
-    port, app_port = _free_port(), _free_port()
+    port, app_port = free_port(), free_port()
     log = tmp_path_factory.mktemp("oidc") / "provider.log"
     redirect = f"http://localhost:{app_port}/oauth2callback"
     with log.open("wb") as out:
         proc = subprocess.Popen([str(node), str(OIDC_DIR / "server.js"), str(port), redirect], cwd=OIDC_DIR, stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait_http(f"http://127.0.0.1:{port}/.well-known/openid-configuration", proc, log, "the OpenID Connect provider")
+        wait_http(f"http://127.0.0.1:{port}/.well-known/openid-configuration", proc, log, "the OpenID Connect provider")
         yield f"http://localhost:{port}", app_port
     finally:
-        _stop(proc)
+        stop(proc)
 
 
 @pytest.fixture
@@ -108,40 +75,9 @@ def app(provider: tuple[str, int], tmp_path: Path, monkeypatch: pytest.MonkeyPat
         f'server_metadata_url = "{issuer}/.well-known/openid-configuration"\n'
         'client_kwargs = { prompt = "login" }\n'
     )
-    url = f"sqlite:///{tmp_path / 'countersign.db'}"
-    env = {
-        **os.environ,
-        "COUNTERSIGN_DATABASE_URL": url,
-        "COUNTERSIGN_FILLER": "fake",
-        "COUNTERSIGN_GUIDELINES_DIR": str(ROOT / "brand_guidelines"),
-        "COUNTERSIGN_TEMPLATES_DIR": str(ROOT / "templates"),
-        "COUNTERSIGN_DATA_DIR": str(tmp_path / "data"),
-        "COUNTERSIGN_EXPORT_DIR": str(tmp_path / "exports"),
-        "COUNTERSIGN_OIDC_ROLES": ROLES,
-    }
-    for k, v in env.items():
-        if k.startswith("COUNTERSIGN_"):
-            monkeypatch.setenv(k, v)
-    sys.path.insert(0, str(Path(__file__).parent / "ui"))
-    from ui_helpers import seed  # the demo world: its local users stay
-
-    from review.db import make_engine
-
-    engine = make_engine(url)
-    seed(engine)
-    engine.dispose()
-    log = tmp_path / "streamlit.log"
-    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port", str(port)]
-    cmd += ["--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none", "--secrets.files", str(secrets_file)]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-    try:
-        _wait_http(f"http://127.0.0.1:{port}/_stcore/health", proc, log, "streamlit")
+    env, url = seeded_env(tmp_path, monkeypatch, COUNTERSIGN_OIDC_ROLES=ROLES)  # the demo's local users stay
+    with streamlit(env, port, tmp_path / "streamlit.log", "--secrets.files", str(secrets_file)):
         yield f"http://localhost:{port}", url
-    finally:
-        _stop(proc)
-        if os.environ.get("CI"):
-            print(log.read_text(errors="replace")[-4000:])
 
 
 def _sign_in_at_the_provider(page, login: str) -> None:  # type: ignore[no-untyped-def]
