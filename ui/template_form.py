@@ -21,7 +21,7 @@ from review.guidelines.rule import word_count
 from review.yamlsafe import loads
 
 TOP_KEYS = ("name", "channel", "description", "subject", "slots")
-SLOT_KEYS = ("mode", "base", "instruction", "inputs", "max_words", "examples", "alternatives", "fallback")
+SLOT_KEYS = ("mode", "base", "instruction", "inputs", "must_name", "max_words", "examples", "alternatives", "fallback")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
@@ -41,6 +41,7 @@ class SlotForm:
     base: str | None = None  # adapt: the approved sentence
     # choose: the `alternatives:` block's lines as the source wrote them (kept, not edited here)
     alternatives_lines: list[str] = field(default_factory=list)
+    must_name: list[str] | None = None  # None: not written; else the inputs the text must name
 
 
 @dataclass
@@ -109,9 +110,10 @@ def parse_form(source: str) -> TemplateForm:
             key, raw = m.groups()
             in_examples = key == "examples" and raw == ""
             in_alternatives = key == "alternatives" and raw == ""
-            if key not in SLOT_KEYS or (not raw and key not in ("examples", "alternatives")) or (key == "inputs" and not raw.startswith("[")):
+            listed = key in ("inputs", "must_name")
+            if key not in SLOT_KEYS or (not raw and key not in ("examples", "alternatives")) or (listed and not raw.startswith("[")):
                 raise FormUnsupported(f"slot line not written by the builder: {line!r}")
-            if key != "inputs" and (s := _style(raw)):
+            if not listed and (s := _style(raw)):
                 form.quoted[("slots", slot, key)] = s
         elif (m := re.fullmatch(r" {6}- (.*)", line)) and in_examples and slot is not None:
             index = examples_seen.get(slot, 0)
@@ -138,6 +140,7 @@ def parse_form(source: str) -> TemplateForm:
                 mode=None if s.get("mode") is None else str(s["mode"]),
                 base=None if s.get("base") is None else str(s["base"]),
                 alternatives_lines=alternatives.get(str(name), []),
+                must_name=None if s.get("must_name") is None else [str(i) for i in s["must_name"]],
             )
         )
     if write_form(form) != source.replace("\r\n", "\n"):
@@ -186,6 +189,8 @@ def write_form(form: TemplateForm) -> str:
                 if s.instruction or s.mode in (None, "write"):
                     lines.append(f"    instruction: {_scalar(s.instruction, form.quoted.get(('slots', s.name, 'instruction')))}")
                 lines.append(f"    inputs: [{', '.join(s.inputs)}]")
+                if s.must_name:
+                    lines.append(f"    must_name: [{', '.join(s.must_name)}]")
                 lines.append(f"    max_words: {int(s.max_words)}")
                 if s.examples:
                     lines.append("    examples:")

@@ -52,7 +52,9 @@ def test_a_marketer_builds_a_template_in_the_form(app, world):
     assert not at.exception
     assert "{{ slots.closing }}" in at.text_area(key="bf_0_body").value
     at.text_area(key="bf_0_s_closing_instruction").input("Write one short closing line that mentions the city.")
-    at.multiselect(key="bf_0_s_closing_inputs").set_value(["city"])
+    at.multiselect(key="bf_0_s_closing_inputs").set_value(["city"]).run()
+    assert at.multiselect(key="bf_0_s_closing_must_name").options == ["city"]  # only inputs the slot sees
+    at.multiselect(key="bf_0_s_closing_must_name").set_value(["city"])
     at.number_input(key="bf_0_s_closing_max_words").set_value(3)
     at.text_area(key="bf_0_s_closing_examples").input("See you in Bristol.\nHello, Leeds!")
     at.text_input(key="bf_0_s_closing_fallback").input("See you soon.").run()
@@ -67,7 +69,7 @@ def test_a_marketer_builds_a_template_in_the_form(app, world):
     assert spec.name == "Spring check-in" and spec.subject == "A note for you"
     assert list(spec.slots) == ["opening", "closing"]
     closing = spec.slots["closing"]
-    assert list(closing.inputs) == ["city"] and closing.max_words == 3 and list(closing.examples) == ["See you in Bristol.", "Hello, Leeds!"]
+    assert list(closing.inputs) == ["city"] and closing.must_name == ("city",) and closing.max_words == 3 and list(closing.examples) == ["See you in Bristol.", "Hello, Leeds!"]
     assert closing.fallback == "See you soon." and "first_name" in spec.merge_fields
     assert parse_form(tv.source).slots[1].name == "closing"  # the builder reads its own file again
 

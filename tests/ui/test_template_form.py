@@ -65,3 +65,16 @@ def test_the_budget_refuses_limits_that_break_the_brands_share() -> None:
     form.slots[0].max_words = most + 1
     assert not budget(form, 0.4).ok
     assert budget(form, None).ok
+
+
+def test_must_name_round_trips_and_an_edit_writes_it_for_the_parser() -> None:
+    policy = load_brand(ROOT / "brand_guidelines" / "harbor-mutual")
+    source = (ROOT / "templates" / "harbor-mutual" / "home-welcome.j2").read_text(encoding="utf-8")
+    with_it = source.replace("    inputs: [city]\n", "    inputs: [city]\n    must_name: [city]\n", 1)
+    form = parse_form(with_it)
+    assert form.slots[0].must_name == ["city"] and write_form(form) == with_it  # byte for byte
+    assert parse_template(write_form(form), policy).slots["welcome"].must_name == ("city",)
+    form.slots[0].must_name = None  # the builder's "none chosen": the key is not written
+    assert "must_name" not in write_form(form) and parse_template(write_form(form), policy).slots["welcome"].must_name == ()
+    with pytest.raises(FormUnsupported):  # a block list is the raw editor's
+        parse_form(source.replace("    inputs: [city]\n", "    inputs: [city]\n    must_name:\n      - city\n", 1))

@@ -123,6 +123,7 @@ def _init_slot(pick: int, s: SlotForm) -> None:
     ss = st.session_state
     ss[_k(pick, "s", s.name, "instruction")] = s.instruction
     ss[_k(pick, "s", s.name, "inputs")] = list(s.inputs)
+    ss[_k(pick, "s", s.name, "must_name")] = list(s.must_name or [])
     ss[_k(pick, "s", s.name, "max_words")] = int(s.max_words)
     ss[_k(pick, "s", s.name, "examples")] = "\n".join(s.examples)
     ss[_k(pick, "s", s.name, "fallback")] = s.fallback
@@ -137,6 +138,7 @@ def _form_from_state(pick: int) -> TemplateForm:
             name=n,
             instruction=ss.get(_k(pick, "s", n, "instruction"), ""),
             inputs=list(ss.get(_k(pick, "s", n, "inputs"), [])),
+            must_name=[f for f in ss.get(_k(pick, "s", n, "must_name"), []) if f in ss.get(_k(pick, "s", n, "inputs"), [])] or None,
             max_words=int(ss.get(_k(pick, "s", n, "max_words"), 20)),
             examples=[e.strip() for e in str(ss.get(_k(pick, "s", n, "examples"), "")).split("\n") if e.strip()],
             fallback=ss.get(_k(pick, "s", n, "fallback"), ""),
@@ -229,6 +231,15 @@ def _builder(pick: int, initial: str, policy: BrandPolicy) -> str | None:
             h2.button("Remove slot", key=_k(pick, "rm", name), on_click=_remove_slot, args=(pick, name), icon=":material/delete:", width="stretch")
             st.text_area("Instruction to the model", key=_k(pick, "s", name, "instruction"), height=68)
             st.multiselect("Inputs the model may see", fields, key=_k(pick, "s", name, "inputs"), help="Only the brand's allowed, non-sensitive fields.")
+            given = list(st.session_state.get(_k(pick, "s", name, "inputs"), []))
+            must_key = _k(pick, "s", name, "must_name")
+            st.session_state[must_key] = [f for f in st.session_state.get(must_key, []) if f in given]  # only inputs it still sees
+            st.multiselect(
+                "Inputs the text must name",
+                given,
+                key=must_key,
+                help="A model-written text that leaves one of these out is dropped (the brand's `mention` rule); approved text is never held to it.",
+            )
             top = max(current, most) if most is not None else 500
             st.number_input(
                 "Word limit",
