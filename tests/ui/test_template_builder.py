@@ -69,7 +69,8 @@ def test_a_marketer_builds_a_template_in_the_form(app, world):
     assert spec.name == "Spring check-in" and spec.subject == "A note for you"
     assert list(spec.slots) == ["opening", "closing"]
     closing = spec.slots["closing"]
-    assert list(closing.inputs) == ["city"] and closing.must_name == ("city",) and closing.max_words == 3 and list(closing.examples) == ["See you in Bristol.", "Hello, Leeds!"]
+    assert closing.must_name == ("city",)
+    assert list(closing.inputs) == ["city"] and closing.max_words == 3 and list(closing.examples) == ["See you in Bristol.", "Hello, Leeds!"]
     assert closing.fallback == "See you soon." and "first_name" in spec.merge_fields
     assert parse_form(tv.source).slots[1].name == "closing"  # the builder reads its own file again
 
