@@ -228,7 +228,8 @@ class Pipeline:
         ctx = self.context(item)
         variant, session = self.objects(item)
         slot = ctx.spec.slots[item.slot]
-        if slot.mode == "adapt" and (problem := adapt_drop(slot, text, {k: str(variant.inputs.get(k, "")) for k in slot.inputs})):
+        floor = brand_rules(item.brand)[1].adapt_min_similarity
+        if slot.mode == "adapt" and (problem := adapt_drop(slot, text, {k: str(variant.inputs.get(k, "")) for k in slot.inputs}, floor=floor)):
             return [problem[0]]
         rules, policy = brand_rules(item.brand)
         base = baseline(session, ctx, variant)  # type: ignore[arg-type]  # stands in for a Session

@@ -44,7 +44,7 @@ BRAND_KEYS = {
     "review",
 }
 MAX_APPROVAL_VALID_DAYS = 3650  # ten years: a longer "expiry" is a typo, not a policy
-PERSONALIZATION_KEYS = {"max_slots", "max_personalized_share", "fields", "allowed_fields", "sensitive_fields"}
+PERSONALIZATION_KEYS = {"max_slots", "max_personalized_share", "adapt_min_similarity", "fields", "allowed_fields", "sensitive_fields"}
 # Special-category data that is never personalized on, whatever a brand file says.
 ALWAYS_SENSITIVE = (
     "health_condition",
@@ -71,6 +71,8 @@ class BrandPolicy:
     voice: str = ""
     max_slots: int = 3
     max_personalized_share: float | None = None
+    # The meaning floor of an `adapt` slot's candidates (review.slot_modes); None: the default.
+    adapt_min_similarity: float | None = None
     allowed_fields: tuple[str, ...] = ()
     sensitive_fields: tuple[str, ...] = ALWAYS_SENSITIVE
     # Typed declarations from `personalization.fields`; a field only in allowed_fields is text.
@@ -195,6 +197,9 @@ class _Parser:
         share = pers.get("max_personalized_share")
         if share is not None and (isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 < share <= 1):
             raise self.fail("'max_personalized_share' must be a number above 0 and at most 1", "personalization", "max_personalized_share")
+        floor = pers.get("adapt_min_similarity")
+        if floor is not None and (isinstance(floor, bool) or not isinstance(floor, (int, float)) or not 0 <= floor < 1):
+            raise self.fail("'adapt_min_similarity' must be a number from 0 to below 1 (e.g. 0.55)", "personalization", "adapt_min_similarity")
         allowed, typed, sensitive = self.fields(pers)
         channels, reason, where = parse_channels(data.get("channels"))
         if reason:
@@ -211,6 +216,7 @@ class _Parser:
             voice=str(data.get("voice") or ""),
             max_slots=self.whole(pers.get("max_slots", 3), 0, 10, "personalization", "max_slots"),
             max_personalized_share=float(share) if share is not None else None,
+            adapt_min_similarity=float(floor) if floor is not None else None,
             allowed_fields=allowed,
             sensitive_fields=sensitive,
             fields=typed,

@@ -447,3 +447,33 @@ def test_choose_picks_deterministically_and_falls_back_when_nothing_fits() -> No
     bare = dataclasses.replace(slot, alternatives=slot.alternatives[:2])
     text, meta = choose_fill(bare, {"age_band": "unknown"})
     assert (text, meta["source"]) == (slot.fallback, "fallback") and "no alternative" in meta["fell_back"]
+
+
+def test_a_brands_adapt_floor_is_read_with_its_line_and_decides_drift(tmp_path: Path) -> None:
+    """personalization.adapt_min_similarity: per brand, validated with file and line; the
+    pipeline's adapt_drop uses it in place of the default."""
+    from review.brands import BrandFileError, load_brand
+    from review.generation.modes import adapt_drop
+    from review.slot_modes import ADAPT_SIMILARITY_FLOOR
+    from review.templates import parse_template
+
+    base = (Path(__file__).parent / "fixtures" / "brands" / "acme-pharma" / "brand.yaml").read_text()
+    folder = tmp_path / "acme"
+    folder.mkdir()
+    (folder / "brand.yaml").write_text(base, encoding="utf-8")
+    assert load_brand(folder).adapt_min_similarity is None
+    with_floor = base.replace("personalization:\n", "personalization:\n  adapt_min_similarity: 0.8\n", 1)
+    (folder / "brand.yaml").write_text(with_floor, encoding="utf-8")
+    assert load_brand(folder).adapt_min_similarity == 0.8
+    line = base.splitlines().index("personalization:") + 2
+    for bad in ("1", "-0.1", "true", "'0.5'"):
+        (folder / "brand.yaml").write_text(with_floor.replace("0.8", bad, 1), encoding="utf-8")
+        with pytest.raises(BrandFileError, match="adapt_min_similarity") as e:
+            load_brand(folder)
+        assert e.value.line == line
+    slot = parse_template(MODES_TEMPLATE).slots["greeting"]
+    text, inputs = "Hello from all of us at Acme to everyone in York.", {"city": "York"}
+    assert ADAPT_SIMILARITY_FLOOR < 0.7
+    assert adapt_drop(slot, text, inputs, sim=lambda a, b: 0.7) is None  # the default floor
+    rule, why = adapt_drop(slot, text, inputs, sim=lambda a, b: 0.7, floor=0.8)  # type: ignore[misc]
+    assert rule == "adapt.meaning" and "floor 0.80" in why

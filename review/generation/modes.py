@@ -36,14 +36,21 @@ def choose_fill(slot: SlotSpec, inputs: Mapping[str, str], sim: Callable[[str, s
     return slot.alternatives[idx].text, {"source": "alternative", "mode": "choose", "alternative": idx, **why}
 
 
-def adapt_drop(slot: SlotSpec, text: str, inputs: Mapping[str, str], sim: Callable[[str, str], float] | None = None) -> tuple[str, str] | None:
-    """(rule id, why) when an adapted candidate may not compete; None when it may."""
+def adapt_drop(
+    slot: SlotSpec, text: str, inputs: Mapping[str, str], sim: Callable[[str, str], float] | None = None, floor: float | None = None
+) -> tuple[str, str] | None:
+    """(rule id, why) when an adapted candidate may not compete; None when it may. `floor`: the
+    brand's `adapt_min_similarity` (None: the default)."""
     score = round((sim or similarity)(text, slot.base), 4)
-    return adapt_problem(text, slot.base, inputs, score, ADAPT_SIMILARITY_FLOOR)
+    return adapt_problem(text, slot.base, inputs, score, ADAPT_SIMILARITY_FLOOR if floor is None else floor)
 
 
 def judge(
-    slot: SlotSpec, cleaned: Sequence[str], inputs: Mapping[str, str], findings_of: Callable[[str], list[dict[str, Any]]]
+    slot: SlotSpec,
+    cleaned: Sequence[str],
+    inputs: Mapping[str, str],
+    findings_of: Callable[[str], list[dict[str, Any]]],
+    adapt_floor: float | None = None,
 ) -> tuple[list[float | None], list[dict[str, Any]], list[dict[str, float] | None]]:
     """(score per candidate or None, the dropped ones with rule and why, score parts per candidate)."""
     scores: list[float | None] = []
@@ -60,7 +67,7 @@ def judge(
             drop(i, text, "cleaning", "nothing usable was left after cleaning the model's output")
             continue
         if slot.mode == "adapt":
-            problem = adapt_drop(slot, text, inputs)
+            problem = adapt_drop(slot, text, inputs, floor=adapt_floor)
             if problem is not None:
                 drop(i, text, *problem)
                 continue

@@ -140,7 +140,7 @@ def select_fill(session: Session, ctx: CampaignContext, variant: Variant, slot: 
         # findings the all-fallback message does not have (a budget overrun, say).
         return [f.to_dict() for f in findings if f.slot == slot.name or (f.slot is None and (f.rule, f.match) not in baseline)]
 
-    scores, dropped, parts = judge(slot, cleaned, inputs, findings_of)
+    scores, dropped, parts = judge(slot, cleaned, inputs, findings_of, policy.adapt_min_similarity)
     best = choose_best(cleaned, scores)
     meta: dict[str, Any] = {"candidates": len(candidates), "qualified": sum(s is not None for s in scores), "mode": slot.mode, "dropped": dropped}
     if best is None:
