@@ -57,6 +57,16 @@ def require_signing_password(user: User) -> None:
         raise NotReady("Set your signing password first (the 'Signing password' form): a company account signs with it.")
 
 
+def verify_signer(session: Session, user: User, password: str, who: dict) -> None:
+    """The password check of an electronic signature (single or bulk): the account must have a
+    signing password, must not be paused by the lock-out, and the password must match; a wrong
+    one is an AuthenticationError carrying `who` (recorded, and counted towards the lock-out)."""
+    require_signing_password(user)
+    ensure_not_locked(session, user.username, user.id, who)
+    if not check_signing_password(user, password):
+        raise AuthenticationError("Signature refused: the password does not match.", **who)
+
+
 def authenticate(session: Session, username: str, password: str) -> User:
     user = session.exec(select(User).where(User.username == username.strip())).first()
     # The attempted name, cut and stripped of control characters: it is untrusted input.

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from . import routing
-from .auth import check_signing_password, ensure_not_locked, require_role, require_signing_password
-from .errors import AuthenticationError, CountersignError, InvalidInput, NotReady
+from .auth import require_role, verify_signer
+from .errors import CountersignError, InvalidInput, NotReady
 from .locks import lock_rows
 from .models import Approval, Draft, Role, Status, User
 from .workflow import SIGNATURE_MEANINGS, approve, brand_policy, get_draft, valid_approvals
@@ -68,10 +68,7 @@ def approve_shown(session: Session, actor: User, shown: Mapping[int, str], *, pa
     if meaning not in SIGNATURE_MEANINGS:
         raise InvalidInput(f"choose what the signature means: {'; '.join(SIGNATURE_MEANINGS)}")
     who = {"actor": actor.username, "attempted": "sign", "entity": "draft", "entity_id": ",".join(str(i) for i in shown)}
-    require_signing_password(actor)
-    ensure_not_locked(session, actor.username, actor.id, who)
-    if not check_signing_password(actor, password):
-        raise AuthenticationError("Signature refused: the password does not match.", **who)
+    verify_signer(session, actor, password, who)
     # Lock every draft first (in id order). On SQLite this also opens the real transaction, so
     # each draft's savepoint below nests inside it and a crash mid-batch undoes the whole batch.
     lock_rows(session, Draft, list(shown))

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, func, select
 
 from . import audit
-from .auth import MIN_PASSWORD, ensure_not_locked, hash_password, require_role, signing_hash, verify_hash
+from .auth import MIN_PASSWORD, check_signing_password, ensure_not_locked, hash_password, require_role
 from .config import settings
 from .errors import AuthenticationError, ConfigError, Conflict, InvalidInput, NotFound, PermissionDenied, SignInRefused
 from .locks import lock_one
@@ -310,8 +310,7 @@ def set_signing_password(
         raise InvalidInput("a local account signs with its login password; a signing password is for company accounts")
     if current_password:
         ensure_not_locked(session, user.username, user.id, who)
-        held = signing_hash(user)
-        if held is None or not verify_hash(held, current_password):
+        if not check_signing_password(user, current_password):
             raise AuthenticationError("The current signing password does not match.", **who)
     elif not sso_is_fresh(user, sso_claims):
         minutes = settings().oidc_fresh_minutes

@@ -26,11 +26,11 @@ from sqlmodel import Session, col, select
 
 from . import assignments, audit, routing, webhooks
 from .annotations import submit_problem as annotation_problem
-from .auth import check_signing_password, ensure_not_locked, require_role, require_signing_password
+from .auth import require_role, verify_signer
 from .brands import BrandPolicy, policy_fingerprint, policy_for
 from .checks import warning_ids
 from .editing import edit_draft as edit_draft
-from .errors import AuthenticationError, Conflict, InvalidInput, InvalidTransition, NotReady, PermissionDenied
+from .errors import Conflict, InvalidInput, InvalidTransition, NotReady, PermissionDenied
 from .expiry import renew, renewable
 from .locks import lock_draft, lock_rows
 from .models import Approval, Comment, Draft, Role, Status, User, pk
@@ -226,10 +226,7 @@ def approve(
     once every step is signed by distinct eligible reviewers, as brand.yaml says now."""
     draft = lock_draft(session, draft_id)
     _decision_guard(session, actor, draft)
-    require_signing_password(actor)
-    ensure_not_locked(session, actor.username, actor.id, _attempt(actor, "sign", draft))
-    if not check_signing_password(actor, password):
-        raise AuthenticationError("Signature refused: the password does not match.", **_attempt(actor, "sign", draft))
+    verify_signer(session, actor, password, _attempt(actor, "sign", draft))
     if meaning not in SIGNATURE_MEANINGS:
         raise InvalidInput(f"choose what the signature means: {'; '.join(SIGNATURE_MEANINGS)}")
     if expected_content_hash != draft.content_hash:
