@@ -7,13 +7,8 @@ from __future__ import annotations
 
 import click
 
-from .cli import _engine, _login, cli, friendly
-
-# The same options as review/cli.py's (declared here too: mypy cannot type them through the import cycle).
-as_user = click.option("--as", "username", required=True, help="Acting admin's username.")
-password_opt = click.option(
-    "--password", envvar="COUNTERSIGN_PASSWORD", prompt=True, hide_input=True, help="Acting user's password (or env COUNTERSIGN_PASSWORD)."
-)
+from .cli import cli
+from .cli_common import as_user, engine, friendly, login, password_opt
 
 
 @cli.command("link-sso")
@@ -28,6 +23,6 @@ def link_sso_cmd(account: str, issuer: str, subject: str, username: str, passwor
     from .db import session_scope
     from .sso import link_sso
 
-    with session_scope(_engine()) as s:
-        user = link_sso(s, _login(s, username, password), account, issuer=issuer, subject=subject)
+    with session_scope(engine()) as s:
+        user = link_sso(s, login(s, username, password), account, issuer=issuer, subject=subject)
         click.echo(f"{user.username} is linked to {issuer} / {subject}; company sign-in now lands on this account")
