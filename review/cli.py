@@ -297,7 +297,7 @@ add_review_commands(cli)  # approve, request-changes, reject, review-roles (revi
 from . import cli_record as cli_record  # noqa: E402  (registers `record` and `verify-record` on `cli`)
 from . import cli_sso as cli_sso  # noqa: E402  (registers `link-sso` on `cli`)
 from . import expiry_cli as expiry_cli  # noqa: E402  (registers `expiring` and `withdraw-campaign` on `cli`)
-from .cli_tokens import register as _register_api_commands  # noqa: E402  (they use this module's helpers)
+from .cli_tokens import register as _register_api_commands  # noqa: E402  (registers token, webhook and deliver-webhooks on `cli`)
 
 _register_api_commands(cli)
 cli.add_command(worker_command, "worker")

@@ -9,14 +9,10 @@ import time
 
 import click
 
-from .cli import _engine, _login, friendly
+from .cli_common import as_user, friendly, password_opt
+from .cli_common import engine as _engine
+from .cli_common import login as _login
 from .models import ApiScope, WebhookEvent
-
-# The same options as review/cli.py's (declared here too: mypy cannot type them through the import cycle).
-as_user = click.option("--as", "username", required=True, help="Acting admin's username.")
-password_opt = click.option(
-    "--password", envvar="COUNTERSIGN_PASSWORD", prompt=True, hide_input=True, help="Acting user's password (or env COUNTERSIGN_PASSWORD)."
-)
 
 
 def _when(ts: object) -> str:
