@@ -42,7 +42,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from review.checks import approved_texts, brand_rules, build_context, check_message  # noqa: E402
+from review.checks import brand_rules, build_context, check_message  # noqa: E402
 from review.filling import GenerationSettings, clean_output, load_filler  # noqa: E402
 from review.generation.modes import adapt_drop, choose_fill  # noqa: E402
 from review.generation.pipeline import CampaignContext, baseline, derive_seed, select_fill, slot_prompt  # noqa: E402
@@ -367,7 +367,7 @@ def run(filler: Any, pipe: Pipeline, items: list[Item], n: int, settings: Genera
     for it, cands in zip(items, raw, strict=True):
         text, meta = pipe.select(it, cands)
         source = meta.get("source")
-        if source == "model" and text.strip() in approved_texts(pipe.context(it).spec.slots[it.slot]):
+        if source == "model" and text.strip() in pipe.context(it).spec.slots[it.slot].approved_wording():
             source = "base"  # the model gave back approved words unchanged: no personalization happened
         results.append({"item": it.id, "source": source, "text": text, "raw": cands})
     secs, cpu = time.perf_counter() - t0, time.process_time() - c0

@@ -15,7 +15,7 @@ from .brands import BrandPolicy, policy_for
 from .config import settings
 from .guidelines import CheckContext, Finding, RuleSet, load_ruleset
 from .models import Brand, Campaign, Draft, Recipient, Variant
-from .templates import SlotSpec, TemplateSpec, render
+from .templates import TemplateSpec, render
 
 _lock = threading.Lock()
 _cache: dict[Path, tuple[int, RuleSet, BrandPolicy]] = {}
@@ -96,14 +96,9 @@ def build_context(spec: TemplateSpec, policy: BrandPolicy, slots: dict[str, str]
         slot_examples={k: list(s.examples) for k, s in spec.slots.items()},
         slot_instructions={k: s.instruction for k, s in spec.slots.items()},
         field_values={f.name: f.values for f in policy.fields if f.values},
-        slot_approved={k: approved_texts(s) for k, s in spec.slots.items()},
+        slot_approved={k: s.approved_wording() for k, s in spec.slots.items()},
         slot_must_name={k: s.must_name for k, s in spec.slots.items() if s.must_name},
     )
-
-
-def approved_texts(slot: SlotSpec) -> tuple[str, ...]:
-    """The words people approved for a slot as they are: its fallback, base and alternatives."""
-    return tuple(t.strip() for t in (slot.fallback, slot.base, *(a.text for a in slot.alternatives)) if t and t.strip())
 
 
 def check_slots(session: Session, campaign: Campaign, variant: Variant, spec: TemplateSpec, slots: dict[str, str]) -> list[dict[str, Any]]:

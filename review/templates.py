@@ -92,6 +92,11 @@ class SlotSpec:
     # rule reports a fill that leaves one out (brand_guidelines/README.md).
     must_name: tuple[str, ...] = ()
 
+    def approved_wording(self) -> tuple[str, ...]:
+        """The words people approved for this slot as they are: its fallback, base and
+        alternatives (rules about what a model-written fill must do leave these alone)."""
+        return tuple(t.strip() for t in (self.fallback, self.base, *(a.text for a in self.alternatives)) if t and t.strip())
+
     def approved_texts(self) -> dict[str, Any]:
         """The mode and the approved texts it draws on: part of the fill cache's key."""
         return {"mode": self.mode, "base": self.base, "alternatives": [[a.text, [[f, list(v)] for f, v in a.when]] for a in self.alternatives]}

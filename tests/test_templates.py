@@ -231,14 +231,12 @@ def test_a_write_slot_still_needs_its_instruction() -> None:
 
 
 def test_must_name_lists_inputs_and_reaches_the_check_context() -> None:
-    from review.checks import approved_texts
-
     src = MODES.replace("    inputs: [city]\n", "    inputs: [city]\n    must_name: [city]\n", 1)
     spec = parse_template(src, MODES_POLICY)
     assert spec.slots["opening"].must_name == ("city",) and spec.slots["tip"].must_name == ()
     alternatives = ("Gold members get priority support.", "Silver members can upgrade any time.", "Thanks for reading.")
-    assert approved_texts(spec.slots["tip"]) == ("Thanks for reading.", *alternatives)
-    assert approved_texts(spec.slots["opening"]) == ("Hello from all of us.", "Hello from all of us.")
+    assert spec.slots["tip"].approved_wording() == ("Thanks for reading.", *alternatives)
+    assert spec.slots["opening"].approved_wording() == ("Hello from all of us.", "Hello from all of us.")
 
 
 @pytest.mark.parametrize(
