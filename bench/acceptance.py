@@ -228,10 +228,10 @@ class Pipeline:
         ctx = self.context(item)
         variant, session = self.objects(item)
         slot = ctx.spec.slots[item.slot]
-        floor = brand_rules(item.brand)[1].adapt_min_similarity
-        if slot.mode == "adapt" and (problem := adapt_drop(slot, text, {k: str(variant.inputs.get(k, "")) for k in slot.inputs}, floor=floor)):
-            return [problem[0]]
         rules, policy = brand_rules(item.brand)
+        inputs = {k: str(variant.inputs.get(k, "")) for k in slot.inputs}
+        if slot.mode == "adapt" and (problem := adapt_drop(slot, text, inputs, floor=policy.adapt_min_similarity)):
+            return [problem[0]]
         base = baseline(session, ctx, variant)  # type: ignore[arg-type]  # stands in for a Session
         fallbacks = {k: s.fallback for k, s in ctx.spec.slots.items()}
         found = check_message(rules, policy, ctx.spec, build_context(ctx.spec, policy, {**fallbacks, item.slot: text}, variant, session.recipient))
@@ -320,8 +320,9 @@ def metrics(results: list[dict[str, Any]], labels: dict[tuple[str, str], dict[st
 
     acceptance = approvable / labeled, over the fills the model wrote (fallbacks excluded);
     fallback rate = fills that fell back (the human-written fallback, or an adapt slot's approved
-    base, including a candidate that gave the approved words back unchanged) / all fills; a choose slot's approved alternative is neither model-written nor a
-    fallback (counted as `approved_text`);
+    base, including a candidate that gave the approved words back unchanged) / all fills; a
+    choose slot's approved alternative is neither model-written nor a fallback (counted as
+    `approved_text`);
     a rule's precision = of the labeled candidates it dropped, the share a reviewer rejects;
     its recall = of the labeled candidates a reviewer rejects, the share it dropped.
     """
@@ -425,9 +426,9 @@ def main(argv: list[str] | None = None) -> dict[int, dict[str, Any]]:
         build_pool(load_filler(), pipe, [it for it in items if pipe.in_mode(it)], settings)
         return {}
     items = [it for it in items if split_of(it.id) == args.split and pipe.in_mode(it)][: args.limit or None]
-    filler: Any = NoModel() if args.mode == "choose" else Replay(args.mode, args.temperature) if args.replay else load_filler()
-    if args.mode == "mixed" and not args.replay:
+    if args.mode == "mixed" and not args.replay:  # before any model is loaded
         raise SystemExit("--mode mixed replays the adapt pool: add --replay (or run --mode adapt and --mode choose)")
+    filler: Any = NoModel() if args.mode == "choose" else Replay(args.mode, args.temperature) if args.replay else load_filler()
     labels = all_labels()
     brands = sorted({it.brand for it in items})
     ruleset = {b: sorted(r.id for r in brand_rules(b)[0].rules) for b in brands}

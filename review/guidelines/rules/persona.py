@@ -46,6 +46,8 @@ _THIRD_PERSON = re.compile(
 # hold them, and an error here would block it; the one bracketed fill on the tune half, "[pet
 # policy]", was the only catch they added.)
 _PROMPT_WORDS = re.compile(r"(?<![\w])(?:json|sentences?|premise|instructions?|customer data|the data|placeholder)(?![\w])", re.IGNORECASE)
+_READER_TALKED_ABOUT = "'{}' talks about the reader instead of to them; a fill speaks to the reader as 'you'"
+_PROMPT = "'{}' is the prompt showing through, not words for the reader"
 _SINGULAR = re.compile(r"(?<![\w'\u2019])(?:I|I['\u2019](?:m|ve|d|ll)|[Mm]e|[Mm]y|[Mm]ine|[Mm]yself)(?![\w'\u2019])")
 
 
@@ -66,8 +68,9 @@ class Persona(TextRule):
     def setup(self, opts: dict[str, Any], env: BrandEnv) -> None:
         self.phrases = compile_terms(list(opts.get("phrases") or PHRASES) + list(opts["extra_phrases"]), ignorecase=True, path=("phrases",))
         self.first_person = bool(opts["first_person"])
-        self.third_person = bool(opts["third_person"])
-        self.prompt_words = bool(opts["prompt_words"])
+        # The further ways the writer shows that are turned on: (pattern, why), one finding each.
+        slips = ((opts["third_person"], _THIRD_PERSON, _READER_TALKED_ABOUT), (opts["prompt_words"], _PROMPT_WORDS, _PROMPT))
+        self.slips = [(pattern, why) for on, pattern, why in slips if on]
 
     def check_text(self, st: ScopeText) -> Iterator[Finding]:
         taken: list[tuple[int, int]] = []
@@ -82,9 +85,7 @@ class Persona(TextRule):
                 why = f"'{m.group()}' speaks as one person; the brand speaks as 'we'"
                 yield self.finding(st, (m.start(), m.end()), m.group(), why)
                 break  # one per text is enough to send it back
-        checks = [(self.third_person, _THIRD_PERSON, "'{}' talks about the reader instead of to them; a fill speaks to the reader as 'you'")]
-        checks.append((self.prompt_words, _PROMPT_WORDS, "'{}' is the prompt showing through, not words for the reader"))
-        for on, pattern, why in checks:
-            found = pattern.search(st.original) if on else None
+        for pattern, why in self.slips:
+            found = pattern.search(st.original)
             if found is not None:
                 yield self.finding(st, (found.start(), found.end()), found.group(), why.format(found.group()))
