@@ -68,6 +68,10 @@ def perform(engine: Engine, action: str, args: dict[str, Any]) -> str:
             from review.assignments import assign
 
             assign(s, who, args["draft"], step=args.get("step", "review"), to_user_id=_user(s, args["to"]).id)  # type: ignore[arg-type]
+        elif action == "sso_sign_in":  # a company account's first sign-in, from two tabs or replicas
+            from review.sso import sign_in
+
+            return f"ok {sign_in(s, args['claims']).username}"
         elif action == "generate":
             pass
         else:  # pragma: no cover - a typo in the test

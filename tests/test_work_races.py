@@ -6,6 +6,8 @@ COUNTERSIGN_TEST_DATABASE_URL is set).
   per open assignment per day, never two, and neither run crashes on the other's rows.
 - Two people assigning the same step to the same reviewer at once: one assignment; the other is
   told it is already there.
+- The same company account signing in for the first time from two places at once: one user,
+  linked once; the other sign-in lands on it or is told to reload, never a second account.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 from sqlmodel import col, select
 
@@ -72,4 +75,25 @@ def test_two_people_assigning_the_same_reviewer_at_once_make_one_assignment(shar
             assert [s.get(User, a.reviewer_id).username for a in now_open] == [other]  # type: ignore[union-attr]
         moved += 1
     assert moved == min(ROUNDS, len(drafts))
+    finish(shared)
+
+
+@pytest.fixture
+def company_roles(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Set before the racers are spawned: they inherit it."""
+    monkeypatch.setenv("COUNTERSIGN_OIDC_ROLES", "cs-reviewers=reviewer")
+
+
+def test_one_company_account_signing_in_twice_at_once_makes_one_user(company_roles: None, shared: Shared, racers: Racers) -> None:
+    for i in range(ROUNDS):
+        claims = {"iss": "https://login.example.com", "sub": f"00u-{i}", "preferred_username": f"sam{i}", "name": "Sam", "groups": ["cs-reviewers"]}
+        out = racers.go(("sso_sign_in", {"user": "admin", "claims": claims}), ("sso_sign_in", {"user": "admin", "claims": claims}))
+        kinds = sorted(kind for kind, _ in out)
+        assert kinds in (["Conflict", "ok"], ["ok", "ok"]), out
+        assert all(msg == f"ok sam{i}" for kind, msg in out if kind == "ok")
+        assert all("reload the page" in msg for kind, msg in out if kind == "Conflict")
+        with shared.session() as s:
+            linked = s.exec(select(User).where(User.oidc_subject == f"00u-{i}")).all()
+            assert [u.username for u in linked] == [f"sam{i}"]
+            assert len(s.exec(select(User).where(col(User.username).like(f"sam{i}%"))).all()) == 1
     finish(shared)
